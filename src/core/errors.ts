@@ -1,0 +1,114 @@
+/**
+ * Every error tollgate throws on purpose is a {@link TollgateError} with a stable `code`, so callers
+ * can branch on `err.code` without string-matching messages (which are free to improve).
+ */
+export class TollgateError extends Error {
+  readonly code: string
+
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.code = code
+    this.name = new.target.name
+  }
+}
+
+/** An option given to a public constructor or call is invalid. */
+export class InvalidOptionError extends TollgateError {
+  readonly option: string
+  readonly value: unknown
+  readonly expected: string
+
+  constructor(option: string, value: unknown, expected: string, options?: { cause?: unknown }) {
+    super('E_INVALID_OPTION', `Invalid option "${option}": got ${describe(value)}, expected ${expected}`, options)
+    this.option = option
+    this.value = value
+    this.expected = expected
+  }
+}
+
+/** The store could not be reached: not connected, connection refused, connection lost. */
+export class StoreUnavailableError extends TollgateError {
+  readonly store: string
+  readonly operation: string
+
+  constructor(store: string, operation: string, options?: { cause?: unknown }) {
+    const reason = options?.cause instanceof Error ? `: ${options.cause.message}` : ''
+    super('E_STORE_UNAVAILABLE', `Store ${store} is unavailable for ${operation}${reason}`, options)
+    this.store = store
+    this.operation = operation
+  }
+}
+
+/** The store did not answer within the per-command timeout (e.g. a paused or overloaded server). */
+export class StoreTimeoutError extends TollgateError {
+  readonly store: string
+  readonly operation: string
+  readonly timeoutMs: number
+
+  constructor(store: string, operation: string, timeoutMs: number, options?: { cause?: unknown }) {
+    super('E_STORE_TIMEOUT', `Store ${store} did not answer ${operation} within ${timeoutMs}ms`, options)
+    this.store = store
+    this.operation = operation
+    this.timeoutMs = timeoutMs
+  }
+}
+
+/** The store was closed by its owner; it will not reconnect. */
+export class StoreClosedError extends TollgateError {
+  readonly store: string
+
+  constructor(store: string) {
+    super('E_STORE_CLOSED', `Store ${store} is closed`)
+    this.store = store
+  }
+}
+
+/** The store answered with an error (a script error, a wrong type); retrying will not help. */
+export class StoreCommandError extends TollgateError {
+  readonly store: string
+  readonly operation: string
+
+  constructor(store: string, operation: string, options: { cause: unknown }) {
+    const reason = options.cause instanceof Error ? options.cause.message : String(options.cause)
+    super('E_STORE_COMMAND', `Store ${store} rejected ${operation}: ${reason}`, options)
+    this.store = store
+    this.operation = operation
+  }
+}
+
+/** A capability needs something (scripts, pub/sub, TTL reads) that this kind of store cannot do. */
+export class UnsupportedByStoreError extends TollgateError {
+  readonly store: string
+  readonly feature: string
+
+  constructor(store: string, feature: string, neededBy?: string) {
+    const who = neededBy ? `${neededBy} needs` : 'this operation needs'
+    super('E_UNSUPPORTED_BY_STORE', `${who} ${feature}, which the ${store} store does not support`)
+    this.store = store
+    this.feature = feature
+  }
+}
+
+/** A value is larger than the configured maximum; it was not written. */
+export class ValueTooLargeError extends TollgateError {
+  readonly bytes: number
+  readonly maxBytes: number
+
+  constructor(bytes: number, maxBytes: number, what = 'value') {
+    super('E_VALUE_TOO_LARGE', `The ${what} is ${bytes} bytes, over the maximum of ${maxBytes} bytes`)
+    this.bytes = bytes
+    this.maxBytes = maxBytes
+  }
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value)
+  if (typeof value === 'number' || typeof value === 'boolean' || value == null) return String(value)
+  if (typeof value === 'function') return 'a function'
+  try {
+    const json = JSON.stringify(value)
+    return json.length > 80 ? `${json.slice(0, 80)}…` : json
+  } catch {
+    return Object.prototype.toString.call(value)
+  }
+}

@@ -1,0 +1,45 @@
+import { EventEmitter } from 'node:events'
+
+/**
+ * The one small emitter every capability uses to report what it does (hit, miss, allowed, blocked,
+ * store-error, ...). Metrics, logs and the dashboard subscribe to it; capabilities never import them.
+ * A thin typed face over EventEmitter, per instance, so two instances never share listeners.
+ */
+export class TypedEmitter<Events extends Record<string, unknown>> {
+  readonly #emitter = new EventEmitter()
+
+  constructor() {
+    // An 'error' event on a plain EventEmitter throws when nobody listens; events here are reports,
+    // never control flow, so that must not crash a process that simply didn't subscribe.
+    this.#emitter.on('error', () => {})
+  }
+
+  on<K extends keyof Events & string>(event: K, listener: (payload: Events[K]) => void): () => void {
+    this.#emitter.on(event, listener)
+    return () => this.#emitter.off(event, listener)
+  }
+
+  once<K extends keyof Events & string>(event: K, listener: (payload: Events[K]) => void): () => void {
+    this.#emitter.once(event, listener)
+    return () => this.#emitter.off(event, listener)
+  }
+
+  off<K extends keyof Events & string>(event: K, listener: (payload: Events[K]) => void): void {
+    this.#emitter.off(event, listener)
+  }
+
+  /** @internal */
+  emit<K extends keyof Events & string>(event: K, payload: Events[K]): void {
+    // Skip building nothing for nobody: emit is on hot paths.
+    if (this.#emitter.listenerCount(event) > 0) this.#emitter.emit(event, payload)
+  }
+
+  listenerCount(event: keyof Events & string): number {
+    return this.#emitter.listenerCount(event)
+  }
+
+  removeAllListeners(): void {
+    this.#emitter.removeAllListeners()
+    this.#emitter.on('error', () => {})
+  }
+}

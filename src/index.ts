@@ -1,0 +1,27 @@
+export { type Clock, ManualClock, systemClock } from './core/clock.js'
+export { DEFAULTS } from './core/defaults.js'
+export { type Duration, parseDuration } from './core/duration.js'
+export {
+  InvalidOptionError,
+  StoreClosedError,
+  StoreCommandError,
+  StoreTimeoutError,
+  StoreUnavailableError,
+  TollgateError,
+  UnsupportedByStoreError,
+  ValueTooLargeError,
+} from './core/errors.js'
+export { TypedEmitter } from './core/events.js'
+export { type CreateStoreOptions, createStore } from './stores/create-store.js'
+export { createStoreFromEnv, storeOptionsFromEnv } from './stores/from-env.js'
+export { hashTag, safeIdentifier } from './stores/keys.js'
+export { defineScript } from './stores/script.js'
+export type {
+  MemoryScriptContext,
+  SetOptions,
+  Store,
+  StoreCapabilities,
+  StoreEvents,
+  StoreKind,
+  StoreScript,
+} from './stores/types.js'

@@ -1,0 +1,44 @@
+import { createHash } from 'node:crypto'
+
+/**
+ * Key layout, in one place (see docs/keys.md):
+ *
+ *   {keyPrefix}{capability}:{namespace...}:{identifier}
+ *
+ * The store applies `keyPrefix`; capabilities build the rest. A key whose UTF-8 form is longer than
+ * `maxKeyBytes` is replaced by `#` + SHA-256 (hex) of the whole key, so any identifier — 10 kB, binary,
+ * newlines — is safe on every backend. A Cluster hash tag (`{...}`, Redis' rule: the first `{` and the
+ * first `}` after it) survives hashing, so keys meant to share a slot still do.
+ */
+export function storageKey(prefix: string, key: string, maxKeyBytes: number): string {
+  if (key.length <= maxKeyBytes / 3 || Buffer.byteLength(key) <= maxKeyBytes) {
+    // The cheap length test first: a string of n UTF-16 units is at most 3n UTF-8 bytes.
+    return prefix + key
+  }
+  return prefix + hashedKey(key)
+}
+
+function hashedKey(key: string): string {
+  const digest = createHash('sha256').update(key).digest('hex')
+  const tag = hashTag(key)
+  return tag === undefined ? `#${digest}` : `{${tag}}#${digest}`
+}
+
+/** The Redis Cluster hash tag of a key, if it has a non-empty one. */
+export function hashTag(key: string): string | undefined {
+  const open = key.indexOf('{')
+  if (open === -1) return undefined
+  const close = key.indexOf('}', open + 1)
+  if (close <= open + 1) return undefined
+  return key.slice(open + 1, close)
+}
+
+/**
+ * Makes an arbitrary identifier safe to embed in a key that carries its own hash tag: braces inside a
+ * user id would otherwise move the key to another slot, and a huge id would make a huge key.
+ */
+export function safeIdentifier(id: string, maxBytes = 128): string {
+  if (id.length <= maxBytes / 3 && !/[{}]/.test(id)) return id
+  if (Buffer.byteLength(id) <= maxBytes && !/[{}]/.test(id)) return id
+  return `#${createHash('sha256').update(id).digest('base64url')}`
+}

@@ -1,0 +1,114 @@
+import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
+import { after, before, describe, it } from 'node:test'
+import { createStore, type Store, type StoreScript } from '../../src/index.js'
+import { waitFor } from '../harness/processes.js'
+import { RedisServer } from '../harness/redis-server.js'
+
+const COMMAND_TIMEOUT_MS = 100
+const LUA = "return redis.call('INCRBY', KEYS[1], ARGV[1])"
+const ADD: StoreScript<number> = {
+  name: 'test-add',
+  lua: LUA,
+  sha: createHash('sha1').update(LUA).digest('hex'),
+  memory: () => 0,
+}
+
+async function elapsed(work: Promise<unknown>): Promise<{ ms: number; error: unknown }> {
+  const started = performance.now()
+  try {
+    await work
+    return { ms: performance.now() - started, error: undefined }
+  } catch (error) {
+    return { ms: performance.now() - started, error }
+  }
+}
+
+describe('redis faults', () => {
+  let server: RedisServer
+  let store: Store
+
+  before(async () => {
+    server = await RedisServer.start()
+    store = createStore({ url: server.url, commandTimeout: COMMAND_TIMEOUT_MS, reconnectMaxDelay: '200ms' })
+    await store.set('warm', '1')
+  })
+  after(async () => {
+    await store.close()
+    await server.stop()
+  })
+
+  it('killed: a command fails fast with E_STORE_UNAVAILABLE; after restart the same store works again', async () => {
+    const events: string[] = []
+    store.events.on('disconnect', () => events.push('disconnect'))
+    store.events.on('ready', () => events.push('ready'))
+    await server.kill9()
+    const { ms, error } = await elapsed(store.get('warm'))
+    assert.equal((error as { code?: string })?.code, 'E_STORE_UNAVAILABLE')
+    // Generous bound: the point is that it does not hang, not how fast it is.
+    assert.ok(ms < COMMAND_TIMEOUT_MS * 10, `failed after ${ms} ms`)
+    await server.restart()
+    await waitFor('the store to reconnect', async () => (await store.set('after', 'restart')) === true, 10_000)
+    assert.equal((await store.get('after'))?.toString(), 'restart')
+    assert.deepEqual(events.slice(0, 1), ['disconnect'])
+    assert.ok(events.includes('ready'))
+  })
+
+  it('paused (SIGSTOP): a command fails with E_STORE_TIMEOUT instead of hanging, and works after SIGCONT', async () => {
+    server.pause()
+    try {
+      const { ms, error } = await elapsed(store.get('warm'))
+      assert.equal((error as { code?: string })?.code, 'E_STORE_TIMEOUT')
+      assert.ok(ms < COMMAND_TIMEOUT_MS * 10, `failed after ${ms} ms`)
+      const results = await Promise.allSettled([store.increment('p'), store.set('q', 'v'), store.runScript(ADD, ['r'], [1])])
+      for (const result of results) {
+        assert.equal(result.status, 'rejected')
+        assert.equal((result.reason as { code?: string }).code, 'E_STORE_TIMEOUT')
+      }
+    } finally {
+      server.resume()
+    }
+    await waitFor('commands to succeed again', async () => (await store.set('resumed', 'yes')) === true)
+    assert.equal((await store.get('resumed'))?.toString(), 'yes')
+  })
+
+  it('SCRIPT FLUSH between two script calls: the second still succeeds', async () => {
+    assert.equal(await store.runScript(ADD, ['flushed'], [2]), 2)
+    assert.equal(await server.cli('SCRIPT', 'FLUSH'), 'OK')
+    assert.equal(await server.cli('SCRIPT', 'EXISTS', ADD.sha), '0')
+    assert.equal(await store.runScript(ADD, ['flushed'], [3]), 5)
+    assert.equal(await server.cli('SCRIPT', 'EXISTS', ADD.sha), '1')
+  })
+
+  it('a store created while Redis is down fails fast, then connects when it comes up', async () => {
+    const down = await RedisServer.start()
+    await down.kill9()
+    const early = createStore({ url: down.url, connectTimeout: '300ms', reconnectMaxDelay: '100ms' })
+    try {
+      const { error } = await elapsed(early.get('k'))
+      assert.equal((error as { code?: string })?.code, 'E_STORE_UNAVAILABLE')
+      const { ms, error: later } = await elapsed(early.get('k'))
+      assert.equal((later as { code?: string })?.code, 'E_STORE_UNAVAILABLE')
+      assert.ok(ms < 100, `after the connect window a command fails at once (took ${ms} ms)`)
+      await down.restart()
+      await waitFor('the late connection', async () => (await early.set('k', 'v')) === true)
+    } finally {
+      await early.close()
+      await down.stop()
+    }
+  })
+
+  it('close() returns promptly even while the server is paused', async () => {
+    const paused = createStore({ url: server.url, closeTimeout: '200ms' })
+    await paused.set('x', '1')
+    server.pause()
+    try {
+      const pending = paused.get('x').catch(() => undefined)
+      const { ms } = await elapsed(paused.close())
+      assert.ok(ms < 2_000, `close took ${ms} ms`)
+      await pending
+    } finally {
+      server.resume()
+    }
+  })
+})
