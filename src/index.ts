@@ -25,3 +25,6 @@ export type {
   StoreKind,
   StoreScript,
 } from './stores/types.js'
+export { type ConsumeOptions, createRateLimiter, RateLimiter } from './ratelimit/rate-limiter.js'
+export type { Algorithm, RateLimiterLogger, RateLimiterOptions, RuleOptions } from './ratelimit/options.js'
+export type { RateLimitDecision, RateLimiterEvents, RateLimiterStats, RuleDecision } from './ratelimit/types.js'

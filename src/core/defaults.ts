@@ -33,6 +33,27 @@ export const DEFAULTS = {
     /** Memory store budget: entries are evicted least-recently-used beyond it. */
     maxBytes: 64 * 1024 * 1024,
   },
+  rateLimit: {
+    /** Used when a rule names no algorithm: no boundary bursts, and cheap. */
+    algorithm: 'sliding-window',
+    /**
+     * Sliding-window buckets: a request keeps counting for at most window + window/buckets.
+     * 10 keeps that slack at 10% for 12 numbers of state per key.
+     */
+    buckets: 10,
+    /** What happens when the store fails: an in-memory limiter takes over. */
+    onStoreError: 'fallback',
+    /** Instances sharing the limit; the fallback limiter allows limit / instances per instance. */
+    instances: 1,
+    /** Keys remembered as blocked until their reset, to spare a flood the store round trips. */
+    blockCacheMaxKeys: 10_000,
+    /** Consecutive store failures that open the circuit (stop calling the store). */
+    failureThreshold: 3,
+    /** While the circuit is open, one probe call goes to the store this often. */
+    probeIntervalMs: 1_000,
+    /** Memory budget of the fallback limiter's private store. */
+    fallbackMaxBytes: 16 * 1024 * 1024,
+  },
   memcached: {
     /** memcached refuses keys over 250 bytes; longer ones are hashed (prefix included). */
     maxKeyBytes: 250,

@@ -1,0 +1,222 @@
+import { type Clock, systemClock } from '../core/clock.js'
+import { CircuitBreaker } from '../core/circuit-breaker.js'
+import { InvalidOptionError, type TollgateError, UnsupportedByStoreError } from '../core/errors.js'
+import { TypedEmitter } from '../core/events.js'
+import { safeIdentifier } from '../stores/keys.js'
+import { MemoryStore } from '../stores/memory-store.js'
+import type { Store } from '../stores/types.js'
+import type { RuleArgs } from './algorithms.js'
+import { BlockCache } from './block-cache.js'
+import { RATE_LIMIT, scriptArgs } from './decide.js'
+import { policyDecision, toDecision } from './decision.js'
+import { memcachedFixedWindow } from './memcached-window.js'
+import { type NormalizedRule, type ParsedOptions, parseRateLimiterOptions, type RateLimiterOptions } from './options.js'
+import type { RateLimitDecision, RateLimiterEvents, RateLimiterStats } from './types.js'
+import { DEFAULTS } from '../core/defaults.js'
+import { createStore } from '../stores/create-store.js'
+
+export interface ConsumeOptions {
+  /**
+   * What this request costs: one number for every rule, or per rule name (`{ requests: 1, tokens: 1800 }`;
+   * rules left out cost 1). Whole numbers >= 0. Default 1.
+   */
+  cost?: number | Record<string, number>
+}
+
+const STORE_FAILURES = new Set(['E_STORE_UNAVAILABLE', 'E_STORE_TIMEOUT'])
+
+/**
+ * A rate limiter over a store: one atomic decision per call, several rules all or nothing, time from
+ * the store's server. When the store fails, `onStoreError` decides; a circuit breaker stops calling a
+ * dead store and probes it until it answers again.
+ */
+export class RateLimiter {
+  readonly events = new TypedEmitter<RateLimiterEvents>()
+  readonly rules: readonly NormalizedRule[]
+  readonly #options: ParsedOptions
+  readonly #store: Store
+  readonly #ownsStore: boolean
+  readonly #clock: Clock
+  readonly #breaker: CircuitBreaker
+  readonly #blockCache: BlockCache | undefined
+  readonly #fallbackRules: NormalizedRule[]
+  #fallbackStore: MemoryStore | undefined
+  readonly #keyHead: string
+  readonly #unsubscribe: () => void
+  #onFallback = false
+  #closed = false
+  readonly #stats = { allowed: 0, blocked: 0, fallbackDecisions: 0, blockCacheHits: 0, storeErrors: 0, fallbackSwitches: 0 }
+
+  constructor(options: RateLimiterOptions) {
+    this.#options = parseRateLimiterOptions(options)
+    this.rules = this.#options.rules
+    this.#clock = this.#options.clock ?? systemClock
+    this.#ownsStore = this.#options.store === undefined
+    this.#store = this.#options.store ?? createStore({ clock: this.#clock })
+    if (!this.#store.capabilities.scripts) {
+      const [rule] = this.rules
+      if (this.rules.length > 1) throw new UnsupportedByStoreError(this.#store.name, 'atomic scripts', 'a limiter with several rules')
+      if (rule?.algorithm !== 'fixed-window') throw new UnsupportedByStoreError(this.#store.name, 'atomic scripts', `the ${rule?.algorithm} algorithm`)
+    }
+    const { failureThreshold, probeInterval } = this.#options.circuitBreaker
+    this.#breaker = new CircuitBreaker(this.#clock, failureThreshold, probeInterval)
+    this.#blockCache = this.#options.blockCache ? new BlockCache(this.#options.blockCache.maxKeys, this.#clock) : undefined
+    const share = (n: number) => Math.max(1, Math.floor(n / this.#options.instances))
+    this.#fallbackRules = this.rules.map((rule) => ({ ...rule, limit: share(rule.limit), param: rule.code === 't' ? share(rule.param) : rule.param }))
+    this.#keyHead = `rl:${this.#options.namespace ? `${this.#options.namespace}:` : ''}`
+    // A reconnect is the best moment to probe: no need to wait out the rest of the interval.
+    this.#unsubscribe = this.#store.events.on('ready', () => this.#breaker.probeNow())
+  }
+
+  /** Takes `cost` from every rule for `key`, or nothing if any rule refuses. */
+  async consume(key: string, options: ConsumeOptions = {}): Promise<RateLimitDecision> {
+    const costs = this.#costs(options.cost)
+    const id = this.#identity(key)
+    if (this.#blockCache && !this.#onFallback) {
+      const cached = this.#blockCache.get(id, costs)
+      if (cached) {
+        this.#stats.blockCacheHits++
+        return this.#report(key, cached)
+      }
+    }
+    const decision = await this.#decide(id, costs, 'c')
+    if (!decision.allowed && decision.source === 'store') this.#blockCache?.set(id, costs, decision)
+    return this.#report(key, decision)
+  }
+
+  /** What `consume` would answer for `cost` (default 1), without taking anything. */
+  async peek(key: string, options: ConsumeOptions = {}): Promise<RateLimitDecision> {
+    return this.#decide(this.#identity(key), this.#costs(options.cost), 'p')
+  }
+
+  /** Forgets everything about `key`: its counters on the store and in the fallback, and any cached block. */
+  async reset(key: string): Promise<void> {
+    const id = this.#identity(key)
+    this.#blockCache?.delete(id)
+    await this.#fallbackStore?.delete(...this.#keys(id))
+    await this.#store.delete(...this.#keys(id, true))
+  }
+
+  stats(): RateLimiterStats {
+    return { ...this.#stats, circuit: this.#breaker.state }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    this.#unsubscribe()
+    this.#blockCache?.clear()
+    await this.#fallbackStore?.close()
+    if (this.#ownsStore) await this.#store.close()
+  }
+
+  async #decide(id: string, costs: number[], mode: 'c' | 'p'): Promise<RateLimitDecision> {
+    if (this.#breaker.allow()) {
+      try {
+        const reply = await this.#evaluate(this.#store, this.rules, id, costs, mode)
+        this.#breaker.success()
+        this.#switch(false)
+        return toDecision(reply, this.rules, 'store')
+      } catch (err) {
+        const code = (err as TollgateError).code
+        if (!STORE_FAILURES.has(code)) throw err
+        this.#stats.storeErrors++
+        this.events.emit('store-error', { error: err as Error })
+        this.#breaker.failure()
+        this.#switch(true, err as Error)
+      }
+    }
+    return this.#policy(id, costs, mode)
+  }
+
+  async #policy(id: string, costs: number[], mode: 'c' | 'p'): Promise<RateLimitDecision> {
+    this.#stats.fallbackDecisions++
+    const policy = this.#options.onStoreError
+    if (policy !== 'fallback') return policyDecision(this.rules, policy === 'allow', this.#options.circuitBreaker.probeInterval)
+    this.#fallbackStore ??= new MemoryStore({
+      keyPrefix: '',
+      maxBytes: this.#options.fallbackMaxBytes,
+      maxValueBytes: DEFAULTS.store.maxValueBytes,
+      maxKeyBytes: DEFAULTS.store.maxKeyBytes,
+      clock: this.#clock,
+    })
+    const reply = await this.#evaluate(this.#fallbackStore, this.#fallbackRules, id, costs, mode)
+    return toDecision(reply, this.#fallbackRules, 'fallback')
+  }
+
+  #evaluate(store: Store, rules: readonly NormalizedRule[], id: string, costs: number[], mode: 'c' | 'p'): Promise<number[]> {
+    const keys = this.#keys(id)
+    if (!store.capabilities.scripts) {
+      return memcachedFixedWindow(store, keys[0] as string, rules[0] as NormalizedRule, costs[0] as number, mode, this.#clock)
+    }
+    const args: RuleArgs[] = rules.map((rule, i) => ({ algo: rule.code, limit: rule.limit, windowMs: rule.windowMs, param: rule.param, cost: costs[i] as number }))
+    return store.runScript(RATE_LIMIT, keys, scriptArgs(args, mode))
+  }
+
+  /** Logs and counts each switch between the store and the policy once, not once per request. */
+  #switch(toFallback: boolean, error?: Error): void {
+    if (this.#onFallback === toFallback) return
+    this.#onFallback = toFallback
+    const logger = this.#options.logger === undefined ? console : this.#options.logger
+    if (toFallback) {
+      this.#stats.fallbackSwitches++
+      this.events.emit('fallback-on', { error: error as Error })
+      if (logger) logger.warn(`tollgate: rate limiter store ${this.#store.name} failed (${error?.message}); onStoreError=${this.#options.onStoreError} decides until it answers again`)
+    } else {
+      this.events.emit('fallback-off', {})
+      if (logger) logger.info(`tollgate: rate limiter store ${this.#store.name} answers again; back to shared limits`)
+    }
+  }
+
+  #report(key: string, decision: RateLimitDecision): RateLimitDecision {
+    if (decision.allowed) {
+      this.#stats.allowed++
+      this.events.emit('allowed', { key, decision })
+    } else {
+      this.#stats.blocked++
+      this.events.emit('blocked', { key, decision })
+    }
+    return decision
+  }
+
+  #identity(key: string): string {
+    if (typeof key !== 'string') throw new InvalidOptionError('key', key, 'a string identifying who is limited')
+    return safeIdentifier(key)
+  }
+
+  /** One key per rule, all with the identity as Cluster hash tag so one script can touch them all. */
+  #keys(id: string, allWindows = false): string[] {
+    const keys = this.rules.map((rule) => `${this.#keyHead}{${id}}:${rule.name}`)
+    if (!allWindows || this.#store.capabilities.scripts) return keys
+    const rule = this.rules[0] as NormalizedRule
+    return [`${keys[0]}:${Math.floor(this.#clock.now() / rule.windowMs)}`]
+  }
+
+  #costs(cost: ConsumeOptions['cost']): number[] {
+    if (cost === undefined) return this.rules.map(() => 1)
+    if (typeof cost === 'number') {
+      checkCost(cost, 'cost')
+      return this.rules.map(() => cost)
+    }
+    if (cost === null || typeof cost !== 'object') throw new InvalidOptionError('cost', cost, 'a number or { ruleName: number }')
+    for (const name of Object.keys(cost)) {
+      if (!this.rules.some((rule) => rule.name === name)) throw new InvalidOptionError(`cost.${name}`, cost[name], `one of the rule names: ${this.rules.map((r) => r.name).join(', ')}`)
+    }
+    return this.rules.map((rule) => {
+      const value = cost[rule.name] ?? 1
+      checkCost(value, `cost.${rule.name}`)
+      return value
+    })
+  }
+}
+
+function checkCost(value: unknown, option: string): void {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 1e12) {
+    throw new InvalidOptionError(option, value, 'a whole number from 0 to 1e12')
+  }
+}
+
+/** Creates a rate limiter; see {@link RateLimiterOptions}. */
+export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
+  return new RateLimiter(options)
+}

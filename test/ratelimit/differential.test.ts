@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { createHash } from 'node:crypto'
+import { createStore, ManualClock, type Store, type StoreScript } from '../../src/index.js'
+import type { AlgorithmCode, RuleArgs } from '../../src/ratelimit/algorithms.js'
+import { RATE_LIMIT, scriptArgs } from '../../src/ratelimit/decide.js'
+import { RedisServer } from '../harness/redis-server.js'
+
+/** A small seeded PRNG (mulberry32): a failure names its seed and replays exactly. */
+function random(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+const STEPS = 10_000
+const KEYS = ['a', 'b', 'c', 'd']
+
+const EXPIRE_TIME_LUA = "return redis.call('PEXPIRETIME', KEYS[1])"
+/** Absolute expiry of a key in ms (-1 none, -2 missing), read the same way from both stores. */
+const EXPIRE_TIME: StoreScript<number> = {
+  name: 'test-expire-time',
+  lua: EXPIRE_TIME_LUA,
+  sha: createHash('sha1').update(EXPIRE_TIME_LUA).digest('hex'),
+  memory: (ctx, keys) => {
+    const ttl = ctx.pttl(keys[0] as string)
+    return ttl < 0 ? ttl : ctx.now() + ttl
+  },
+}
+
+/**
+ * Feeds the same random (key, cost, time step) sequence to the TypeScript reference (memory store)
+ * and to the Lua script (real Redis, time passed in), and requires identical replies at every step
+ * and the same absolute expiry on every key. The simulated time lies decades ahead, so Redis (which
+ * expires by its real clock) keeps every state the simulation still needs, while the memory store's
+ * clock follows the simulation.
+ */
+describe('differential: TypeScript reference vs Lua script', { concurrency: true }, () => {
+  let server: RedisServer
+  let redis: Store
+
+  before(async () => {
+    server = await RedisServer.start()
+    redis = createStore({ url: server.url, keyPrefix: 'diff:', commandTimeout: '2s' })
+  })
+  after(async () => {
+    await redis.close()
+    await server.stop()
+  })
+
+  async function compare(seed: number, makeRules: (rand: () => number) => Array<Omit<RuleArgs, 'cost'>>): Promise<void> {
+    const rand = random(seed)
+    const clock = new ManualClock()
+    const memory = createStore({ clock })
+    let decisions = 0
+    let refusals = 0
+    const ruleSets = KEYS.map(() => makeRules(rand))
+    // Microseconds, with sub-millisecond offsets so GCRA's fractional intervals are exercised too.
+    let nowUs = 4_000_000_000_000_000 + Math.floor(rand() * 1e9)
+    for (let step = 0; step < STEPS; step++) {
+      const k = Math.floor(rand() * KEYS.length)
+      const rules = ruleSets[k] as Array<Omit<RuleArgs, 'cost'>>
+      const jump = rand()
+      // Mostly small steps (bursts inside a window), sometimes whole windows (boundaries), sometimes zero.
+      nowUs += jump < 0.1 ? 0 : jump < 0.9 ? Math.floor(rand() * 50_000) : Math.floor(rand() * 3_000_000)
+      clock.set(Math.floor(nowUs / 1000))
+      const withCost = rules.map((rule) => ({ ...rule, cost: rand() < 0.05 ? rule.limit + 1 : Math.floor(rand() * 4) }))
+      const mode = rand() < 0.1 ? 'p' : 'c'
+      const keys = withCost.map((_, i) => `${KEYS[k]}:${seed}:${i}`)
+      const args = scriptArgs(withCost, mode, nowUs)
+      const [fromLua, fromTs] = await Promise.all([redis.runScript(RATE_LIMIT, keys, args), memory.runScript(RATE_LIMIT, keys, args)])
+      const where = `seed ${seed}, step ${step}, key ${k}, now ${nowUs}, rules ${JSON.stringify(withCost)}, mode ${mode}`
+      assert.deepEqual(fromLua, fromTs, where)
+      decisions++
+      if (fromTs[0] === 0) refusals++
+      const expiries = await Promise.all(
+        keys.flatMap((key) => [redis.runScript(EXPIRE_TIME, [key], []), memory.runScript(EXPIRE_TIME, [key], [])]),
+      )
+      for (let i = 0; i < keys.length; i++) {
+        // The memory store drops a state at its expiry; Redis, on a real clock, keeps it a while longer.
+        if (expiries[2 * i + 1] !== -2) assert.equal(expiries[2 * i], expiries[2 * i + 1], `expiry of ${keys[i]} at ${where}`)
+      }
+    }
+    await memory.close()
+    // The sequence must exercise both answers, or agreeing would prove little.
+    assert.ok(refusals > decisions * 0.05 && refusals < decisions * 0.95, `${refusals} refusals in ${decisions}`)
+  }
+
+  const single = (algo: AlgorithmCode) => (rand: () => number) => {
+    const limit = 1 + Math.floor(rand() * 20)
+    const windowMs = [1, 7, 250, 1000, 1500, 60_000][Math.floor(rand() * 6)] as number
+    const param = algo === 's' ? 1 + Math.floor(rand() * 12) : algo === 't' ? 1 + Math.floor(rand() * 30) : 0
+    return [{ algo, limit, windowMs, param }]
+  }
+
+  it(`fixed window: ${STEPS} steps agree`, () => compare(1, single('f')))
+  it(`sliding window: ${STEPS} steps agree`, () => compare(2, single('s')))
+  it(`token bucket (GCRA): ${STEPS} steps agree`, () => compare(3, single('t')))
+  it(`three rules at once, all or nothing: ${STEPS} steps agree`, () =>
+    compare(4, (rand) => [...single('s')(rand), ...single('t')(rand), ...single('f')(rand)]))
+})
