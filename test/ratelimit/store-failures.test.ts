@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { createRateLimiter, createStore, type RateLimiter, type Store } from '../../src/index.js'
+import { waitFor } from '../harness/processes.js'
+import { RedisServer } from '../harness/redis-server.js'
+
+const TIMEOUT_MS = 100
+
+function captureLogger() {
+  const lines: string[] = []
+  return { lines, logger: { warn: (m: string) => lines.push(`warn ${m}`), info: (m: string) => lines.push(`info ${m}`) } }
+}
+
+async function timed<T>(work: Promise<T>): Promise<{ value: T; ms: number }> {
+  const started = performance.now()
+  const value = await work
+  return { value, ms: performance.now() - started }
+}
+
+describe('rate limiter through store failures', () => {
+  let server: RedisServer
+  let store: Store
+  const limiters: RateLimiter[] = []
+  const open = (options: Parameters<typeof createRateLimiter>[0]) => {
+    const limiter = createRateLimiter({ store, circuitBreaker: { probeInterval: '200ms' }, ...options })
+    limiters.push(limiter)
+    return limiter
+  }
+
+  before(async () => {
+    server = await RedisServer.start()
+    store = createStore({ url: server.url, commandTimeout: TIMEOUT_MS, reconnectMaxDelay: '200ms' })
+  })
+  after(async () => {
+    await Promise.all(limiters.map((l) => l.close()))
+    await store.close()
+    await server.stop()
+  })
+
+  it('killed: falls back to memory within the timeout; restarted: back to the store by itself', async () => {
+    const { lines, logger } = captureLogger()
+    const limiter = open({ limit: 1_000, window: '1m', logger, namespace: 'kill' })
+    const switches: string[] = []
+    limiter.events.on('fallback-on', () => switches.push('on'))
+    limiter.events.on('fallback-off', () => switches.push('off'))
+    assert.equal((await limiter.consume('u')).source, 'store')
+
+    await server.kill9()
+    for (let i = 0; i < 20; i++) {
+      const { value, ms } = await timed(limiter.consume('u'))
+      assert.equal(value.source, 'fallback')
+      assert.equal(value.allowed, true)
+      assert.ok(ms < TIMEOUT_MS * 10, `decision took ${ms} ms`)
+    }
+    assert.equal(limiter.stats().circuit, 'open')
+
+    await server.restart()
+    await waitFor('decisions from the store again', async () => (await limiter.consume('u')).source === 'store', 10_000)
+    assert.deepEqual(switches, ['on', 'off'], 'each switch reported once')
+    assert.equal(lines.filter((l) => l.startsWith('warn')).length, 1, 'one warning for the switch, not one per request')
+    assert.equal(lines.filter((l) => l.startsWith('info')).length, 1)
+    assert.equal(limiter.stats().fallbackSwitches, 1)
+  })
+
+  it('paused (SIGSTOP): decisions keep coming instead of hanging, and the store takes over after SIGCONT', async () => {
+    const limiter = open({ limit: 1_000, window: '1m', logger: false, namespace: 'pause' })
+    await limiter.consume('u')
+    server.pause()
+    try {
+      const all = await timed(Promise.all(Array.from({ length: 50 }, () => limiter.consume('u'))))
+      assert.ok(all.value.every((d) => d.source === 'fallback' && d.allowed))
+      assert.ok(all.ms < TIMEOUT_MS * 10, `50 decisions took ${all.ms} ms`)
+      // With the circuit open, a decision no longer waits for the timeout at all.
+      const next = await timed(limiter.consume('u'))
+      assert.equal(next.value.source, 'fallback')
+      assert.ok(next.ms < TIMEOUT_MS, `an open circuit answers at once (${next.ms} ms)`)
+    } finally {
+      server.resume()
+    }
+    await waitFor('decisions from the store again', async () => (await limiter.consume('u')).source === 'store', 10_000)
+  })
+
+  it("onStoreError 'deny' refuses and 'allow' allows while the store is down", async () => {
+    const deny = open({ limit: 5, window: '1m', onStoreError: 'deny', logger: false, namespace: 'deny' })
+    const allow = open({ limit: 5, window: '1m', onStoreError: 'allow', logger: false, namespace: 'allow' })
+    await server.kill9()
+    try {
+      const denied = await deny.consume('u')
+      assert.deepEqual([denied.allowed, denied.source, denied.reason], [false, 'fallback', 'store-error'])
+      assert.ok(denied.retryAfterMs > 0)
+      for (let i = 0; i < 10; i++) assert.equal((await allow.consume('u')).allowed, true, 'allow lets everything through')
+    } finally {
+      await server.restart()
+    }
+  })
+
+  it('the fallback divides the limit by the number of instances', async () => {
+    const limiter = open({ limit: 100, window: '1m', instances: 4, logger: false, namespace: 'share' })
+    await server.kill9()
+    try {
+      let allowed = 0
+      for (let i = 0; i < 60; i++) if ((await limiter.consume('u')).allowed) allowed++
+      assert.equal(allowed, 25)
+    } finally {
+      await server.restart()
+    }
+  })
+})
