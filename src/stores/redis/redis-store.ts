@@ -1,3 +1,4 @@
+import { Cluster, type Redis } from 'ioredis'
 import { StoreClosedError, StoreTimeoutError, ValueTooLargeError } from '../../core/errors.js'
 import { TypedEmitter } from '../../core/events.js'
 import { CommandDeadlines } from '../command-deadlines.js'
@@ -6,7 +7,7 @@ import { storageKey } from '../keys.js'
 import type { SetOptions, Store, StoreCapabilities, StoreEvents, StoreKind, StoreScript } from '../types.js'
 import type { StoreUrl } from '../url.js'
 import { isNoScript, mapRedisError } from './map-error.js'
-import { backoff, binaryView, createRedisClient, type RedisClientLike, type RedisConnectOptions } from './redis-client.js'
+import { createRedisClient, type RedisClient, type RedisConnectOptions } from './redis-client.js'
 
 export interface RedisStoreOptions extends RedisConnectOptions {
   keyPrefix: string
@@ -16,7 +17,7 @@ export interface RedisStoreOptions extends RedisConnectOptions {
   closeTimeoutMs: number
 }
 
-/** Redis or Valkey: standalone, Cluster or Sentinel, through node-redis. */
+/** Redis or Valkey: standalone, Cluster or Sentinel, through ioredis. */
 export class RedisStore implements Store {
   readonly kind: StoreKind
   readonly name: string
@@ -24,56 +25,53 @@ export class RedisStore implements Store {
   readonly keyPrefix: string
   readonly events = new TypedEmitter<StoreEvents>()
   readonly #options: RedisStoreOptions
-  readonly #client: RedisClientLike
-  readonly #binary: RedisClientLike
+  readonly #client: RedisClient
   readonly #deadlines: CommandDeadlines
-  #subscriber: Promise<RedisClientLike> | undefined
-  #connecting: Promise<unknown>
+  readonly #listeners = new Map<string, Set<(message: string) => void>>()
+  #subscriber: Promise<RedisClient> | undefined
   /** Until this time a command waits for the first connection instead of failing at once. */
   readonly #initialDeadline: number
+  #firstReady: Promise<void>
   #connected = false
   #closed = false
-  #retryTimer: NodeJS.Timeout | undefined
 
   constructor(url: StoreUrl, options: RedisStoreOptions) {
     this.kind = url.kind
     this.name = url.safe
     this.keyPrefix = options.keyPrefix
     this.#options = options
-    this.capabilities = {
-      scripts: true,
-      pubsub: true,
-      ttlRead: true,
-      shared: true,
-      hashSlots: url.kind === 'redis-cluster',
-    }
+    this.capabilities = { scripts: true, pubsub: true, ttlRead: true, shared: true, hashSlots: url.kind === 'redis-cluster' }
     this.#deadlines = new CommandDeadlines(options.commandTimeoutMs)
     this.#client = createRedisClient(url, options)
-    this.#binary = binaryView(this.#client)
+    this.#firstReady = new Promise((resolve) => this.events.once('ready', () => resolve()))
     this.#watch(this.#client)
     this.#initialDeadline = Date.now() + options.connectTimeoutMs
-    this.#connecting = this.#connect(0)
+    // connect() rejects when the first attempt fails, but the client keeps retrying by its strategy.
+    this.#client.connect().catch(() => {})
   }
 
   async get(key: string): Promise<Buffer | null> {
-    const reply = await this.#run('get', () => this.#binary.get(this.#key(key)))
-    return reply === null ? null : Buffer.isBuffer(reply) ? reply : Buffer.from(reply)
+    return this.#run('get', () => this.#client.getBuffer(this.#key(key)))
   }
 
   async set(key: string, value: Buffer | string, options: SetOptions = {}): Promise<boolean> {
     const bytes = Buffer.isBuffer(value) ? value.byteLength : Buffer.byteLength(value)
     if (bytes > this.#options.maxValueBytes) throw new ValueTooLargeError(bytes, this.#options.maxValueBytes)
-    const setOptions: Record<string, unknown> = {}
-    if (options.ttlMs) setOptions.expiration = { type: 'PX', value: wholeMs(options.ttlMs) }
-    if (options.ifNotExists) setOptions.condition = 'NX'
-    const reply = await this.#run('set', () => this.#client.set(this.#key(key), value, setOptions))
+    const full = this.#key(key)
+    const reply = await this.#run('set', () => {
+      const client = this.#client as Redis
+      if (options.ttlMs && options.ifNotExists) return client.set(full, value, 'PX', wholeMs(options.ttlMs), 'NX')
+      if (options.ttlMs) return client.set(full, value, 'PX', wholeMs(options.ttlMs))
+      if (options.ifNotExists) return client.set(full, value, 'NX')
+      return client.set(full, value)
+    })
     return reply !== null
   }
 
   async delete(...keys: string[]): Promise<number> {
     if (keys.length === 0) return 0
     const full = keys.map((key) => this.#key(key))
-    if (this.kind !== 'redis-cluster' || full.length === 1) return this.#run('delete', () => this.#client.del(full))
+    if (this.kind !== 'redis-cluster' || full.length === 1) return this.#run('delete', () => this.#client.del(...full))
     // One DEL per key on Cluster: a multi-key DEL across slots is refused with CROSSSLOT.
     const counts = await Promise.all(full.map((k) => this.#run('delete', () => this.#client.del(k))))
     return counts.reduce((a, b) => a + b, 0)
@@ -85,22 +83,21 @@ export class RedisStore implements Store {
   }
 
   async expire(key: string, ttlMs: number): Promise<boolean> {
-    return (await this.#run('expire', () => this.#client.pExpire(this.#key(key), wholeMs(ttlMs)))) === 1
+    return (await this.#run('expire', () => this.#client.pexpire(this.#key(key), wholeMs(ttlMs)))) === 1
   }
 
   async pttl(key: string): Promise<number> {
-    return this.#run('pttl', () => this.#client.pTTL(this.#key(key)))
+    return this.#run('pttl', () => this.#client.pttl(this.#key(key)))
   }
 
   async runScript<R>(script: StoreScript<R>, keys: string[], args: Array<string | number>): Promise<R> {
-    const options = { keys: keys.map((key) => this.#key(key)), arguments: args.map(String) }
-    const operation = `script ${script.name}`
-    return this.#run(operation, async () => {
+    const full = keys.map((key) => this.#key(key))
+    return this.#run(`script ${script.name}`, async () => {
       try {
-        return (await this.#client.evalSha(script.sha, options)) as R
+        return (await this.#client.evalsha(script.sha, full.length, ...full, ...args)) as R
       } catch (err) {
         // The server lost its script cache (restart, failover, SCRIPT FLUSH): EVAL loads it again.
-        if (isNoScript(err)) return (await this.#client.eval(script.lua, options)) as R
+        if (isNoScript(err)) return (await this.#client.eval(script.lua, full.length, ...full, ...args)) as R
         throw err
       }
     })
@@ -113,28 +110,40 @@ export class RedisStore implements Store {
   async subscribe(channel: string, listener: (message: string) => void): Promise<() => Promise<void>> {
     const name = this.keyPrefix + channel
     const subscriber = await this.#run('subscribe', () => this.#subscriberClient())
-    await this.#run('subscribe', () => subscriber.subscribe(name, listener))
+    let listeners = this.#listeners.get(name)
+    if (!listeners) {
+      listeners = new Set()
+      this.#listeners.set(name, listeners)
+      try {
+        await this.#run('subscribe', () => subscriber.subscribe(name))
+      } catch (err) {
+        this.#listeners.delete(name)
+        throw err
+      }
+    }
+    listeners.add(listener)
     return async () => {
-      if (this.#closed) return
-      await this.#run('unsubscribe', () => subscriber.unsubscribe(name, listener))
+      const current = this.#listeners.get(name)
+      if (!current?.delete(listener) || current.size > 0 || this.#closed) return
+      this.#listeners.delete(name)
+      await this.#run('unsubscribe', () => subscriber.unsubscribe(name))
     }
   }
 
   async ping(): Promise<number> {
     const started = performance.now()
-    await this.#run('ping', () => this.#binary.pTTL(this.#key('__ping__')))
+    await this.#run('ping', () => this.#client.pttl(this.#key('__ping__')))
     return performance.now() - started
   }
 
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    clearTimeout(this.#retryTimer)
     this.#deadlines.clear(() => new StoreClosedError(this.name))
-    const clients = [this.#client]
     const subscriber = await this.#subscriber?.catch(() => undefined)
-    if (subscriber) clients.push(subscriber)
+    const clients = subscriber ? [this.#client, subscriber] : [this.#client]
     await Promise.all(clients.map((client) => closeWithin(client, this.#options.closeTimeoutMs)))
+    this.#listeners.clear()
     this.events.removeAllListeners()
   }
 
@@ -146,7 +155,7 @@ export class RedisStore implements Store {
     } catch (err) {
       if (err instanceof StoreTimeoutError) throw err
       if (this.#closed) throw new StoreClosedError(this.name)
-      throw mapRedisError(err, this.name, operation, this.#options.commandTimeoutMs)
+      throw mapRedisError(err, this.name, operation)
     }
   }
 
@@ -156,42 +165,22 @@ export class RedisStore implements Store {
     const deadline = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, Math.max(0, this.#initialDeadline - Date.now()))
     })
-    await Promise.race([this.#connecting.catch(() => undefined), deadline])
+    await Promise.race([this.#firstReady, deadline])
     clearTimeout(timer)
   }
 
-  /**
-   * node-redis retries a standalone connection by itself, but a Cluster or Sentinel client whose
-   * first discovery fails stays closed for good; retry those here with the same capped backoff.
-   */
-  async #connect(attempt: number): Promise<void> {
-    try {
-      await this.#client.connect()
-      this.#setConnected(true)
-    } catch (err) {
-      if (this.#closed) return
-      this.events.emit('error', { store: this.name, error: err as Error })
-      if (this.kind === 'redis' || this.#client.isOpen) return
-      const delay = backoff(this.#options.reconnectMinDelayMs, this.#options.reconnectMaxDelayMs)(attempt)
-      await new Promise<void>((resolve) => {
-        this.#retryTimer = setTimeout(resolve, delay)
-        this.#retryTimer.unref()
-      })
-      if (!this.#closed) this.#connecting = this.#connect(attempt + 1)
-      throw err
-    }
-  }
-
-  #watch(client: RedisClientLike): void {
-    // Without an 'error' listener node-redis' errors would be thrown as unhandled 'error' events and
-    // take the process down; here they become store events and each command reports its own failure.
+  #watch(client: RedisClient): void {
+    // Without an 'error' listener ioredis would print every connection error to the console; here
+    // they become store events, and each command reports its own failure through its promise.
     client.on('error', (error: Error) => {
       if (!this.#closed) this.events.emit('error', { store: this.name, error })
     })
-    client.on('ready', () => this.#setConnected(true))
+    client.on('ready', () => {
+      if (client instanceof Cluster) void openNodes(client).then(() => this.#setConnected(true))
+      else this.#setConnected(true)
+    })
+    client.on('close', () => this.#setConnected(false))
     client.on('end', () => this.#setConnected(false))
-    client.on('reconnecting', () => this.#setConnected(false))
-    client.on('disconnect', () => this.#setConnected(false))
   }
 
   #setConnected(connected: boolean): void {
@@ -201,22 +190,21 @@ export class RedisStore implements Store {
     else this.events.emit('disconnect', { store: this.name })
   }
 
-  #subscriberClient(): Promise<RedisClientLike> {
-    // Standalone: a subscribed connection can run nothing else, so pub/sub gets its own. Cluster and
-    // Sentinel clients keep a dedicated pub/sub connection of their own already.
-    if (!this.#client.duplicate) return Promise.resolve(this.#client)
-    this.#subscriber ??= (async () => {
-      const subscriber = (this.#client.duplicate as () => RedisClientLike)()
-      subscriber.on('error', (error: Error) => {
-        if (!this.#closed) this.events.emit('error', { store: this.name, error })
-      })
-      await subscriber.connect()
-      return subscriber
-    })()
-    this.#subscriber.catch(() => {
-      this.#subscriber = undefined
+  /** A subscribed connection can run nothing else, so pub/sub gets its own, resubscribed on reconnect. */
+  #subscriberClient(): Promise<RedisClient> {
+    if (this.#subscriber) return this.#subscriber
+    const subscriber = this.#client.duplicate()
+    subscriber.on('error', (error: Error) => {
+      if (!this.#closed) this.events.emit('error', { store: this.name, error })
     })
-    return this.#subscriber
+    subscriber.on('message', (channel: string, message: string) => {
+      const listeners = this.#listeners.get(channel)
+      if (listeners) for (const listener of listeners) listener(message)
+    })
+    const ready = new Promise<RedisClient>((resolve) => subscriber.once('ready', () => resolve(subscriber)))
+    subscriber.connect().catch(() => {})
+    this.#subscriber = ready
+    return ready
   }
 
   #key(key: string): string {
@@ -224,29 +212,33 @@ export class RedisStore implements Store {
   }
 }
 
+/**
+ * ioredis opens a Cluster's node connections lazily, on the first command to each node, and a
+ * command that meets a node still connecting takes a retry path that stalls it ~200 ms. Opening
+ * them when the cluster becomes ready keeps that off the first requests.
+ */
+async function openNodes(cluster: Cluster): Promise<void> {
+  await Promise.all(cluster.nodes().map((node: Redis) => (node.status === 'wait' ? node.connect().catch(() => {}) : undefined)))
+}
+
 /** PX and PEXPIRE take whole milliseconds >= 1; a fractional TTL is rounded up, never to zero. */
 function wholeMs(ms: number): number {
   return Math.max(1, Math.ceil(ms))
 }
 
-async function closeWithin(client: RedisClientLike, timeoutMs: number): Promise<void> {
-  if (!client.isOpen) {
-    client.destroy()
-    return
-  }
+async function closeWithin(client: RedisClient, timeoutMs: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined
   let closed = false
   const timeout = new Promise<void>((resolve) => {
     timer = setTimeout(resolve, timeoutMs)
   })
-  const graceful = client
-    .close()
+  // QUIT waits for replies to commands in flight; a paused server may never send them.
+  const graceful = (client.status === 'ready' ? client.quit() : Promise.resolve())
     .catch(() => undefined)
     .then(() => {
       closed = true
     })
-  // A graceful close waits for replies to commands in flight; a paused server may never send them.
   await Promise.race([graceful, timeout])
   clearTimeout(timer)
-  if (!closed) client.destroy()
+  if (!closed || client.status !== 'end') client.disconnect()
 }
