@@ -1,33 +1,20 @@
 import { defineScript } from '../stores/script.js'
+import type { MemoryScriptContext } from '../stores/types.js'
 import { type AlgorithmCode, evaluateRule, type RuleArgs } from './algorithms.js'
 
 /**
- * Script arguments: time override (µs, '' for the server clock), mode, then five per rule.
- * The reply is flat integers (Lua numbers become integers on the wire): all-allowed, then per rule
- * allowed, remaining, reset ms, retry ms.
+ * Decides every rule of one request, all or nothing, over the memory store's entries; the twin of
+ * rate-limit.lua. The reply is flat integers, as the script's: all-allowed, then per rule allowed,
+ * remaining, reset ms, retry ms.
  */
-export type DecisionReply = number[]
-
-export const RATE_LIMIT = defineScript('rate-limit', new URL('./rate-limit.lua', import.meta.url), (ctx, keys, args) => {
-  const nowUs = args[0] ? Number(args[0]) : ctx.now() * 1000
+export function decideRules(ctx: MemoryScriptContext, keys: string[], rules: readonly RuleArgs[], nowUs: number, peek: boolean): number[] {
   const nowMs = Math.floor(nowUs / 1000)
-  const peek = args[1] === 'p'
-  const outcomes = keys.map((key, i) => {
-    const b = 2 + i * 5
-    const rule: RuleArgs = {
-      algo: args[b] as AlgorithmCode,
-      limit: Number(args[b + 1]),
-      windowMs: Number(args[b + 2]),
-      param: Number(args[b + 3]),
-      cost: Number(args[b + 4]),
-    }
-    return { rule, outcome: evaluateRule(ctx.get(key) as number[] | undefined, rule, nowUs) }
-  })
-  const all = outcomes.every(({ outcome }) => outcome.allowed)
+  const outcomes = rules.map((rule, i) => evaluateRule(ctx.get(keys[i] as string) as number[] | undefined, rule, nowUs))
+  const all = outcomes.every((outcome) => outcome.allowed)
   const commit = all && !peek
-  const reply: DecisionReply = [all ? 1 : 0]
-  outcomes.forEach(({ rule, outcome }, i) => {
-    if (commit && rule.cost > 0) ctx.set(keys[i] as string, outcome.state, outcome.expireAtMs - nowMs)
+  const reply = [all ? 1 : 0]
+  outcomes.forEach((outcome, i) => {
+    if (commit && (rules[i] as RuleArgs).cost > 0) ctx.set(keys[i] as string, outcome.state, outcome.expireAtMs - nowMs)
     reply.push(
       outcome.allowed ? 1 : 0,
       commit ? outcome.remainingAfter : outcome.remainingBefore,
@@ -36,6 +23,21 @@ export const RATE_LIMIT = defineScript('rate-limit', new URL('./rate-limit.lua',
     )
   })
   return reply
+}
+
+/** Script arguments: time override (µs, '' for the server clock), mode, then five per rule. */
+export const RATE_LIMIT = defineScript('rate-limit', new URL('./rate-limit.lua', import.meta.url), (ctx, keys, args) => {
+  const rules = keys.map((_, i): RuleArgs => {
+    const b = 2 + i * 5
+    return {
+      algo: args[b] as AlgorithmCode,
+      limit: Number(args[b + 1]),
+      windowMs: Number(args[b + 2]),
+      param: Number(args[b + 3]),
+      cost: Number(args[b + 4]),
+    }
+  })
+  return decideRules(ctx, keys, rules, args[0] ? Number(args[0]) : ctx.now() * 1000, args[1] === 'p')
 })
 
 /** Arguments for RATE_LIMIT: `nowUs` only in tests and replays; production takes the store's time. */

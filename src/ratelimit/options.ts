@@ -55,6 +55,8 @@ export interface RateLimiterOptions extends Partial<RuleOptions> {
 
 export interface NormalizedRule {
   name: string
+  /** The rule's part of its store key; carries the algorithm, whose state types differ. */
+  keyPart: string
   algorithm: Algorithm
   code: AlgorithmCode
   limit: number
@@ -132,5 +134,6 @@ function normalizeRule(rule: z.output<typeof ruleSchema>, path: string): Normali
   const param = algorithm === 'token-bucket' ? (rule.burst ?? rule.limit) : algorithm === 'sliding-window' ? (rule.buckets ?? DEFAULTS.rateLimit.buckets) : 0
   const code = CODES[algorithm]
   const name = rule.name ?? `${code}${rule.limit}/${rule.window}${param ? `:${param}` : ''}`
-  return { name, algorithm, code, limit: rule.limit, windowMs: rule.window, param }
+  const keyPart = rule.name === undefined ? name : `${name}:${code}`
+  return { name, keyPart, algorithm, code, limit: rule.limit, windowMs: rule.window, param }
 }

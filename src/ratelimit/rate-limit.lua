@@ -7,6 +7,10 @@
 -- ARGV[2]   'c' consume, 'p' peek (evaluate, write nothing)
 -- ARGV[3 + 5(i-1) ..] per rule: algorithm (f|s|t), limit, window ms, param (buckets|burst), cost
 -- Reply: { all allowed (1|0), then per rule: allowed, remaining, reset ms, retry ms (-1 = never) }
+--
+-- State is kept in Redis' own types (a hash of numbers, or one number) rather than formatted text:
+-- string.format and pattern matching cost more in Redis' Lua than the commands themselves.
+-- Numbers passed to redis.call are written in a shortest round-trip form, so they read back exact.
 
 local now_us
 if ARGV[1] ~= '' then
@@ -18,17 +22,11 @@ end
 local now_ms = math.floor(now_us / 1000)
 local peek = ARGV[2] == 'p'
 
-local function parse(raw)
-  if not raw then return nil end
-  local s = {}
-  for v in string.gmatch(raw, '%S+') do s[#s + 1] = tonumber(v) end
-  return s
-end
-
-local function fixed_window(state, limit, w, cost)
+local function fixed_window(key, limit, w, cost)
   local idx = math.floor(now_ms / w)
   local count = 0
-  if state and #state == 2 and state[1] == idx then count = state[2] end
+  local state = redis.call('HMGET', key, 'w', 'c')
+  if tonumber(state[1]) == idx then count = tonumber(state[2]) end
   local end_ms = (idx + 1) * w - now_ms
   local after = count + cost
   local allowed = cost <= limit and after <= limit
@@ -37,7 +35,7 @@ local function fixed_window(state, limit, w, cost)
   local reset_before, reset_after = 0, 0
   if count > 0 then reset_before = end_ms end
   if after > 0 then reset_after = end_ms end
-  return allowed, retry, math.max(0, limit - count), reset_before, math.max(0, limit - after), reset_after, { idx, after }, (idx + 1) * w
+  return allowed, retry, math.max(0, limit - count), reset_before, math.max(0, limit - after), reset_after, { 'w', idx, 'c', after }, (idx + 1) * w
 end
 
 local function sliding_reset(counts, k, w, n)
@@ -47,19 +45,24 @@ local function sliding_reset(counts, k, w, n)
   return 0
 end
 
-local function sliding_window(state, limit, w, n, cost)
+-- Fields: k = index of the newest bucket, 0..n = counts of buckets k, k-1, ..., k-n.
+local function sliding_window(key, limit, w, n, cost)
   local k = math.floor((now_ms * n) / w)
+  local fields = { 'k' }
+  for i = 0, n do fields[i + 2] = i end
+  local state = redis.call('HMGET', key, unpack(fields))
   local counts = {}
   for i = 0, n do counts[i + 1] = 0 end
-  if state and #state == n + 2 then
-    local shift = k - state[1]
+  local head = tonumber(state[1])
+  if head and state[n + 2] then
+    local shift = k - head
     if shift < 0 then
       shift = 0
-      k = state[1]
+      k = head
     end
     local i = 0
     while i + shift <= n do
-      counts[i + shift + 1] = state[2 + i]
+      counts[i + shift + 1] = tonumber(state[2 + i])
       i = i + 1
     end
   end
@@ -85,17 +88,19 @@ local function sliding_window(state, limit, w, n, cost)
   for i = 1, n + 1 do after[i] = counts[i] end
   after[1] = after[1] + cost
   local reset_after = sliding_reset(after, k, w, n)
-  local new_state = { k }
-  for i = 1, n + 1 do new_state[i + 1] = after[i] end
+  local new_state = { 'k', k }
+  for i = 0, n do
+    new_state[3 + 2 * i] = i
+    new_state[4 + 2 * i] = after[i + 1]
+  end
   return allowed, retry, math.max(0, limit - sum), reset_before, math.max(0, limit - sum - cost), reset_after, new_state,
     math.ceil(((k + 1) * w) / n + w)
 end
 
-local function token_bucket(state, limit, w, burst, cost)
+local function token_bucket(key, limit, w, burst, cost)
   local t = math.ceil((w * 1000) / limit)
   local tolerance = burst * t
-  local stored = now_us
-  if state and #state == 1 then stored = state[1] end
+  local stored = tonumber(redis.call('GET', key)) or now_us
   local tat = now_us
   if stored > now_us then tat = stored end
   local new_tat = tat + cost * t
@@ -106,7 +111,7 @@ local function token_bucket(state, limit, w, burst, cost)
   return allowed, retry,
     math.max(0, math.floor((tolerance - (tat - now_us)) / t)), math.ceil((tat - now_us) / 1000),
     math.max(0, math.floor((tolerance - (new_tat - now_us)) / t)), math.ceil((new_tat - now_us) / 1000),
-    { new_tat }, math.ceil(new_tat / 1000)
+    new_tat, math.ceil(new_tat / 1000)
 end
 
 local rules = {}
@@ -114,14 +119,13 @@ local all = true
 for i = 1, #KEYS do
   local b = 3 + (i - 1) * 5
   local algo, limit, w, param, cost = ARGV[b], tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4])
-  local state = parse(redis.call('GET', KEYS[i]))
-  local r = {}
+  local r = { algo = algo }
   if algo == 'f' then
-    r.allowed, r.retry, r.rb, r.zb, r.ra, r.za, r.state, r.expire_at = fixed_window(state, limit, w, cost)
+    r.allowed, r.retry, r.rb, r.zb, r.ra, r.za, r.state, r.expire_at = fixed_window(KEYS[i], limit, w, cost)
   elseif algo == 's' then
-    r.allowed, r.retry, r.rb, r.zb, r.ra, r.za, r.state, r.expire_at = sliding_window(state, limit, w, param, cost)
+    r.allowed, r.retry, r.rb, r.zb, r.ra, r.za, r.state, r.expire_at = sliding_window(KEYS[i], limit, w, param, cost)
   else
-    r.allowed, r.retry, r.rb, r.zb, r.ra, r.za, r.state, r.expire_at = token_bucket(state, limit, w, param, cost)
+    r.allowed, r.retry, r.rb, r.zb, r.ra, r.za, r.state, r.expire_at = token_bucket(KEYS[i], limit, w, param, cost)
   end
   r.cost = cost
   if not r.allowed then all = false end
@@ -132,10 +136,13 @@ local commit = all and not peek
 local reply = { all and 1 or 0 }
 for i, r in ipairs(rules) do
   if commit and r.cost > 0 then
-    local parts = {}
-    for j, v in ipairs(r.state) do parts[j] = string.format('%.0f', v) end
-    -- PXAT: expiry in the decision's own time (the server's TIME, or the replayed time in tests).
-    redis.call('SET', KEYS[i], table.concat(parts, ' '), 'PXAT', string.format('%.0f', r.expire_at))
+    -- Expiry in the decision's own time (the server's TIME, or the replayed time in tests).
+    if r.algo == 't' then
+      redis.call('SET', KEYS[i], r.state, 'PXAT', r.expire_at)
+    else
+      redis.call('HSET', KEYS[i], unpack(r.state))
+      redis.call('PEXPIREAT', KEYS[i], r.expire_at)
+    end
   end
   local n = #reply
   reply[n + 1] = r.allowed and 1 or 0

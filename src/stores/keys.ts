@@ -38,7 +38,7 @@ export function hashTag(key: string): string | undefined {
  * user id would otherwise move the key to another slot, and a huge id would make a huge key.
  */
 export function safeIdentifier(id: string, maxBytes = 128): string {
-  if (id.length <= maxBytes / 3 && !/[{}]/.test(id)) return id
-  if (Buffer.byteLength(id) <= maxBytes && !/[{}]/.test(id)) return id
+  const braces = id.includes('{') || id.includes('}')
+  if (!braces && (id.length <= maxBytes / 3 || Buffer.byteLength(id) <= maxBytes)) return id
   return `#${createHash('sha256').update(id).digest('base64url')}`
 }

@@ -136,6 +136,19 @@ export class MemoryStore implements Store {
     }
   }
 
+  /**
+   * Runs `work` synchronously over the entries of `keys` (prefixed like every other call): the
+   * in-process shortcut of {@link runScript} for capabilities that hold the TypeScript twin
+   * themselves and need not turn their arguments into strings and back.
+   */
+  runLocal<R>(keys: string[], work: (ctx: MemoryScriptContext, keys: string[]) => R): R {
+    this.#open()
+    return work(
+      this.#script,
+      keys.map((key) => this.#key(key)),
+    )
+  }
+
   async publish(channel: string, message: string): Promise<void> {
     this.#open()
     const name = this.keyPrefix + channel

@@ -109,11 +109,13 @@ export function limiterSuite(name: string, start: () => Promise<LimiterBackend>)
       for (const key of keys) assert.equal((await l.consume(key)).allowed, false, `second request of ${JSON.stringify(key.slice(0, 20))}`)
     })
 
-    it('a blocked key is answered from the local block cache until its retry time', async () => {
+    it('a blocked key is answered from the local block cache until its retry time (remote stores)', async () => {
       const l = limiter({ algorithm: 'fixed-window', limit: 1, window: '1m', namespace: 'blockcache' })
       await l.consume('flood')
       for (let i = 0; i < 50; i++) assert.equal((await l.consume('flood')).allowed, false)
-      assert.equal(l.stats().blockCacheHits, 49, 'the first refusal asked the store, the other 49 did not')
+      // The memory store has no round trip to save, so it keeps no block cache.
+      const expected = store.capabilities.shared ? 49 : 0
+      assert.equal(l.stats().blockCacheHits, expected, 'the first refusal asked the store, the other 49 did not')
       assert.equal((await l.consume('flood', { cost: 0 })).allowed, true, 'a cheaper request still asks the store')
       await l.reset('flood')
       assert.equal((await l.consume('flood')).allowed, true, 'reset clears the cached block too')
