@@ -36,3 +36,27 @@ async function drive(total: number, concurrency: number, op: (i: number) => Prom
   }
   await Promise.all(Array.from({ length: concurrency }, worker))
 }
+
+/** A contender in a comparison: opened once, run in every round, closed at the end. */
+export interface Contender {
+  name: string
+  open(): Promise<(i: number) => Promise<unknown>>
+  close?(): Promise<void>
+}
+
+/**
+ * Runs every contender `rounds` times, interleaved (A B C A B C ...), and keeps each one's median
+ * round: on a shared machine a burst of outside load then hurts one round of everyone rather than
+ * every round of one contender.
+ */
+export async function compare(contenders: Contender[], total: number, concurrency: number, rounds = 3): Promise<LoadResult[]> {
+  const ops = await Promise.all(contenders.map((c) => c.open()))
+  const runs: LoadResult[][] = contenders.map(() => [])
+  for (let round = 0; round < rounds; round++) {
+    for (const [i, contender] of contenders.entries()) {
+      runs[i]?.push(await load(contender.name, total, concurrency, ops[i] as (i: number) => Promise<unknown>))
+    }
+  }
+  await Promise.all(contenders.map((c) => c.close?.()))
+  return runs.map((results) => results.sort((a, b) => a.opsPerSec - b.opsPerSec)[Math.floor(results.length / 2)] as LoadResult)
+}
