@@ -8,9 +8,10 @@
 -- ARGV[3 + 5(i-1) ..] per rule: algorithm (f|s|t), limit, window ms, param (buckets|burst), cost
 -- Reply: { all allowed (1|0), then per rule: allowed, remaining, reset ms, retry ms (-1 = never) }
 --
--- State is kept in Redis' own types (a hash of numbers, or one number) rather than formatted text:
--- string.format and pattern matching cost more in Redis' Lua than the commands themselves.
--- Numbers passed to redis.call are written in a shortest round-trip form, so they read back exact.
+-- State is one string per rule: packed doubles (struct) or, for the token bucket, one number. Never
+-- formatted text (string.format and pattern matching cost more in Redis' Lua than the commands
+-- themselves), never a hash (one GET and one SET ... PXAT beat HMGET, HSET and PEXPIREAT). Doubles
+-- hold the integers involved exactly; numbers passed to redis.call are written round-trip exact.
 
 local now_us
 if ARGV[1] ~= '' then
@@ -25,8 +26,11 @@ local peek = ARGV[2] == 'p'
 local function fixed_window(key, limit, w, cost)
   local idx = math.floor(now_ms / w)
   local count = 0
-  local state = redis.call('HMGET', key, 'w', 'c')
-  if tonumber(state[1]) == idx then count = tonumber(state[2]) end
+  local raw = redis.call('GET', key)
+  if raw and #raw == 16 then
+    local w_idx, c = struct.unpack('dd', raw)
+    if w_idx == idx then count = c end
+  end
   local end_ms = (idx + 1) * w - now_ms
   local after = count + cost
   local allowed = cost <= limit and after <= limit
@@ -35,7 +39,7 @@ local function fixed_window(key, limit, w, cost)
   local reset_before, reset_after = 0, 0
   if count > 0 then reset_before = end_ms end
   if after > 0 then reset_after = end_ms end
-  return allowed, retry, math.max(0, limit - count), reset_before, math.max(0, limit - after), reset_after, { 'w', idx, 'c', after }, (idx + 1) * w
+  return allowed, retry, math.max(0, limit - count), reset_before, math.max(0, limit - after), reset_after, struct.pack('dd', idx, after), (idx + 1) * w
 end
 
 local function sliding_reset(counts, k, w, n)
@@ -45,24 +49,24 @@ local function sliding_reset(counts, k, w, n)
   return 0
 end
 
--- Fields: k = index of the newest bucket, 0..n = counts of buckets k, k-1, ..., k-n.
+-- State: n + 2 doubles packed with struct: the newest bucket's index k, then the counts of buckets
+-- k, k-1, ..., k-n. One binary string reads and writes far cheaper than a hash of n + 2 fields.
 local function sliding_window(key, limit, w, n, cost)
   local k = math.floor((now_ms * n) / w)
-  local fields = { 'k' }
-  for i = 0, n do fields[i + 2] = i end
-  local state = redis.call('HMGET', key, unpack(fields))
+  local format = string.rep('d', n + 2)
   local counts = {}
   for i = 0, n do counts[i + 1] = 0 end
-  local head = tonumber(state[1])
-  if head and state[n + 2] then
-    local shift = k - head
+  local raw = redis.call('GET', key)
+  if raw and #raw == 8 * (n + 2) then
+    local state = { struct.unpack(format, raw) }
+    local shift = k - state[1]
     if shift < 0 then
       shift = 0
-      k = head
+      k = state[1]
     end
     local i = 0
     while i + shift <= n do
-      counts[i + shift + 1] = tonumber(state[2 + i])
+      counts[i + shift + 1] = state[2 + i]
       i = i + 1
     end
   end
@@ -88,11 +92,7 @@ local function sliding_window(key, limit, w, n, cost)
   for i = 1, n + 1 do after[i] = counts[i] end
   after[1] = after[1] + cost
   local reset_after = sliding_reset(after, k, w, n)
-  local new_state = { 'k', k }
-  for i = 0, n do
-    new_state[3 + 2 * i] = i
-    new_state[4 + 2 * i] = after[i + 1]
-  end
+  local new_state = struct.pack(format, k, unpack(after))
   return allowed, retry, math.max(0, limit - sum), reset_before, math.max(0, limit - sum - cost), reset_after, new_state,
     math.ceil(((k + 1) * w) / n + w)
 end
@@ -137,12 +137,7 @@ local reply = { all and 1 or 0 }
 for i, r in ipairs(rules) do
   if commit and r.cost > 0 then
     -- Expiry in the decision's own time (the server's TIME, or the replayed time in tests).
-    if r.algo == 't' then
-      redis.call('SET', KEYS[i], r.state, 'PXAT', r.expire_at)
-    else
-      redis.call('HSET', KEYS[i], unpack(r.state))
-      redis.call('PEXPIREAT', KEYS[i], r.expire_at)
-    end
+    redis.call('SET', KEYS[i], r.state, 'PXAT', r.expire_at)
   end
   local n = #reply
   reply[n + 1] = r.allowed and 1 or 0
