@@ -34,10 +34,6 @@ export class TypedEmitter<Events extends Record<string, unknown>> {
     if (this.#emitter.listenerCount(event) > 0) this.#emitter.emit(event, payload)
   }
 
-  listenerCount(event: keyof Events & string): number {
-    return this.#emitter.listenerCount(event)
-  }
-
   removeAllListeners(): void {
     this.#emitter.removeAllListeners()
     this.#emitter.on('error', () => {})

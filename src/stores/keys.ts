@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { ValueTooLargeError } from '../core/errors.js'
 
 /**
  * Key layout, in one place (see docs/keys.md):
@@ -41,4 +42,10 @@ export function safeIdentifier(id: string, maxBytes = 128): string {
   const braces = id.includes('{') || id.includes('}')
   if (!braces && (id.length <= maxBytes / 3 || Buffer.byteLength(id) <= maxBytes)) return id
   return `#${createHash('sha256').update(id).digest('base64url')}`
+}
+
+/** Refuses a value over the store's size cap before anything is written. */
+export function checkValueSize(value: Buffer | string, maxBytes: number): void {
+  const bytes = Buffer.isBuffer(value) ? value.byteLength : Buffer.byteLength(value)
+  if (bytes > maxBytes) throw new ValueTooLargeError(bytes, maxBytes)
 }

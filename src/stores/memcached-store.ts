@@ -5,10 +5,9 @@ import {
   StoreTimeoutError,
   StoreUnavailableError,
   UnsupportedByStoreError,
-  ValueTooLargeError,
 } from '../core/errors.js'
 import { TypedEmitter } from '../core/events.js'
-import { storageKey } from './keys.js'
+import { checkValueSize, storageKey } from './keys.js'
 import type { SetOptions, Store, StoreCapabilities, StoreEvents, StoreScript } from './types.js'
 import type { StoreUrl } from './url.js'
 
@@ -67,8 +66,7 @@ export class MemcachedStore implements Store {
   }
 
   async set(key: string, value: Buffer | string, options: SetOptions = {}): Promise<boolean> {
-    const bytes = Buffer.isBuffer(value) ? value.byteLength : Buffer.byteLength(value)
-    if (bytes > this.#options.maxValueBytes) throw new ValueTooLargeError(bytes, this.#options.maxValueBytes)
+    checkValueSize(value, this.#options.maxValueBytes)
     const insert = { expires: expiry(options.ttlMs) }
     const full = this.#key(key)
     if (options.ifNotExists) return this.#run('set', () => this.#client.add(full, value, insert))

@@ -1,10 +1,10 @@
 import { EventEmitter } from 'node:events'
 import { LRUCache } from 'lru-cache'
 import { type Clock, systemClock } from '../core/clock.js'
-import { StoreClosedError, StoreCommandError, ValueTooLargeError } from '../core/errors.js'
+import { StoreClosedError, StoreCommandError } from '../core/errors.js'
 import { TypedEmitter } from '../core/events.js'
 import { INCREMENT } from './increment.js'
-import { storageKey } from './keys.js'
+import { checkValueSize, storageKey } from './keys.js'
 import type { MemoryScriptContext, SetOptions, Store, StoreCapabilities, StoreEvents, StoreScript } from './types.js'
 
 export interface MemoryStoreOptions {
@@ -90,8 +90,9 @@ export class MemoryStore implements Store {
 
   async set(key: string, value: Buffer | string, options: SetOptions = {}): Promise<boolean> {
     this.#open()
+    checkValueSize(value, this.#maxValueBytes)
+    // A copy: the caller may reuse its Buffer, and a stored value must not change under the store.
     const bytes = Buffer.isBuffer(value) ? Buffer.from(value) : Buffer.from(value, 'utf8')
-    if (bytes.byteLength > this.#maxValueBytes) throw new ValueTooLargeError(bytes.byteLength, this.#maxValueBytes)
     const full = this.#key(key)
     if (options.ifNotExists && this.#lru.has(full)) return false
     this.#lru.set(full, bytes, options.ttlMs ? { ttl: options.ttlMs } : {})

@@ -1,9 +1,9 @@
 import { Cluster, type Redis } from 'ioredis'
-import { StoreClosedError, StoreTimeoutError, ValueTooLargeError } from '../../core/errors.js'
+import { StoreClosedError, StoreTimeoutError } from '../../core/errors.js'
 import { TypedEmitter } from '../../core/events.js'
 import { CommandDeadlines } from '../command-deadlines.js'
 import { INCREMENT } from '../increment.js'
-import { storageKey } from '../keys.js'
+import { checkValueSize, storageKey } from '../keys.js'
 import type { SetOptions, Store, StoreCapabilities, StoreEvents, StoreKind, StoreScript } from '../types.js'
 import type { StoreUrl } from '../url.js'
 import { isNoScript, mapRedisError } from './map-error.js'
@@ -55,8 +55,7 @@ export class RedisStore implements Store {
   }
 
   async set(key: string, value: Buffer | string, options: SetOptions = {}): Promise<boolean> {
-    const bytes = Buffer.isBuffer(value) ? value.byteLength : Buffer.byteLength(value)
-    if (bytes > this.#options.maxValueBytes) throw new ValueTooLargeError(bytes, this.#options.maxValueBytes)
+    checkValueSize(value, this.#options.maxValueBytes)
     const full = this.#key(key)
     const reply = await this.#run('set', () => {
       const client = this.#client as Redis
@@ -172,15 +171,17 @@ export class RedisStore implements Store {
   #watch(client: RedisClient): void {
     // Without an 'error' listener ioredis would print every connection error to the console; here
     // they become store events, and each command reports its own failure through its promise.
-    client.on('error', (error: Error) => {
-      if (!this.#closed) this.events.emit('error', { store: this.name, error })
-    })
+    client.on('error', this.#forwardError)
     client.on('ready', () => {
       if (client instanceof Cluster) void openNodes(client).then(() => this.#setConnected(true))
       else this.#setConnected(true)
     })
     client.on('close', () => this.#setConnected(false))
     client.on('end', () => this.#setConnected(false))
+  }
+
+  readonly #forwardError = (error: Error): void => {
+    if (!this.#closed) this.events.emit('error', { store: this.name, error })
   }
 
   #setConnected(connected: boolean): void {
@@ -194,9 +195,7 @@ export class RedisStore implements Store {
   #subscriberClient(): Promise<RedisClient> {
     if (this.#subscriber) return this.#subscriber
     const subscriber = this.#client.duplicate()
-    subscriber.on('error', (error: Error) => {
-      if (!this.#closed) this.events.emit('error', { store: this.name, error })
-    })
+    subscriber.on('error', this.#forwardError)
     subscriber.on('message', (channel: string, message: string) => {
       const listeners = this.#listeners.get(channel)
       if (listeners) for (const listener of listeners) listener(message)
