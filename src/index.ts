@@ -3,6 +3,10 @@ export { DEFAULTS } from './core/defaults.js'
 export { type Duration, parseDuration } from './core/duration.js'
 export {
   InvalidOptionError,
+  InvalidSessionIdError,
+  LoaderTimeoutError,
+  SerializationError,
+  SessionConflictError,
   StoreClosedError,
   StoreCommandError,
   StoreTimeoutError,
@@ -28,3 +32,25 @@ export type {
 export { type ConsumeOptions, createRateLimiter, RateLimiter } from './ratelimit/rate-limiter.js'
 export type { Algorithm, RateLimiterLogger, RateLimiterOptions, RuleOptions } from './ratelimit/options.js'
 export type { RateLimitDecision, RateLimiterEvents, RateLimiterStats, RuleDecision } from './ratelimit/types.js'
+export { Cache, createCache } from './cache/cache.js'
+export type { CacheOptions } from './cache/options.js'
+export type {
+  CacheEvents,
+  CacheGetOptions,
+  CacheResult,
+  CacheSetOptions,
+  CacheStats,
+  CacheTier,
+  GetOrSetOptions,
+  Loader,
+  LoaderContext,
+} from './cache/types.js'
+export { jsonSerializer, type Serializer } from './core/serializer.js'
+export {
+  createSessionId,
+  createSessionStore,
+  type SessionEvents,
+  type SessionStats,
+  SessionStore,
+  type SessionStoreOptions,
+} from './sessions/session-store.js'

@@ -54,6 +54,60 @@ export const DEFAULTS = {
     /** Memory budget of the fallback limiter's private store. */
     fallbackMaxBytes: 16 * 1024 * 1024,
   },
+  cache: {
+    /** Namespace of a cache created without one; keys are `c:{namespace}:{generation}:{key}`. */
+    namespace: 'default',
+    /** How long an entry is fresh. Short on purpose: a forgotten TTL should cost hits, not correctness. */
+    ttlMs: 5 * 60_000,
+    /** How long past its TTL an entry may still be served stale (while refreshing, or if the loader fails). */
+    graceMs: 0,
+    /** L1 (in-process) budget for values, keys and bookkeeping. */
+    l1MaxBytes: 32 * 1024 * 1024,
+    /** Largest serialized entry; larger ones throw `E_VALUE_TOO_LARGE` on `set`, are not cached by `getOrSet`. */
+    maxEntryBytes: 1024 * 1024,
+    /** With compression on, payloads from this size are deflated: below it the header costs more than it saves. */
+    compressionThresholdBytes: 1024,
+    /**
+     * Cross-instance single-flight lease. A leader that dies frees its followers after this long; a
+     * loader that takes longer than this may be run again by another instance (never by this one).
+     */
+    leaseTtlMs: 10_000,
+    /** Longest a follower waits for another instance's loader before it loads itself. */
+    leaseWaitMs: 10_000,
+    /** First and last delay between a follower's looks at the store for the leader's result. */
+    leasePollMinMs: 5,
+    leasePollMaxMs: 100,
+    /**
+     * How old a namespace generation or tag time read from L2 may get before it is read again, when no
+     * invalidation bus tells this instance about changes (memcached, or the bus is disconnected).
+     * This is the staleness bound of clearNamespace/invalidateTags without a bus.
+     */
+    markerRefreshMs: 1_000,
+    /** The same, with a healthy bus: only a safety net against a lost message. */
+    markerRefreshWithBusMs: 30_000,
+    /** Tag times remembered per process (LRU); a forgotten one is read from L2 again. */
+    tagTimesMaxKeys: 10_000,
+    /**
+     * Longest ttl + grace an entry may have, and the TTL of generation and tag markers in L2: a marker
+     * only matters to entries created before it, and none of those outlive this.
+     */
+    maxTtlMs: 30 * 24 * 3_600_000,
+    /** Consecutive L2 failures that open the circuit, and how often it is probed while open. */
+    failureThreshold: 3,
+    probeIntervalMs: 1_000,
+  },
+  session: {
+    /** Sessions expire after this long without being written (or read, with `sliding`). */
+    ttlMs: 24 * 3_600_000,
+    /** Reads extend the TTL: a session active every day never expires. */
+    sliding: true,
+    /** Keys are `{prefix}:{id}`. */
+    prefix: 'sess',
+    /** Session values are small state, not documents; a cap stops one user from filling the store. */
+    maxValueBytes: 64 * 1024,
+    /** Compare-and-set attempts of one `update` before `E_SESSION_CONFLICT`. */
+    maxRetries: 20,
+  },
   memcached: {
     /** memcached refuses keys over 250 bytes; longer ones are hashed (prefix included). */
     maxKeyBytes: 250,

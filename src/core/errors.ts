@@ -101,6 +101,48 @@ export class ValueTooLargeError extends TollgateError {
   }
 }
 
+/** A cache loader did not finish within its hard timeout and there was no stale value to serve instead. */
+export class LoaderTimeoutError extends TollgateError {
+  readonly key: string
+  readonly timeoutMs: number
+
+  constructor(key: string, timeoutMs: number) {
+    super('E_LOADER_TIMEOUT', `The loader for cache key "${key}" did not finish within ${timeoutMs}ms`)
+    this.key = key
+    this.timeoutMs = timeoutMs
+  }
+}
+
+/** A value could not be serialized or deserialized (e.g. a BigInt or a cycle for JSON). */
+export class SerializationError extends TollgateError {
+  constructor(what: string, options: { cause: unknown }) {
+    const reason = options.cause instanceof Error ? `: ${options.cause.message}` : ''
+    super('E_SERIALIZATION', `Could not ${what}${reason}`, options)
+  }
+}
+
+/** A session id is not acceptable: empty, too long, or with characters outside the allowed set. */
+export class InvalidSessionIdError extends TollgateError {
+  readonly id: unknown
+
+  constructor(id: unknown, expected: string) {
+    super('E_INVALID_SESSION_ID', `Invalid session id ${describe(id)}: expected ${expected}`)
+    this.id = id
+  }
+}
+
+/** A session `update` kept losing its compare-and-set to concurrent writers and gave up. */
+export class SessionConflictError extends TollgateError {
+  readonly id: string
+  readonly attempts: number
+
+  constructor(id: string, attempts: number) {
+    super('E_SESSION_CONFLICT', `Session "${id}" changed under ${attempts} update attempts in a row`)
+    this.id = id
+    this.attempts = attempts
+  }
+}
+
 function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value)
   if (typeof value === 'number' || typeof value === 'boolean' || value == null) return String(value)

@@ -1,0 +1,153 @@
+import { LRUCache } from 'lru-cache'
+import type { Clock } from '../core/clock.js'
+import type { RemoteTier } from './remote-tier.js'
+
+interface Marker {
+  value: number
+  /** When it was last read from (or written to) L2; -Infinity forces a read. */
+  checkedAt: number
+  loading?: Promise<number> | undefined
+  /** Bumped by every local change, so a read from L2 that started before one cannot undo it. */
+  epoch: number
+}
+
+const unknown = (): Marker => ({ value: 0, checkedAt: Number.NEGATIVE_INFINITY, epoch: 0 })
+
+/** L2 keys of the markers; `#` cannot start an entry's generation segment, so they never collide. */
+export const generationKey = (ns: string) => `c:${ns}:#gen`
+export const tagKey = (ns: string, tag: string) => `c:${ns}:#tag:${tag}`
+
+/**
+ * Namespace generations and tag invalidation times: the two numbers that make invalidation O(1).
+ *
+ * Each lives in L2 (so every instance sees it) and in a local map (so a read needs no round trip).
+ * The bus pushes changes to the local maps at once; without a bus (memcached, or while disconnected)
+ * a local value is re-read from L2 once it is older than the refresh interval, which bounds how long
+ * another instance can miss an invalidation. A known value is used while being re-read in the
+ * background, so a refresh never adds a round trip to a hit.
+ */
+export class Markers {
+  readonly #generations = new Map<string, Marker>()
+  readonly #tags: LRUCache<string, Marker>
+  /** Latest invalidation made here, so an entry created in the same millisecond after it is valid. */
+  #lastInvalidation = 0
+
+  constructor(
+    private readonly remote: RemoteTier | undefined,
+    private readonly clock: Clock,
+    private readonly refreshMs: () => number,
+    private readonly maxTtlMs: number,
+    tagTimesMaxKeys: number,
+  ) {
+    this.#tags = new LRUCache({ max: tagTimesMaxKeys })
+  }
+
+  /** Creation time for a value produced now: never before an invalidation made by this instance. */
+  createdAt(): number {
+    return Math.max(this.clock.now(), this.#lastInvalidation)
+  }
+
+  generation(ns: string): number | Promise<number> {
+    let marker = this.#generations.get(ns)
+    if (!marker) {
+      marker = unknown()
+      this.#generations.set(ns, marker)
+    }
+    return this.#read(marker, generationKey(ns))
+  }
+
+  /** The latest invalidation time among `tags` (0 when none was ever invalidated). */
+  tagTime(ns: string, tags: readonly string[]): number | Promise<number> {
+    let latest = 0
+    let pending: Array<Promise<number>> | undefined
+    for (const tag of tags) {
+      const id = `${ns}\n${tag}`
+      let marker = this.#tags.get(id)
+      if (!marker) {
+        marker = unknown()
+        this.#tags.set(id, marker)
+      }
+      const time = this.#read(marker, tagKey(ns, tag))
+      if (typeof time === 'number') latest = Math.max(latest, time)
+      else (pending ??= []).push(time)
+    }
+    if (!pending) return latest
+    return Promise.all(pending).then((times) => Math.max(latest, ...times))
+  }
+
+  /** Moves the namespace to a new generation, in L2 first (throws when it cannot be reached). */
+  async bumpGeneration(ns: string): Promise<number> {
+    const next = this.remote
+      ? await this.remote.required('clearNamespace', async (store) => {
+          const value = await store.increment(generationKey(ns), 1, { ttlMs: this.maxTtlMs })
+          // increment keeps an existing counter's expiry; the marker must outlive every entry made after it.
+          await store.expire(generationKey(ns), this.maxTtlMs)
+          return value
+        })
+      : (this.#generations.get(ns)?.value ?? 0) + 1
+    this.observeGeneration(ns, next)
+    return next
+  }
+
+  /**
+   * Records an invalidation of `tags` now and returns its time. The half millisecond puts it after
+   * every entry created in the same millisecond before it; `createdAt` puts later ones after it.
+   */
+  async invalidateTags(ns: string, tags: readonly string[]): Promise<number> {
+    const at = this.clock.now() + 0.5
+    this.#lastInvalidation = Math.max(this.#lastInvalidation, at)
+    this.observeTags(ns, tags, at)
+    if (this.remote) {
+      await this.remote.required('invalidateTags', (store) =>
+        Promise.all(tags.map((tag) => store.set(tagKey(ns, tag), String(at), { ttlMs: this.maxTtlMs }))),
+      )
+    }
+    return at
+  }
+
+  /** A generation announced by the bus or just written by this instance. */
+  observeGeneration(ns: string, generation: number): void {
+    this.#observe(this.#generations.get(ns), generation, (marker) => this.#generations.set(ns, marker))
+  }
+
+  /** An invalidation announced by the bus or just made by this instance. */
+  observeTags(ns: string, tags: readonly string[], at: number): void {
+    for (const tag of tags) {
+      const id = `${ns}\n${tag}`
+      this.#observe(this.#tags.get(id), at, (marker) => this.#tags.set(id, marker))
+    }
+  }
+
+  #observe(marker: Marker | undefined, value: number, add: (marker: Marker) => void): void {
+    if (!marker) return add({ value, checkedAt: this.clock.now(), epoch: 0 })
+    marker.epoch++
+    if (value > marker.value) marker.value = value
+  }
+
+  /** Forces every marker to be read again (after a bus outage, when messages may have been lost). */
+  expireAll(): void {
+    for (const marker of this.#generations.values()) marker.checkedAt = Number.NEGATIVE_INFINITY
+    for (const marker of this.#tags.values()) marker.checkedAt = Number.NEGATIVE_INFINITY
+  }
+
+  #read(marker: Marker, key: string): number | Promise<number> {
+    const remote = this.remote
+    if (!remote || this.clock.now() - marker.checkedAt < this.refreshMs()) return marker.value
+    const epoch = marker.epoch
+    marker.loading ??= remote.get(key).then((data) => {
+      marker.loading = undefined
+      // Unreachable L2: keep what we know, and try again on the next read.
+      if (data === undefined) return marker.value
+      marker.checkedAt = this.clock.now()
+      // L2 is the authority, even when it went down: an expired generation marker restarts at 0 on
+      // every instance alike. A local change made while this read was in flight is newer, though.
+      if (marker.epoch === epoch) {
+        const value = data === null ? 0 : Number(data.toString())
+        if (Number.isFinite(value)) marker.value = value
+      }
+      return marker.value
+    })
+    // Never read before: wait for it. Known: answer now, the read refreshes it for later calls.
+    return Number.isFinite(marker.checkedAt) ? marker.value : marker.loading
+  }
+}

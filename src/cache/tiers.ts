@@ -1,0 +1,106 @@
+import type { Clock } from '../core/clock.js'
+import { TollgateError, ValueTooLargeError } from '../core/errors.js'
+import { deserializeValue, type Serializer, serializeValue } from '../core/serializer.js'
+import { decodeMeta, decodePayload, encodeEntry, type LocalEntry } from './entry.js'
+import type { LocalTier } from './local-tier.js'
+import type { Markers } from './markers.js'
+import type { CallOptions } from './options.js'
+import type { RemoteTier } from './remote-tier.js'
+import type { CacheTier } from './types.js'
+
+export interface Found {
+  entry: LocalEntry
+  tier: CacheTier
+}
+
+export interface TierSettings {
+  l1TtlMs: number | undefined
+  maxEntryBytes: number
+  compressFrom: number | false
+  serializer: Serializer
+}
+
+/**
+ * Reads and writes entries across L1 and L2 with the freshness and tag rules applied: what every
+ * public method of the cache goes through. Knows nothing of loaders, flights or namespaces' names.
+ */
+export class Tiers {
+  constructor(
+    readonly local: LocalTier | undefined,
+    readonly remote: RemoteTier | undefined,
+    private readonly markers: Markers,
+    private readonly clock: Clock,
+    private readonly settings: TierSettings,
+    private readonly report: (operation: string, error: Error) => void,
+  ) {}
+
+  /**
+   * The entry under `full` if it is still servable (fresh or within grace) and no tag of it was
+   * invalidated after it was created. An L2 hit is copied into L1 (unless `l1` is false).
+   */
+  async read(ns: string, full: string, l1: boolean): Promise<Found | undefined> {
+    const local = l1 ? this.local : undefined
+    if (local) {
+      const entry = local.get(full, this.clock.now())
+      if (entry !== undefined) {
+        if (entry.tags.length === 0 || (await this.#valid(ns, entry.createdAt, entry.tags))) return { entry, tier: 'l1' }
+        local.delete(full)
+      }
+    }
+    if (!this.remote) return undefined
+    const data = await this.remote.get(full)
+    if (!data) return undefined
+    const meta = decodeMeta(data)
+    if (!meta) {
+      this.report('decode', new TollgateError('E_CORRUPT_ENTRY', `L2 entry ${full} is not a tollgate cache entry`))
+      return undefined
+    }
+    const now = this.clock.now()
+    if (now >= meta.staleUntil) return undefined
+    if (meta.tags.length > 0 && !(await this.#valid(ns, meta.createdAt, meta.tags))) return undefined
+    let value: unknown
+    try {
+      value = deserializeValue(this.settings.serializer, await decodePayload(data, meta.payloadAt, meta.compressed))
+    } catch (err) {
+      this.report('decode', err as Error)
+      return undefined
+    }
+    const entry: LocalEntry = {
+      value,
+      createdAt: meta.createdAt,
+      freshUntil: meta.freshUntil,
+      staleUntil: meta.staleUntil,
+      tags: meta.tags,
+      bytes: data.byteLength,
+      localUntil: this.#localUntil(now, meta.staleUntil),
+    }
+    local?.set(full, entry)
+    return { entry, tier: 'l2' }
+  }
+
+  /**
+   * Writes `value` to both tiers. Throws only for the value itself (too large, not serializable);
+   * an L2 that fails is reported and the write returns false, the value stays in L1.
+   */
+  async write(full: string, value: unknown, call: CallOptions, createdAt: number): Promise<{ bytes: number; stored: boolean }> {
+    const payload = serializeValue(this.settings.serializer, value)
+    if (payload.byteLength > this.settings.maxEntryBytes) throw new ValueTooLargeError(payload.byteLength, this.settings.maxEntryBytes, 'cache entry')
+    const now = this.clock.now()
+    const lifetime = call.ttlMs + call.graceMs
+    const meta = { createdAt, freshUntil: now + call.ttlMs, staleUntil: now + lifetime, tags: call.tags }
+    if (call.l1 && this.local) this.local.set(full, { ...meta, value, bytes: payload.byteLength, localUntil: this.#localUntil(now, meta.staleUntil) })
+    if (!this.remote) return { bytes: payload.byteLength, stored: true }
+    const encoded = await encodeEntry(meta, payload, this.settings.compressFrom)
+    const stored = await this.remote.set(full, encoded, { ttlMs: Math.ceil(lifetime) })
+    return { bytes: payload.byteLength, stored }
+  }
+
+  async #valid(ns: string, createdAt: number, tags: readonly string[]): Promise<boolean> {
+    return createdAt >= (await this.markers.tagTime(ns, tags))
+  }
+
+  #localUntil(now: number, staleUntil: number): number {
+    const cap = this.settings.l1TtlMs
+    return cap === undefined ? staleUntil : Math.min(staleUntil, now + cap)
+  }
+}
