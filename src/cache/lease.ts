@@ -44,8 +44,9 @@ export async function withLease<T>(
     }
     if (!waited) onWait()
     waited = true
-    if (options.now() + delay > deadline) return load()
-    await new Promise((resolve) => setTimeout(resolve, delay))
+    const left = deadline - options.now()
+    if (left <= 0) return load()
+    await new Promise((resolve) => setTimeout(resolve, Math.min(delay, left)))
     delay = Math.min(delay * 2, options.pollMaxMs)
     const found = await lookup()
     if (found !== undefined) return found

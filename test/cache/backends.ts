@@ -1,0 +1,61 @@
+import { after, before } from 'node:test'
+import { type Cache, type CacheOptions, createCache, createStore, type Store } from '../../src/index.js'
+import { MemcachedServer } from '../harness/memcached-server.js'
+import { RedisCluster } from '../harness/redis-cluster.js'
+import { RedisServer } from '../harness/redis-server.js'
+
+interface Server {
+  url: string
+  stop(): Promise<void>
+}
+
+/** One L2 configuration the cache suite runs on; `url` undefined = memory only (no L2). */
+export interface CacheBackend {
+  name: string
+  start?: () => Promise<Server>
+  /** L2 can announce invalidations (Redis pub/sub); without it markers refresh on their interval. */
+  bus: boolean
+}
+
+export const CACHE_BACKENDS: CacheBackend[] = [
+  { name: 'memory only', bus: false },
+  { name: 'memory + redis', start: () => RedisServer.start(), bus: true },
+  { name: 'memory + redis cluster', start: () => RedisCluster.start(), bus: true },
+  { name: 'memory + memcached', start: () => MemcachedServer.start(), bus: false },
+]
+
+/**
+ * Starts the backend's server for the enclosing describe and hands out caches over it, each on a
+ * store of its own (so each has its own connections, like separate instances) under a key prefix
+ * shared by one `group`. Everything is closed after the describe.
+ */
+export function useCacheBackend(backend: CacheBackend) {
+  let server: Server | undefined
+  const opened: Array<Cache | Store> = []
+  let groups = 0
+  before(async () => {
+    server = await backend.start?.()
+  })
+  after(async () => {
+    for (const item of opened.reverse()) await item.close()
+    await server?.stop()
+  })
+  return {
+    get url() {
+      return server?.url
+    },
+    /** A new key space: caches made from one group see the same L2 entries. */
+    group() {
+      const prefix = `g${groups++}:`
+      const open = (options: CacheOptions = {}): Cache => {
+        const store = server ? createStore({ url: server.url, keyPrefix: prefix, commandTimeout: '2s' }) : undefined
+        const cache = createCache({ ...options, ...(store ? { store } : {}) })
+        // Closed in reverse: each cache before its store.
+        if (store) opened.push(store)
+        opened.push(cache)
+        return cache
+      }
+      return { open, prefix }
+    },
+  }
+}

@@ -1,0 +1,143 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { waitFor } from '../harness/processes.js'
+import { Worker } from '../harness/worker.js'
+import { CACHE_BACKENDS, useCacheBackend } from './backends.js'
+
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+for (const backend of CACHE_BACKENDS) {
+  describe(`stampede protection: ${backend.name}`, () => {
+    const env = useCacheBackend(backend)
+
+    it('100 concurrent misses for one key run the loader once; all get its value', async () => {
+      const cache = env.group().open()
+      let calls = 0
+      const results = await Promise.all(
+        Array.from({ length: 100 }, () =>
+          cache.getOrSetEntry('hot', async () => {
+            calls++
+            await delay(30)
+            return { n: calls }
+          }),
+        ),
+      )
+      assert.equal(calls, 1)
+      assert.ok(results.every((r) => (r.value as { n: number }).n === 1))
+      assert.deepEqual(
+        results.map((r) => r.status).sort(),
+        ['miss', ...Array(99).fill('coalesced')].sort(),
+      )
+      assert.equal(cache.stats().coalesced, 99)
+    })
+
+    it('a loader failure reaches every waiter and is not cached: the next call loads again', async () => {
+      const cache = env.group().open()
+      let calls = 0
+      const failing = async () => {
+        calls++
+        await delay(10)
+        throw new Error('upstream down')
+      }
+      const settled = await Promise.allSettled(Array.from({ length: 10 }, () => cache.getOrSet('k', failing)))
+      assert.ok(settled.every((s) => s.status === 'rejected' && (s.reason as Error).message === 'upstream down'))
+      assert.equal(calls, 1)
+      assert.equal(await cache.getOrSet('k', () => 'recovered'), 'recovered')
+      assert.equal(cache.stats().loaderErrors, 1)
+    })
+
+    it('different keys load independently', async () => {
+      const cache = env.group().open()
+      const seen: string[] = []
+      await Promise.all(['a', 'b', 'c', 'a', 'b'].map((key) => cache.getOrSet(key, async () => (seen.push(key), key))))
+      assert.deepEqual(seen.sort(), ['a', 'b', 'c'])
+    })
+
+    if (!backend.start) return
+
+    it('two instances: the second waits for the first one’s loader instead of running its own', async () => {
+      const group = env.group()
+      const [a, b] = [group.open(), group.open()]
+      let calls = 0
+      let started: () => void = () => {}
+      const leading = new Promise<void>((resolve) => (started = resolve))
+      const loader = async () => {
+        calls++
+        started()
+        await delay(150)
+        return 'once'
+      }
+      const first = a.getOrSetEntry('k', loader)
+      await leading
+      const second = await b.getOrSetEntry('k', loader)
+      assert.equal((await first).status, 'miss')
+      assert.deepEqual([second.value, second.status, calls], ['once', 'coalesced', 1])
+    })
+
+    it('when the leader’s loader fails, a waiting instance takes the lease over and loads', async () => {
+      const group = env.group()
+      const [a, b] = [group.open(), group.open()]
+      let started: () => void = () => {}
+      const leading = new Promise<void>((resolve) => (started = resolve))
+      const first = a.getOrSet('k', async () => {
+        started()
+        await delay(80)
+        throw new Error('leader failed')
+      })
+      await leading
+      const second = b.getOrSet('k', async () => 'follower loaded')
+      await assert.rejects(first, /leader failed/)
+      assert.equal(await second, 'follower loaded')
+    })
+
+    it('a follower waits at most lease.wait for a stuck leader, then loads itself', async () => {
+      const group = env.group()
+      const a = group.open()
+      const b = group.open({ lease: { wait: '150ms' } })
+      let release: (value: string) => void = () => {}
+      let loading = false
+      const stuck = a.getOrSet('k', () => {
+        loading = true
+        return new Promise<string>((resolve) => (release = resolve))
+      })
+      await waitFor('the leader to start loading', async () => loading)
+      const started = performance.now()
+      assert.equal(await b.getOrSet('k', async () => 'self-loaded'), 'self-loaded')
+      assert.ok(performance.now() - started >= 100, 'the follower waited for the leader first')
+      release('late')
+      assert.equal(await stuck, 'late')
+    })
+
+    it('a leader that dies frees its followers when its lease expires', async () => {
+      const group = env.group()
+      // memcached counts TTLs in whole seconds: its shortest lease is 1 s.
+      const a = group.open({ lease: { ttl: backend.name.includes('memcached') ? '1s' : '200ms' } })
+      const b = group.open()
+      let release: (value: string) => void = () => {}
+      let loading = false
+      const dead = a.getOrSet('k', () => {
+        loading = true
+        return new Promise<string>((resolve) => (release = resolve))
+      })
+      await waitFor('the leader to start loading', async () => loading)
+      assert.equal(await b.getOrSet('k', async () => 'after the lease expired'), 'after the lease expired')
+      release('never mind')
+      await dead
+    })
+
+    it('3 processes x 10 concurrent identical misses: 1 loader call in total', async () => {
+      const url = env.url as string
+      const workers = await Promise.all([0, 1, 2].map(() => Worker.start('cache-worker.js', [url, 'stampede'])))
+      try {
+        const replies = await Promise.all(
+          workers.map((w) => w.send<{ loads: number; values: Array<{ from: number }> }>({ op: 'stampede', key: 'same-question', count: 10, loadMs: 300 })),
+        )
+        assert.equal(replies.reduce((sum, r) => sum + r.loads, 0), 1, `loads per process: ${replies.map((r) => r.loads)}`)
+        const producers = new Set(replies.flatMap((r) => r.values.map((v) => v.from)))
+        assert.equal(producers.size, 1, 'all 30 callers got the one loaded value')
+      } finally {
+        await Promise.all(workers.map((w) => w.stop()))
+      }
+    })
+  })
+}
