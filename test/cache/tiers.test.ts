@@ -20,7 +20,7 @@ for (const backend of CACHE_BACKENDS) {
       assert.deepEqual(cache.stats().hits.l1, 2)
     })
 
-    it('promotes an L2 hit to L1 on a plain get, and l1: false bypasses L1', { skip: !remote && 'needs an L2' }, async () => {
+    if (remote) it('promotes an L2 hit to L1 on a plain get, and l1: false bypasses L1', async () => {
       const group = env.group()
       const writer = group.open()
       const reader = group.open()
@@ -37,7 +37,7 @@ for (const backend of CACHE_BACKENDS) {
       assert.equal(await writer.get('l2-only'), 'x')
     })
 
-    it('an L2 hit is promoted on getOrSet too, without calling the loader', { skip: !remote && 'needs an L2' }, async () => {
+    if (remote) it('an L2 hit is promoted on getOrSet too, without calling the loader', async () => {
       const group = env.group()
       await group.open().set('k', 'from-l2')
       const reader = group.open()
