@@ -80,7 +80,6 @@ export function decodeMeta(data: Buffer): (EntryMeta & { payloadAt: number; comp
   }
 }
 
-export async function decodePayload(data: Buffer, payloadAt: number, compressed: boolean): Promise<Buffer> {
-  const body = data.subarray(payloadAt)
-  return compressed ? inflate(body) : body
+export function inflatePayload(data: Buffer, payloadAt: number): Promise<Buffer> {
+  return inflate(data.subarray(payloadAt))
 }

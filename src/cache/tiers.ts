@@ -1,7 +1,7 @@
 import type { Clock } from '../core/clock.js'
 import { TollgateError, ValueTooLargeError } from '../core/errors.js'
 import { deserializeValue, type Serializer, serializeValue } from '../core/serializer.js'
-import { decodeMeta, decodePayload, encodeEntry, type LocalEntry } from './entry.js'
+import { decodeMeta, encodeEntry, inflatePayload, type LocalEntry } from './entry.js'
 import type { LocalTier } from './local-tier.js'
 import type { Markers } from './markers.js'
 import type { CallOptions } from './options.js'
@@ -60,7 +60,9 @@ export class Tiers {
     if (meta.tags.length > 0 && !(await this.#valid(ns, meta.createdAt, meta.tags))) return undefined
     let value: unknown
     try {
-      value = deserializeValue(this.settings.serializer, await decodePayload(data, meta.payloadAt, meta.compressed))
+      // Only compressed payloads need the (async, thread-pool) inflate; the common case stays on this tick.
+      const payload = meta.compressed ? await inflatePayload(data, meta.payloadAt) : data.subarray(meta.payloadAt)
+      value = deserializeValue(this.settings.serializer, payload)
     } catch (err) {
       this.report('decode', err as Error)
       return undefined

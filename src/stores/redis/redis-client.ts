@@ -32,6 +32,9 @@ export function createRedisClient(url: StoreUrl, options: RedisConnectOptions): 
     // rate-limit decision could count twice.
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,
+    // Commands issued in the same tick go out in one write: under concurrency (a gateway, a busy
+    // bot) that is fewer syscalls for Node and for Redis.
+    enableAutoPipelining: true,
     retryStrategy,
     ...(url.tls ? { tls: { ...options.tls } } : {}),
   }
