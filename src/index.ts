@@ -2,6 +2,7 @@ export { type Clock, ManualClock, systemClock } from './core/clock.js'
 export { DEFAULTS } from './core/defaults.js'
 export { type Duration, parseDuration } from './core/duration.js'
 export {
+  CorruptEntryError,
   InvalidOptionError,
   InvalidSessionIdError,
   LoaderTimeoutError,

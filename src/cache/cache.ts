@@ -120,7 +120,8 @@ export class Cache {
 
   /** The fresh value under `key`, or undefined (a miss; also when L2 fails). */
   async get<T = unknown>(key: string, options?: CacheGetOptions): Promise<T | undefined> {
-    const found = await this.#read(key, options?.l1 !== false)
+    const full = this.#full(key)
+    const found = await this.#core.tiers.read(this.namespace, typeof full === 'string' ? full : await full, options?.l1 !== false)
     if (found && this.#core.clock.now() < found.entry.freshUntil) return this.#hit(key, found).value as T
     this.#core.counters.misses++
     this.#core.events.emit('miss', { key, namespace: this.namespace })
@@ -144,8 +145,8 @@ export class Cache {
     if (typeof loader !== 'function') throw new InvalidOptionError('loader', loader, 'a function returning the value')
     const call = resolveCallOptions(this.#core.options, options)
     const full = await this.#full(key)
-    const found = await this.#read(key, call.l1, full)
     const core = this.#core
+    const found = await core.tiers.read(this.namespace, full, call.l1)
     if (found && core.clock.now() < found.entry.freshUntil) return this.#hit(key, found) as CacheResult<T>
     const running = core.flights.get<CacheResult<T>>(full)
     if (!found) {
@@ -219,10 +220,6 @@ export class Cache {
     if (typeof key !== 'string' || key.length === 0) throw new InvalidOptionError('key', key, 'a non-empty string')
     const generation = this.#core.markers.generation(this.namespace)
     return typeof generation === 'number' ? entryKey(this.namespace, generation, key) : generation.then((g) => entryKey(this.namespace, g, key))
-  }
-
-  async #read(key: string, l1: boolean, full?: string): Promise<Found | undefined> {
-    return this.#core.tiers.read(this.namespace, full ?? (await this.#full(key)), l1)
   }
 
   #hit(key: string, found: Found): CacheResult<unknown> {

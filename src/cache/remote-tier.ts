@@ -4,6 +4,7 @@ import { StoreUnavailableError, type TollgateError } from '../core/errors.js'
 import type { SetOptions, Store } from '../stores/types.js'
 
 const STORE_FAILURES = new Set(['E_STORE_UNAVAILABLE', 'E_STORE_TIMEOUT', 'E_STORE_CLOSED'])
+const NOTHING: Promise<undefined> = Promise.resolve(undefined)
 
 /** Reports an L2 failure; the cache counts it and emits `error`. */
 export type FailureReporter = (operation: string, error: Error) => void
@@ -33,9 +34,23 @@ export class RemoteTier {
     return this.#breaker.state
   }
 
-  /** The value, null when missing, undefined when L2 could not be asked (callers treat both as a miss). */
+  /**
+   * The value, null when missing, undefined when L2 could not be asked (callers treat both as a miss).
+   * Written without async/await: it is every L2 hit's path, and each await layer is a promise more.
+   */
   get(key: string): Promise<Buffer | null | undefined> {
-    return this.#call<Buffer | null | undefined>('get', undefined, () => this.store.get(key))
+    if (!this.#breaker.allow()) return NOTHING
+    return this.store.get(key).then(this.#succeeded, this.#failedGet)
+  }
+
+  readonly #succeeded = <T>(value: T): T => {
+    this.#breaker.success()
+    return value
+  }
+
+  readonly #failedGet = (err: unknown): undefined => {
+    this.#failed('get', err as Error)
+    return undefined
   }
 
   set(key: string, value: Buffer | string, options: SetOptions): Promise<boolean> {
@@ -86,13 +101,17 @@ export class RemoteTier {
       this.#breaker.success()
       return result
     } catch (err) {
-      // Only unavailability opens the circuit; a rejected command (wrong type, too large) is the
-      // caller's problem, not the store's health, but it still must not fail a read.
-      if (STORE_FAILURES.has((err as TollgateError).code)) this.#breaker.failure()
-      else this.#breaker.success()
-      this.report(operation, err as Error)
+      this.#failed(operation, err as Error)
       onError?.(err as Error)
       return failed
     }
+  }
+
+  #failed(operation: string, err: Error): void {
+    // Only unavailability opens the circuit; a rejected command (wrong type, too large) is the
+    // caller's problem, not the store's health, but it still must not fail a read.
+    if (STORE_FAILURES.has((err as TollgateError).code)) this.#breaker.failure()
+    else this.#breaker.success()
+    this.report(operation, err)
   }
 }

@@ -1,5 +1,5 @@
 import type { Clock } from '../core/clock.js'
-import { TollgateError, ValueTooLargeError } from '../core/errors.js'
+import { CorruptEntryError, ValueTooLargeError } from '../core/errors.js'
 import { deserializeValue, type Serializer, serializeValue } from '../core/serializer.js'
 import { decodeMeta, encodeEntry, inflatePayload, type LocalEntry } from './entry.js'
 import type { LocalTier } from './local-tier.js'
@@ -52,7 +52,7 @@ export class Tiers {
     if (!data) return undefined
     const meta = decodeMeta(data)
     if (!meta) {
-      this.report('decode', new TollgateError('E_CORRUPT_ENTRY', `L2 entry ${full} is not a tollgate cache entry`))
+      this.report('decode', new CorruptEntryError(full))
       return undefined
     }
     const now = this.clock.now()

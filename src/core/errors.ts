@@ -121,6 +121,16 @@ export class SerializationError extends TollgateError {
   }
 }
 
+/** Bytes in L2 under a cache key are not a cache entry (another writer, a format change); read as a miss. */
+export class CorruptEntryError extends TollgateError {
+  readonly key: string
+
+  constructor(key: string) {
+    super('E_CORRUPT_ENTRY', `The value under ${key} is not a tollgate cache entry; it is treated as a miss`)
+    this.key = key
+  }
+}
+
 /** A session id is not acceptable: empty, too long, or with characters outside the allowed set. */
 export class InvalidSessionIdError extends TollgateError {
   readonly id: unknown

@@ -2,7 +2,13 @@ interface Pending {
   readonly deadline: number
   settled: boolean
   readonly reject: (error: Error) => void
-  readonly timeoutError: () => Error
+  readonly operation: string
+}
+
+/** How a store turns a timed-out or failed command into its typed error. */
+export interface CommandErrors {
+  timeout(operation: string): Error
+  failure(error: unknown, operation: string): Error
 }
 
 /**
@@ -15,18 +21,24 @@ interface Pending {
  */
 export class CommandDeadlines {
   readonly #timeoutMs: number
+  readonly #errors: CommandErrors
   #queue: Pending[] = []
   #head = 0
   #timer: NodeJS.Timeout | undefined
 
-  constructor(timeoutMs: number) {
+  constructor(timeoutMs: number, errors: CommandErrors) {
     this.#timeoutMs = timeoutMs
+    this.#errors = errors
   }
 
-  /** Settles like `work`, or rejects with `timeoutError()` if `work` has not settled in time. */
-  run<T>(work: Promise<T>, timeoutError: () => Error): Promise<T> {
+  /**
+   * Settles like `work` (a failure mapped by `errors.failure`), or rejects with `errors.timeout` if
+   * `work` has not settled in time. One promise per command and no closures beyond its two
+   * handlers: this runs for every command, so allocations here are GC on the hottest path.
+   */
+  run<T>(work: Promise<T>, operation: string): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const entry: Pending = { deadline: performance.now() + this.#timeoutMs, settled: false, reject, timeoutError }
+      const entry: Pending = { deadline: performance.now() + this.#timeoutMs, settled: false, reject, operation }
       this.#queue.push(entry)
       if (this.#timer === undefined) this.#arm()
       work.then(
@@ -38,7 +50,7 @@ export class CommandDeadlines {
         (error) => {
           if (entry.settled) return
           entry.settled = true
-          reject(error)
+          reject(this.#errors.failure(error, operation))
         },
       )
     })
@@ -80,7 +92,7 @@ export class CommandDeadlines {
       if (!entry.settled && entry.deadline > now) break
       if (!entry.settled) {
         entry.settled = true
-        entry.reject(entry.timeoutError())
+        entry.reject(this.#errors.timeout(entry.operation))
       }
       this.#head++
     }

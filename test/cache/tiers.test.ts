@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { type CacheEvents, ManualClock } from '../../src/index.js'
+import { type CacheEvents, createStore, ManualClock } from '../../src/index.js'
 import { CACHE_BACKENDS, useCacheBackend } from './backends.js'
 
 for (const backend of CACHE_BACKENDS) {
@@ -45,6 +45,24 @@ for (const backend of CACHE_BACKENDS) {
       assert.deepEqual([result.value, result.status, result.tier], ['from-l2', 'hit', 'l2'])
       assert.equal((await reader.getOrSetEntry('k', () => 'never')).tier, 'l1')
     })
+
+    if (remote) {
+      it('bytes in L2 that are not an entry read as a miss and are reported, never thrown', async () => {
+        const group = env.group()
+        const cache = group.open()
+        const raw = createStore({ url: env.url as string, keyPrefix: group.prefix })
+        try {
+          await raw.set('c:default:0:foreign', 'written by something else')
+          const errors: string[] = []
+          cache.events.on('error', (event) => errors.push((event.error as { code?: string }).code ?? ''))
+          assert.equal(await cache.getOrSet('foreign', () => 'loaded'), 'loaded')
+          assert.ok(errors.length > 0 && errors.every((code) => code === 'E_CORRUPT_ENTRY'), `errors: ${errors}`)
+          assert.equal(await cache.get('foreign', { l1: false }), 'loaded', 'the loader’s value replaced the foreign bytes')
+        } finally {
+          await raw.close()
+        }
+      })
+    }
 
     it('works without L1 (l1: false): every read goes to L2 or, without one, misses', async () => {
       const cache = env.group().open({ l1: false })

@@ -41,7 +41,10 @@ export class RedisStore implements Store {
     this.keyPrefix = options.keyPrefix
     this.#options = options
     this.capabilities = { scripts: true, pubsub: true, ttlRead: true, shared: true, hashSlots: url.kind === 'redis-cluster' }
-    this.#deadlines = new CommandDeadlines(options.commandTimeoutMs)
+    this.#deadlines = new CommandDeadlines(options.commandTimeoutMs, {
+      timeout: (operation) => new StoreTimeoutError(this.name, operation, options.commandTimeoutMs),
+      failure: (error, operation) => (this.#closed ? new StoreClosedError(this.name) : mapRedisError(error, this.name, operation)),
+    })
     this.#client = createRedisClient(url, options)
     this.#firstReady = new Promise((resolve) => this.events.once('ready', () => resolve()))
     this.#watch(this.#client)
@@ -50,7 +53,7 @@ export class RedisStore implements Store {
     this.#client.connect().catch(() => {})
   }
 
-  async get(key: string): Promise<Buffer | null> {
+  get(key: string): Promise<Buffer | null> {
     return this.#run('get', () => this.#client.getBuffer(this.#key(key)))
   }
 
@@ -146,16 +149,23 @@ export class RedisStore implements Store {
     this.events.removeAllListeners()
   }
 
-  async #run<T>(operation: string, command: () => Promise<T>): Promise<T> {
-    if (this.#closed) throw new StoreClosedError(this.name)
-    if (!this.#connected && Date.now() < this.#initialDeadline) await this.#waitForFirstConnection()
-    try {
-      return await this.#deadlines.run(command(), () => new StoreTimeoutError(this.name, operation, this.#options.commandTimeoutMs))
-    } catch (err) {
-      if (err instanceof StoreTimeoutError) throw err
-      if (this.#closed) throw new StoreClosedError(this.name)
-      throw mapRedisError(err, this.name, operation)
+  /** Not async on purpose: one promise per command, not three (see CommandDeadlines.run). */
+  #run<T>(operation: string, command: () => Promise<T>): Promise<T> {
+    if (this.#closed) return Promise.reject(new StoreClosedError(this.name))
+    if (!this.#connected && Date.now() < this.#initialDeadline) {
+      return this.#waitForFirstConnection().then(() => this.#send(operation, command))
     }
+    return this.#send(operation, command)
+  }
+
+  #send<T>(operation: string, command: () => Promise<T>): Promise<T> {
+    let work: Promise<T>
+    try {
+      work = command()
+    } catch (err) {
+      return Promise.reject(mapRedisError(err, this.name, operation))
+    }
+    return this.#deadlines.run(work, operation)
   }
 
   /** Right after construction, commands wait (bounded) for the first connection instead of failing. */
