@@ -95,49 +95,40 @@ function getCeiling(server: RedisServer): LoadResult {
   return runs.sort((a, b) => a.opsPerSec - b.opsPerSec)[1] as LoadResult
 }
 
+type Opened = Awaited<ReturnType<Peer['tiered']>>
+
+/** A contender that opens `make()`, prepares it and runs `op` on it; closed after the rounds. */
+function contender<C extends { close(): Promise<void> }>(name: string, make: () => Promise<C>, prepare: (cache: C) => Promise<(i: number) => Promise<unknown>>): Contender {
+  let opened: C | undefined
+  return {
+    name,
+    open: async () => prepare((opened = await make())),
+    close: async () => opened?.close(),
+  }
+}
+
 async function throughput(server: RedisServer, list: Peer[]): Promise<{ l1: LoadResult[]; l2: LoadResult[]; miss: LoadResult[] }> {
-  const l1: Contender[] = list.map((peer) => {
-    let close: () => Promise<void> = async () => {}
-    return {
-      name: peer.name,
-      open: async () => {
-        const cache = await peer.tiered()
-        close = () => cache.close()
-        for (let i = 0; i < KEYS; i++) await cache.set(key(i), VALUE)
-        for (let i = 0; i < KEYS; i++) await cache.get(key(i))
-        return (i) => cache.get(key(i))
-      },
-      close: () => close(),
-    }
-  })
-  const l2: Contender[] = list.map((peer) => {
-    let close: () => Promise<void> = async () => {}
-    return {
-      name: peer.name,
-      open: async () => {
-        const cache = await peer.l2Only()
-        close = () => cache.close()
-        for (let i = 0; i < KEYS; i++) await cache.set(key(i), VALUE)
-        return (i) => cache.get(key(i))
-      },
-      close: () => close(),
-    }
-  })
+  const l1 = list.map((peer) =>
+    contender(peer.name, peer.tiered, async (cache: Opened) => {
+      for (let i = 0; i < KEYS; i++) await cache.set(key(i), VALUE)
+      for (let i = 0; i < KEYS; i++) await cache.get(key(i))
+      return (i) => cache.get(key(i))
+    }),
+  )
+  const l2 = list.map((peer) =>
+    contender(peer.name, peer.l2Only, async (cache) => {
+      for (let i = 0; i < KEYS; i++) await cache.set(key(i), VALUE)
+      return (i) => cache.get(key(i))
+    }),
+  )
   let round = 0
-  const miss: Contender[] = list.map((peer) => {
-    let close: () => Promise<void> = async () => {}
-    return {
-      name: peer.name,
-      open: async () => {
-        const cache = await peer.tiered()
-        close = () => cache.close()
-        const prefix = `miss:${peer.name}:`
-        // Every call a new key: a true miss, loader included (it answers at once, so the cache's own cost shows).
-        return (i) => cache.getOrSet(`${prefix}${round++}:${i}`, async () => VALUE)
-      },
-      close: () => close(),
-    }
-  })
+  const miss = list.map((peer) =>
+    contender(peer.name, peer.tiered, async (cache: Opened) => {
+      const prefix = `miss:${peer.name}:`
+      // Every call a new key: a true miss, loader included (it answers at once, so the cache's own cost shows).
+      return (i) => cache.getOrSet(`${prefix}${round++}:${i}`, async () => VALUE)
+    }),
+  )
   return {
     l1: await compare(l1, HITS, CONCURRENCY),
     l2: [...(await compare(l2, HITS, CONCURRENCY)), getCeiling(server)],

@@ -2,6 +2,7 @@ import { CircuitBreaker } from '../core/circuit-breaker.js'
 import type { Clock } from '../core/clock.js'
 import { StoreUnavailableError, type TollgateError } from '../core/errors.js'
 import type { SetOptions, Store } from '../stores/types.js'
+import { ReadBatcher } from './read-batcher.js'
 
 const STORE_FAILURES = new Set(['E_STORE_UNAVAILABLE', 'E_STORE_TIMEOUT', 'E_STORE_CLOSED'])
 const NOTHING: Promise<undefined> = Promise.resolve(undefined)
@@ -18,6 +19,7 @@ export type FailureReporter = (operation: string, error: Error) => void
 export class RemoteTier {
   readonly #breaker: CircuitBreaker
   readonly #unsubscribe: () => void
+  readonly #reads: ReadBatcher
 
   constructor(
     readonly store: Store,
@@ -28,6 +30,10 @@ export class RemoteTier {
   ) {
     this.#breaker = new CircuitBreaker(clock, failureThreshold, probeIntervalMs)
     this.#unsubscribe = store.events.on('ready', () => this.#breaker.probeNow())
+    this.#reads = new ReadBatcher(
+      (key) => store.get(key),
+      (keys) => store.getMany(keys),
+    )
   }
 
   get circuit(): CircuitBreaker['state'] {
@@ -40,7 +46,7 @@ export class RemoteTier {
    */
   get(key: string): Promise<Buffer | null | undefined> {
     if (!this.#breaker.allow()) return NOTHING
-    return this.store.get(key).then(this.#succeeded, this.#failedGet)
+    return this.#reads.get(key).then(this.#succeeded, this.#failedGet)
   }
 
   readonly #succeeded = <T>(value: T): T => {

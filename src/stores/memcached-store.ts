@@ -65,6 +65,11 @@ export class MemcachedStore implements Store {
     return value ?? null
   }
 
+  /** One get per key: memjs's binary-protocol client has no multi-get, and the gets share a connection anyway. */
+  async getMany(keys: string[]): Promise<Array<Buffer | null>> {
+    return Promise.all(keys.map((key) => this.get(key)))
+  }
+
   async set(key: string, value: Buffer | string, options: SetOptions = {}): Promise<boolean> {
     checkValueSize(value, this.#options.maxValueBytes)
     const insert = { expires: expiry(options.ttlMs) }

@@ -88,6 +88,10 @@ export class MemoryStore implements Store {
     throw new StoreCommandError(this.name, 'get', { cause: new Error(`key "${key}" holds a script state, not a value`) })
   }
 
+  async getMany(keys: string[]): Promise<Array<Buffer | null>> {
+    return Promise.all(keys.map((key) => this.get(key)))
+  }
+
   async set(key: string, value: Buffer | string, options: SetOptions = {}): Promise<boolean> {
     this.#open()
     checkValueSize(value, this.#maxValueBytes)

@@ -72,6 +72,8 @@ export interface Store {
   readonly events: TypedEmitter<StoreEvents>
 
   get(key: string): Promise<Buffer | null>
+  /** Several values in one round trip where the backend can (MGET); in the order of `keys`. */
+  getMany(keys: string[]): Promise<Array<Buffer | null>>
   /** Returns false only when `ifNotExists` is set and the key already existed. */
   set(key: string, value: Buffer | string, options?: SetOptions): Promise<boolean>
   /** Deletes keys; returns how many existed (memcached: how many it deleted). */

@@ -1,27 +1,20 @@
 import { after, before } from 'node:test'
 import { type Cache, type CacheOptions, createCache, createStore, type Store } from '../../src/index.js'
-import { MemcachedServer } from '../harness/memcached-server.js'
-import { RedisCluster } from '../harness/redis-cluster.js'
-import { RedisServer } from '../harness/redis-server.js'
-
-interface Server {
-  url: string
-  stop(): Promise<void>
-}
+import { MEMCACHED, REDIS, REDIS_CLUSTER, type TestServer } from '../harness/servers.js'
 
 /** One L2 configuration the cache suite runs on; `url` undefined = memory only (no L2). */
 export interface CacheBackend {
   name: string
-  start?: () => Promise<Server>
+  start?: () => Promise<TestServer>
   /** L2 can announce invalidations (Redis pub/sub); without it markers refresh on their interval. */
   bus: boolean
 }
 
 export const CACHE_BACKENDS: CacheBackend[] = [
   { name: 'memory only', bus: false },
-  { name: 'memory + redis', start: () => RedisServer.start(), bus: true },
-  { name: 'memory + redis cluster', start: () => RedisCluster.start(), bus: true },
-  { name: 'memory + memcached', start: () => MemcachedServer.start(), bus: false },
+  { name: 'memory + redis', start: REDIS.start, bus: true },
+  { name: 'memory + redis cluster', start: REDIS_CLUSTER.start, bus: true },
+  { name: 'memory + memcached', start: MEMCACHED.start, bus: false },
 ]
 
 /**
@@ -30,7 +23,7 @@ export const CACHE_BACKENDS: CacheBackend[] = [
  * shared by one `group`. Everything is closed after the describe.
  */
 export function useCacheBackend(backend: CacheBackend) {
-  let server: Server | undefined
+  let server: TestServer | undefined
   const opened: Array<Cache | Store> = []
   let groups = 0
   before(async () => {

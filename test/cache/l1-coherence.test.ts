@@ -3,23 +3,12 @@ import { after, before, describe, it } from 'node:test'
 import { createCache, createStore, ManualClock } from '../../src/index.js'
 import { MemcachedServer } from '../harness/memcached-server.js'
 import { waitFor } from '../harness/processes.js'
-import { RedisCluster } from '../harness/redis-cluster.js'
-import { RedisServer } from '../harness/redis-server.js'
+import { REDIS, REDIS_CLUSTER, type TestServer } from '../harness/servers.js'
 import { Worker } from '../harness/worker.js'
 
-interface Server {
-  url: string
-  stop(): Promise<void>
-}
-
-const BUS_BACKENDS: Array<{ name: string; start: () => Promise<Server> }> = [
-  { name: 'redis', start: () => RedisServer.start() },
-  { name: 'redis cluster', start: () => RedisCluster.start() },
-]
-
-for (const backend of BUS_BACKENDS) {
+for (const backend of [REDIS, REDIS_CLUSTER]) {
   describe(`L1 coherence across 2 processes: ${backend.name}`, () => {
-    let server: Server
+    let server: TestServer
     let a: Worker
     let b: Worker
     before(async () => {

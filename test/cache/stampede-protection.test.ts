@@ -1,10 +1,23 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import type { Cache } from '../../src/index.js'
 import { waitFor } from '../harness/processes.js'
 import { Worker } from '../harness/worker.js'
 import { CACHE_BACKENDS, useCacheBackend } from './backends.js'
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Starts a getOrSet of 'k' on `cache` whose loader hangs until released; resolves once it runs. */
+async function leaderThatHangs(cache: Cache): Promise<{ release: (value: string) => void; result: Promise<string> }> {
+  let release: (value: string) => void = () => {}
+  let loading = false
+  const result = cache.getOrSet('k', () => {
+    loading = true
+    return new Promise<string>((resolve) => (release = resolve))
+  })
+  await waitFor('the leader to start loading', async () => loading)
+  return { release: (value) => release(value), result }
+}
 
 for (const backend of CACHE_BACKENDS) {
   describe(`stampede protection: ${backend.name}`, () => {
@@ -94,13 +107,7 @@ for (const backend of CACHE_BACKENDS) {
       const group = env.group()
       const a = group.open()
       const b = group.open({ lease: { wait: '150ms' } })
-      let release: (value: string) => void = () => {}
-      let loading = false
-      const stuck = a.getOrSet('k', () => {
-        loading = true
-        return new Promise<string>((resolve) => (release = resolve))
-      })
-      await waitFor('the leader to start loading', async () => loading)
+      const { release, result: stuck } = await leaderThatHangs(a)
       const started = performance.now()
       assert.equal(await b.getOrSet('k', async () => 'self-loaded'), 'self-loaded')
       assert.ok(performance.now() - started >= 100, 'the follower waited for the leader first')
@@ -113,13 +120,7 @@ for (const backend of CACHE_BACKENDS) {
       // memcached counts TTLs in whole seconds: its shortest lease is 1 s.
       const a = group.open({ lease: { ttl: backend.name.includes('memcached') ? '1s' : '200ms' } })
       const b = group.open()
-      let release: (value: string) => void = () => {}
-      let loading = false
-      const dead = a.getOrSet('k', () => {
-        loading = true
-        return new Promise<string>((resolve) => (release = resolve))
-      })
-      await waitFor('the leader to start loading', async () => loading)
+      const { release, result: dead } = await leaderThatHangs(a)
       assert.equal(await b.getOrSet('k', async () => 'after the lease expired'), 'after the lease expired')
       release('never mind')
       await dead

@@ -1,23 +1,12 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { createSessionStore, createStore, type SessionStore } from '../../src/index.js'
-import { RedisCluster } from '../harness/redis-cluster.js'
-import { RedisServer } from '../harness/redis-server.js'
+import { REDIS, REDIS_CLUSTER, type TestServer } from '../harness/servers.js'
 import { Worker } from '../harness/worker.js'
 
-interface Server {
-  url: string
-  stop(): Promise<void>
-}
-
-const BACKENDS: Array<{ name: string; start: () => Promise<Server> }> = [
-  { name: 'redis', start: () => RedisServer.start() },
-  { name: 'redis cluster', start: () => RedisCluster.start() },
-]
-
-for (const backend of BACKENDS) {
+for (const backend of [REDIS, REDIS_CLUSTER]) {
   describe(`session compare-and-set: ${backend.name}`, () => {
-    let server: Server
+    let server: TestServer
     before(async () => {
       server = await backend.start()
     })

@@ -1,23 +1,13 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { createSessionId, createSessionStore, createStore, ManualClock, type Store } from '../../src/index.js'
-import { MemcachedServer } from '../harness/memcached-server.js'
-import { RedisServer } from '../harness/redis-server.js'
+import { MEMCACHED, REDIS, type TestServer } from '../harness/servers.js'
 
-interface Server {
-  url: string
-  stop(): Promise<void>
-}
-
-const BACKENDS: Array<{ name: string; start?: () => Promise<Server> }> = [
-  { name: 'memory' },
-  { name: 'redis', start: () => RedisServer.start() },
-  { name: 'memcached', start: () => MemcachedServer.start() },
-]
+const BACKENDS: Array<{ name: string; start?: () => Promise<TestServer> }> = [{ name: 'memory' }, REDIS, MEMCACHED]
 
 for (const backend of BACKENDS) {
   describe(`session store: ${backend.name}`, () => {
-    let server: Server | undefined
+    let server: TestServer | undefined
     const stores: Store[] = []
     const open = (clock?: ManualClock) => {
       const store = createStore({ url: server?.url ?? 'memory://', keyPrefix: `t${stores.length}:`, ...(clock ? { clock } : {}) })

@@ -52,6 +52,14 @@ export function storeSuite(name: string, start: () => Promise<SuiteBackend>): vo
       assert.equal(await store.get('k'), null)
     })
 
+    it('reads several values at once, in order, with null for the missing ones', async () => {
+      const store = open()
+      await store.set('m1', 'one')
+      await store.set('m3', 'three')
+      assert.deepEqual(await store.getMany(['m1', 'm2', 'm3', 'm1']), [Buffer.from('one'), null, Buffer.from('three'), Buffer.from('one')])
+      assert.deepEqual(await store.getMany([]), [])
+    })
+
     it('expires a value after its TTL and keeps one without TTL', async () => {
       const store = open()
       await store.set('short', 'x', { ttlMs: 300 })

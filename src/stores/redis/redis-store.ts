@@ -57,6 +57,14 @@ export class RedisStore implements Store {
     return this.#run('get', () => this.#client.getBuffer(this.#key(key)))
   }
 
+  getMany(keys: string[]): Promise<Array<Buffer | null>> {
+    if (keys.length === 0) return Promise.resolve([])
+    // Cluster refuses a multi-key command across slots (CROSSSLOT); there, one GET per key.
+    if (this.kind === 'redis-cluster') return Promise.all(keys.map((key) => this.get(key)))
+    const full = keys.map((key) => this.#key(key))
+    return this.#run('mget', () => this.#client.mgetBuffer(...full))
+  }
+
   async set(key: string, value: Buffer | string, options: SetOptions = {}): Promise<boolean> {
     checkValueSize(value, this.#options.maxValueBytes)
     const full = this.#key(key)
