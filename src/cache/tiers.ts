@@ -36,17 +36,30 @@ export class Tiers {
 
   /**
    * The entry under `full` if it is still servable (fresh or within grace) and no tag of it was
-   * invalidated after it was created. An L2 hit is copied into L1 (unless `l1` is false).
+   * invalidated after it was created. An L2 hit is copied into L1 (unless `l1` is false). An expired
+   * L1 copy is only the fallback: another instance may have refreshed the entry in L2 already, and
+   * serving that beats running the loader again.
    */
   async read(ns: string, full: string, l1: boolean): Promise<Found | undefined> {
     const local = l1 ? this.local : undefined
+    let stale: Found | undefined
     if (local) {
       const entry = local.get(full, this.clock.now())
       if (entry !== undefined) {
-        if (entry.tags.length === 0 || (await this.#valid(ns, entry.createdAt, entry.tags))) return { entry, tier: 'l1' }
-        local.delete(full)
+        if (entry.tags.length === 0 || (await this.#valid(ns, entry.createdAt, entry.tags))) {
+          if (this.clock.now() < entry.freshUntil) return { entry, tier: 'l1' }
+          stale = { entry, tier: 'l1' }
+        } else {
+          local.delete(full)
+        }
       }
     }
+    const remote = await this.#readRemote(ns, full, local)
+    if (!remote || !stale) return remote ?? stale
+    return remote.entry.freshUntil >= stale.entry.freshUntil ? remote : stale
+  }
+
+  async #readRemote(ns: string, full: string, local: LocalTier | undefined): Promise<Found | undefined> {
     if (!this.remote) return undefined
     const data = await this.remote.get(full)
     if (!data) return undefined

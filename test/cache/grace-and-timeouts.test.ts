@@ -84,6 +84,20 @@ for (const backend of CACHE_BACKENDS) {
       assert.equal(await cache.getOrSet('fast', () => delay(1, 'ok')), 'ok', 'a fast loader is unaffected')
     })
 
+    if (backend.start) {
+      it('an instance with an expired L1 copy takes the entry another instance refreshed in L2', async () => {
+        const clock = new ManualClock()
+        const group = env.group()
+        const [a, b] = [group.open({ clock, ttl: '1m', grace: '1h' }), group.open({ clock, ttl: '1m', grace: '1h' })]
+        await a.set('k', 'v1')
+        assert.equal(await b.get('k'), 'v1')
+        clock.advance(61_000)
+        assert.equal((await a.getOrSetEntry('k', async () => 'v2', { timeout: '5s' })).value, 'v2')
+        const result = await b.getOrSetEntry('k', () => assert.fail('b must not load: L2 has a fresh entry'))
+        assert.deepEqual([result.value, result.status, result.tier], ['v2', 'hit', 'l2'])
+      })
+    }
+
     it('per-call ttl and grace override the defaults', async () => {
       const clock = new ManualClock()
       const cache = open(clock)
