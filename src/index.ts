@@ -55,3 +55,6 @@ export {
   SessionStore,
   type SessionStoreOptions,
 } from './sessions/session-store.js'
+export { ConfigError, defaultConfig, type GatewayConfig, loadConfigFile, parseConfig } from './gateway/config.js'
+export { hashKey } from './gateway/auth.js'
+export { createGateway, Gateway, type GatewayOptions } from './gateway/server.js'

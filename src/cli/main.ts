@@ -1,12 +1,20 @@
 #!/usr/bin/env node
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
+import { parseArgs } from 'node:util'
+import { hashKey } from '../gateway/auth.js'
+import { ConfigError, defaultConfig, type GatewayConfig, loadConfigFile } from '../gateway/config.js'
+import { createGateway } from '../gateway/server.js'
 
 const HELP = `tollgate — cache, rate limits and cost control in front of expensive calls
 
 Usage: tollgate <command> [options]
 
 Commands:
-  (coming next) start    start the OpenAI-compatible gateway
+  start [--config tollgate.yaml] [--port 8080] [--host 127.0.0.1]
+                   start the OpenAI-compatible gateway. Without a config file (--config,
+                   TOLLGATE_CONFIG or ./tollgate.yaml) it runs on the embedded default: memory store
+                   (or REDIS_URL), upstream OPENAI_BASE_URL with OPENAI_API_KEY, no gateway keys.
+  keys hash <key>  print the sha256 form of a gateway key, for the keys: section of the config
 
 Options:
   -h, --help       show this help
@@ -18,8 +26,46 @@ function version(): string {
   return pkg.version
 }
 
-function main(argv: string[]): number {
-  const [command] = argv
+function loadConfig(file: string | undefined): { config: GatewayConfig; source: string } {
+  const path = file ?? process.env.TOLLGATE_CONFIG ?? (existsSync('tollgate.yaml') ? 'tollgate.yaml' : undefined)
+  return path ? { config: loadConfigFile(path), source: path } : { config: defaultConfig(), source: 'embedded default' }
+}
+
+async function start(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { config: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' } }, strict: true })
+  const { config, source } = loadConfig(values.config)
+  if (values.port !== undefined) {
+    if (!/^\d{1,5}$/.test(values.port) || Number(values.port) > 65535) throw new ConfigError('--port', `expected a port number, got "${values.port}"`)
+    config.server.port = Number(values.port)
+  }
+  if (values.host !== undefined) config.server.host = values.host
+  const gateway = createGateway(config, { logger: true })
+  const log = gateway.app.log
+  if (config.auth === 'none') {
+    log.warn('auth: none — every request is accepted without a gateway key. Fine on 127.0.0.1 for local use; configure keys before exposing this port.')
+  }
+  const url = await gateway.listen()
+  log.info({ config: source, store: gateway.store.name, upstreams: config.upstreams.map((u) => `${u.name} ${u.baseUrl}`) }, `tollgate gateway listening on ${url}`)
+  let stopping = false
+  const stop = (signal: string) => {
+    if (stopping) return
+    stopping = true
+    log.info(`${signal}: finishing in-flight requests (up to ${config.server.shutdownTimeout} ms), then closing`)
+    gateway.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed')
+        process.exit(1)
+      },
+    )
+  }
+  process.once('SIGTERM', () => stop('SIGTERM'))
+  process.once('SIGINT', () => stop('SIGINT'))
+  return 0
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv
   if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
     process.stdout.write(HELP)
     return 0
@@ -28,8 +74,22 @@ function main(argv: string[]): number {
     process.stdout.write(`tollgate ${version()}\n`)
     return 0
   }
-  process.stderr.write(`tollgate: unknown command "${command}"\n\n${HELP}`)
+  if (command === 'start') return start(rest)
+  if (command === 'keys' && rest[0] === 'hash' && rest[1]) {
+    process.stdout.write(`${hashKey(rest[1])}\n`)
+    return 0
+  }
+  process.stderr.write(`tollgate: unknown command "${argv.join(' ')}"\n\n${HELP}`)
   return 2
 }
 
-process.exitCode = main(process.argv.slice(2))
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code
+  },
+  (err: unknown) => {
+    const message = err instanceof ConfigError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? (err as Error).message : String((err as Error).stack ?? err)
+    process.stderr.write(`tollgate: ${message}\n`)
+    process.exitCode = 1
+  },
+)

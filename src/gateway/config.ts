@@ -1,0 +1,159 @@
+import { readFileSync } from 'node:fs'
+import { parse as parseYaml } from 'yaml'
+import { z } from 'zod'
+import { TollgateError } from '../core/errors.js'
+import { durationMs, positiveDurationMs } from '../core/options.js'
+import { DEFAULT_PRICES } from '../llm/pricing.js'
+import { storeOptionsFromEnv } from '../stores/from-env.js'
+
+/** The config file could not be read or is invalid; `path` names the field (`upstreams.0.baseUrl`). */
+export class ConfigError extends TollgateError {
+  readonly path: string
+
+  constructor(path: string, message: string) {
+    super('E_CONFIG', `Invalid config at ${path || '(root)'}: ${message}`)
+    this.path = path
+  }
+}
+
+const name = z.string().regex(/^[\w.-]{1,64}$/, { message: 'letters, digits, _ . - (1 to 64)' })
+const price = z.object({ input: z.number().min(0), output: z.number().min(0) }).strict()
+
+const upstream = z
+  .object({
+    name,
+    /** OpenAI-compatible base URL, ending where `/chat/completions` is appended (e.g. `https://api.openai.com/v1`). */
+    baseUrl: z.url({ message: 'an http(s) URL' }),
+    apiKey: z.string().optional(),
+    /** Header the key goes in: `authorization` (as `Bearer <key>`, the default) or e.g. `api-key` (Azure). */
+    apiKeyHeader: z.string().default('authorization'),
+    /** Query parameters added to every call (e.g. Azure's `api-version`). */
+    query: z.record(z.string(), z.string()).default({}),
+    /** Model names this upstream serves; `*` matches any run of characters. Default every model. */
+    models: z.array(z.string().min(1)).min(1).default(['*']),
+    /** Names clients may use instead of a model name: `{ fast: gpt-4o-mini }`. */
+    aliases: z.record(z.string(), z.string()).default({}),
+    timeout: positiveDurationMs.default(120_000),
+    /** Retries of a 429 or 5xx before any byte reached the client; Retry-After is honoured. */
+    maxRetries: z.number().int().min(0).max(10).default(2),
+  })
+  .strict()
+
+const gatewayKey = z
+  .object({
+    name,
+    /** `sha256:<hex>` of the key, as `tollgate keys hash <key>` prints it. The key itself is never stored. */
+    hash: z.string().regex(/^sha256:[0-9a-f]{64}$/, { message: "'sha256:' and 64 hex digits (tollgate keys hash <key>)" }),
+    tenant: name,
+  })
+  .strict()
+
+export const configSchema = z
+  .object({
+    server: z
+      .object({
+        host: z.string().default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(8080),
+        /** Largest request body; larger ones get 413. */
+        bodyLimit: z.number().int().min(1024).default(4 * 1024 * 1024),
+        /** How long shutdown waits for in-flight requests (streams included) before cutting them. */
+        shutdownTimeout: durationMs.default(10_000),
+      })
+      .strict()
+      .default({ host: '127.0.0.1', port: 8080, bodyLimit: 4 * 1024 * 1024, shutdownTimeout: 10_000 }),
+    store: z.object({ url: z.string().default('memory://'), keyPrefix: z.string().default('') }).strict().optional(),
+    /** `none`: no key needed (local use; logged loudly at start). `keys`: a gateway key from `keys` is required. */
+    auth: z.enum(['none', 'keys'], { message: "'none' or 'keys'" }).default('none'),
+    keys: z.array(gatewayKey).default([]),
+    upstreams: z.array(upstream).min(1, { message: 'at least one upstream' }),
+    cache: z
+      .object({
+        enabled: z.boolean().default(true),
+        ttl: positiveDurationMs.default(3_600_000),
+        grace: durationMs.default(0),
+        /** Namespaces a request may name in `x-tollgate-cache-namespace` to share entries across tenants. */
+        sharedNamespaces: z.array(name).default([]),
+        l1MaxBytes: z.number().int().min(1024).default(64 * 1024 * 1024),
+      })
+      .strict()
+      .default({ enabled: true, ttl: 3_600_000, grace: 0, sharedNamespaces: [], l1MaxBytes: 64 * 1024 * 1024 }),
+    /** USD per 1M tokens per model; merged over the built-in table. */
+    pricing: z.record(z.string(), price).default({}),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    if (config.auth === 'keys' && config.keys.length === 0) ctx.addIssue({ code: 'custom', path: ['keys'], message: "at least one key when auth is 'keys'" })
+    const hashes = new Set<string>()
+    for (const [i, key] of config.keys.entries()) {
+      if (hashes.has(key.hash)) ctx.addIssue({ code: 'custom', path: ['keys', i, 'hash'], message: 'a hash not used by another key' })
+      hashes.add(key.hash)
+    }
+  })
+
+export type GatewayConfig = z.output<typeof configSchema> & { prices: Record<string, z.output<typeof price>> }
+export type UpstreamConfig = z.output<typeof upstream>
+
+/**
+ * Replaces `${NAME}` and `${NAME:-default}` in every string of the parsed file. A variable that is
+ * unset and has no default is an error naming it: a missing API key must stop the start, not send
+ * "undefined" upstream.
+ */
+function substitute(value: unknown, env: NodeJS.ProcessEnv, path: string): unknown {
+  if (typeof value === 'string') {
+    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_, variable: string, fallback: string | undefined) => {
+      const found = env[variable]
+      if (found !== undefined && found !== '') return found
+      if (fallback !== undefined) return fallback
+      throw new ConfigError(path, `environment variable ${variable} is not set (use \${${variable}:-default} for a default)`)
+    })
+  }
+  if (Array.isArray(value)) return value.map((item, i) => substitute(item, env, path ? `${path}.${i}` : String(i)))
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, substitute(item, env, path ? `${path}.${key}` : key)]))
+  }
+  return value
+}
+
+/** Validates a parsed config object; throws {@link ConfigError} naming the first bad field. */
+export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  const result = configSchema.safeParse(substitute(raw ?? {}, env, ''))
+  if (!result.success) {
+    const issue = result.error.issues[0] as z.core.$ZodIssue
+    const path = [...issue.path, ...(issue.code === 'unrecognized_keys' ? issue.keys.slice(0, 1) : [])].join('.')
+    const message = issue.code === 'unrecognized_keys' ? 'no such field (check the spelling)' : issue.message.replace(/^Invalid input: /, '')
+    throw new ConfigError(path, message)
+  }
+  return { ...result.data, prices: { ...DEFAULT_PRICES, ...result.data.pricing } }
+}
+
+/** Reads and validates a YAML config file. */
+export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (err) {
+    throw new ConfigError('', `cannot read ${file}: ${(err as Error).message}`)
+  }
+  let raw: unknown
+  try {
+    raw = parseYaml(text)
+  } catch (err) {
+    throw new ConfigError('', `${file} is not valid YAML: ${(err as Error).message}`)
+  }
+  return parseConfig(raw, env)
+}
+
+/**
+ * The embedded default: no file. Memory store (or the one REDIS_URL and friends name), 127.0.0.1:8080,
+ * one upstream from OPENAI_BASE_URL (default the OpenAI API) with OPENAI_API_KEY, no gateway keys.
+ */
+export function defaultConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  const store = storeOptionsFromEnv(env)
+  return parseConfig(
+    {
+      ...(store.url ? { store: { url: store.url, keyPrefix: store.keyPrefix ?? '' } } : {}),
+      upstreams: [{ name: 'openai', baseUrl: env.OPENAI_BASE_URL || 'https://api.openai.com/v1', ...(env.OPENAI_API_KEY ? { apiKey: env.OPENAI_API_KEY } : {}) }],
+    },
+    env,
+  )
+}

@@ -1,0 +1,102 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { Cache } from '../cache/cache.js'
+import type { CacheResult } from '../cache/types.js'
+import { requestCacheKey } from '../llm/canonical.js'
+import { replayAsSse } from '../llm/sse-replay.js'
+import type { Completion } from '../llm/stream-assembler.js'
+import type { Authenticator } from './auth.js'
+import { type CachePolicy, cachePolicy } from './cache-policy.js'
+import type { GatewayConfig } from './config.js'
+import { GatewayHttpError } from './openai-errors.js'
+import type { ModelRouter } from './router.js'
+import { eventWriter, relayStream, startSse } from './sse-relay.js'
+import type { StreamHub } from './stream-hub.js'
+import { type LlmKind, validateBody, wantsUsage } from './validate.js'
+
+export interface LlmContext {
+  config: GatewayConfig
+  router: ModelRouter
+  auth: Authenticator
+  cache: Cache
+  hub: StreamHub
+}
+
+const UPSTREAM_ROUTE: Record<LlmKind, string> = { chat: '/chat/completions', text: '/completions', embeddings: '/embeddings' }
+const STATUS_HEADER: Record<CacheResult<unknown>['status'], string> = { hit: 'HIT', coalesced: 'HIT', stale: 'STALE', miss: 'MISS' }
+
+/**
+ * One LLM call through the gateway: validate, authenticate, route the model, then answer from the
+ * cache (tenant-scoped, single-flight across instances) or from the upstream, streaming or not.
+ */
+export async function handleLlm(ctx: LlmContext, kind: LlmKind, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const body = validateBody(kind, request.body)
+  const caller = ctx.auth.authenticate(request.headers.authorization)
+  const route = ctx.router.resolve(body.model as string)
+  if (!route) throw new GatewayHttpError(404, `The model \`${String(body.model)}\` does not exist or is not served by this gateway.`, { code: 'model_not_found', param: 'model' })
+  const stream = body.stream === true && kind !== 'embeddings'
+  // Streams always ask upstream for usage: cost accounting and the cached entry need it.
+  const upstreamBody = { ...body, model: route.model, ...(stream ? { stream_options: { ...(body.stream_options as object), include_usage: true } } : {}) }
+  const policy = cachePolicy(ctx.config, caller.tenant, request.headers, body)
+  const textKind = kind === 'text' ? 'text' : 'chat'
+  const includeUsage = wantsUsage(body)
+
+  let streamedHere = false
+  const load = async (): Promise<Completion> => {
+    const response = await route.upstream.call(UPSTREAM_ROUTE[kind], upstreamBody, route.model)
+    if (!stream || !response.contentType.includes('text/event-stream')) return (await response.body.json()) as Completion
+    streamedHere = true
+    void reply.hijack()
+    startSse(reply.raw, policy.read || policy.write ? 'MISS' : 'BYPASS')
+    const completion = await relayStream(response, ctx.hub, key, textKind, eventWriter(reply.raw, includeUsage))
+    if (!completion) throw new GatewayHttpError(502, 'The upstream stream ended before every choice finished; nothing was cached.', { code: 'upstream_incomplete' })
+    return completion
+  }
+
+  const key = requestCacheKey(UPSTREAM_ROUTE[kind], upstreamBody, route.model)
+  const cache = ctx.cache.namespaced(policy.namespace)
+  try {
+    if (!policy.read && !policy.write) return send(reply, await load(), 'BYPASS', 0, stream, textKind, includeUsage)
+    if (stream && policy.read) {
+      const live = ctx.hub.get(key)
+      if (live) {
+        void reply.hijack()
+        startSse(reply.raw, 'HIT')
+        return live.follow(eventWriter(reply.raw, includeUsage))
+      }
+    }
+    const result = policy.read ? await cache.getOrSetEntry(key, load, { ttl: policy.ttlMs, tags: policy.tags }) : await fresh(cache, key, load, policy)
+    if (streamedHere) return
+    if (policy.maxAgeMs !== undefined && result.status !== 'miss' && Date.now() - result.createdAt > policy.maxAgeMs) {
+      const renewed = await fresh(cache, key, load, policy)
+      if (streamedHere) return
+      return send(reply, renewed.value, 'MISS', 0, stream, textKind, includeUsage)
+    }
+    const age = result.status === 'miss' ? 0 : Math.max(0, Math.floor((Date.now() - result.createdAt) / 1000))
+    return send(reply, result.value, STATUS_HEADER[result.status], age, stream, textKind, includeUsage)
+  } catch (err) {
+    // Once the stream started, the status line is gone: the client has the bytes there were.
+    if (streamedHere) {
+      if (!reply.raw.writableEnded) reply.raw.end()
+      return
+    }
+    throw err
+  }
+}
+
+/** `no-cache` and an entry older than `max-age`: ask upstream, then store the answer. */
+async function fresh(cache: Cache, key: string, load: () => Promise<Completion>, policy: CachePolicy): Promise<CacheResult<Completion>> {
+  const value = await load()
+  await cache.set(key, value, { ttl: policy.ttlMs, tags: policy.tags }).catch(() => {})
+  return { value, status: 'miss', createdAt: Date.now() }
+}
+
+function send(reply: FastifyReply, value: Completion, status: string, age: number, stream: boolean, kind: 'chat' | 'text', includeUsage: boolean): void {
+  if (!stream) {
+    void reply.header('x-tollgate-cache', status).header('age', String(age)).send(value)
+    return
+  }
+  void reply.hijack()
+  startSse(reply.raw, status, age)
+  for (const event of replayAsSse(value, kind, includeUsage)) reply.raw.write(event)
+  reply.raw.end()
+}

@@ -1,0 +1,45 @@
+import type { UpstreamConfig } from './config.js'
+import { Upstream } from './upstream.js'
+
+export interface Route {
+  upstream: Upstream
+  /** The model name sent upstream (an alias resolved). */
+  model: string
+}
+
+function globToRegExp(pattern: string): RegExp {
+  return new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`)
+}
+
+/** Picks the upstream for a model: aliases first, then the first upstream whose patterns match. */
+export class ModelRouter {
+  readonly upstreams: Upstream[]
+  readonly #patterns: Array<{ upstream: Upstream; patterns: RegExp[] }>
+  readonly #aliases = new Map<string, Route>()
+
+  constructor(configs: UpstreamConfig[]) {
+    this.upstreams = configs.map((config) => new Upstream(config))
+    this.#patterns = this.upstreams.map((upstream) => ({ upstream, patterns: upstream.config.models.map(globToRegExp) }))
+    for (const upstream of this.upstreams) {
+      for (const [alias, model] of Object.entries(upstream.config.aliases)) if (!this.#aliases.has(alias)) this.#aliases.set(alias, { upstream, model })
+    }
+  }
+
+  resolve(model: string): Route | undefined {
+    const alias = this.#aliases.get(model)
+    if (alias) return alias
+    const found = this.#patterns.find(({ patterns }) => patterns.some((pattern) => pattern.test(model)))
+    return found ? { upstream: found.upstream, model } : undefined
+  }
+
+  /** Model names listed as such in the config (no wildcard) and the aliases. */
+  configuredModels(): string[] {
+    const names = new Set<string>(this.#aliases.keys())
+    for (const upstream of this.upstreams) for (const model of upstream.config.models) if (!model.includes('*')) names.add(model)
+    return [...names]
+  }
+
+  close(): Promise<void> {
+    return Promise.all(this.upstreams.map((u) => u.close())).then(() => undefined)
+  }
+}

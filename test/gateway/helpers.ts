@@ -1,0 +1,32 @@
+import OpenAI from 'openai'
+import { type Gateway, parseConfig } from '../../src/index.js'
+import { createGateway } from '../../src/index.js'
+
+export interface RunningGateway {
+  gateway: Gateway
+  url: string
+  /** An `openai` SDK client pointed at the gateway (no SDK retries unless asked). */
+  client(apiKey?: string, options?: { maxRetries?: number }): OpenAI
+  /** A raw POST, for what the SDK would not send (bad JSON, odd headers). */
+  post(path: string, body: string | object, headers?: Record<string, string>): Promise<Response>
+  close(): Promise<void>
+}
+
+/** Starts a gateway on a free port in front of `upstreamUrl`, with `overrides` merged into its config. */
+export async function startGateway(upstreamUrl: string, overrides: Record<string, unknown> = {}): Promise<RunningGateway> {
+  const config = parseConfig({
+    server: { port: 0, shutdownTimeout: '5s' },
+    upstreams: [{ name: 'fake', baseUrl: upstreamUrl, apiKey: 'upstream-secret', maxRetries: 1 }],
+    ...overrides,
+  })
+  const gateway = createGateway(config)
+  const url = await gateway.listen()
+  return {
+    gateway,
+    url,
+    client: (apiKey = 'unused', options = {}) => new OpenAI({ baseURL: `${url}/v1`, apiKey, maxRetries: options.maxRetries ?? 0 }),
+    post: (path, body, headers = {}) =>
+      fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) }),
+    close: () => gateway.close(),
+  }
+}
