@@ -1,0 +1,115 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { type FakeUpstream, startFakeUpstream } from '../fixtures/fake-upstream.js'
+import { type RunningGateway, startGateway } from './helpers.js'
+
+/** The data payloads of a raw SSE body, checking the framing on the way: every event `data: ...\n\n`. */
+function events(raw: string): string[] {
+  assert.ok(raw.endsWith('\n\n'), 'the stream ends with a complete event')
+  return raw
+    .trimEnd()
+    .split('\n\n')
+    .map((event) => {
+      assert.match(event, /^data: /, `malformed event: ${event.slice(0, 80)}`)
+      return event.slice(6)
+    })
+}
+
+describe('stream record and replay', () => {
+  let upstream: FakeUpstream
+  let gw: RunningGateway
+  before(async () => {
+    upstream = await startFakeUpstream()
+    gw = await startGateway(upstream.url)
+  })
+  after(async () => {
+    await gw.close()
+    await upstream.close()
+  })
+
+  it('a replayed stream is byte-valid SSE: role chunk, content, finish, usage when asked, [DONE]', async () => {
+    const request = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'replay framing' }], stream: true, stream_options: { include_usage: true } }
+    const live = events(await (await gw.post('/v1/chat/completions', request)).text())
+    const response = await gw.post('/v1/chat/completions', request)
+    assert.equal(response.headers.get('x-tollgate-cache'), 'HIT')
+    assert.match(response.headers.get('content-type') ?? '', /^text\/event-stream/)
+    const replayed = events(await response.text())
+    assert.equal(replayed.at(-1), '[DONE]')
+    const chunks = replayed.slice(0, -1).map((data) => JSON.parse(data))
+    assert.equal(chunks[0].choices[0].delta.role, 'assistant')
+    assert.equal(chunks.map((c) => c.choices[0]?.delta?.content ?? '').join(''), 'echo replay framing t=none')
+    assert.equal(chunks.at(-2).choices[0].finish_reason, 'stop')
+    assert.deepEqual(chunks.at(-1).choices, [])
+    assert.deepEqual(chunks.at(-1).usage, JSON.parse(live.at(-2) as string).usage, 'the usage chunk replays what upstream reported')
+    assert.ok(chunks.every((c) => c.object === 'chat.completion.chunk' && c.id === chunks[0].id))
+  })
+
+  it('without include_usage, neither the live nor the replayed stream carries usage', async () => {
+    const request = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'no usage please' }], stream: true }
+    for (const cache of ['MISS', 'HIT']) {
+      const response = await gw.post('/v1/chat/completions', request)
+      assert.equal(response.headers.get('x-tollgate-cache'), cache)
+      const chunks = events(await response.text()).slice(0, -1).map((data) => JSON.parse(data))
+      assert.ok(chunks.every((c) => !('usage' in c) && c.choices.length === 1), `${cache}: no usage chunk or field`)
+    }
+  })
+
+  it('one entry serves both: a streamed reply answers a non-stream request, and the other way round', async () => {
+    const client = gw.client()
+    const messages = [{ role: 'user' as const, content: 'both ways' }]
+    const streamed = await client.chat.completions.create({ model: 'gpt-4o-mini', messages, stream: true })
+    for await (const chunk of streamed) void chunk
+    const plain = await client.chat.completions.create({ model: 'gpt-4o-mini', messages }).withResponse()
+    assert.equal(plain.response.headers.get('x-tollgate-cache'), 'HIT')
+    assert.equal(plain.data.choices[0]?.message.content, 'echo both ways t=none')
+    assert.equal(plain.data.object, 'chat.completion')
+
+    const other = [{ role: 'user' as const, content: 'other way' }]
+    await client.chat.completions.create({ model: 'gpt-4o-mini', messages: other })
+    const { data: stream, response } = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: other, stream: true }).withResponse()
+    let text = ''
+    for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? ''
+    assert.deepEqual([response.headers.get('x-tollgate-cache'), text], ['HIT', 'echo other way t=none'])
+  })
+
+  it('tool calls and reasoning_content survive the round trip through the cache', async () => {
+    const client = gw.client()
+    const ask = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'use a tool [tools]' }], stream: true as const }
+    for await (const chunk of await client.chat.completions.create(ask)) void chunk
+    const cached = await client.chat.completions.create({ ...ask, stream: false })
+    assert.deepEqual(cached.choices[0]?.message.tool_calls, [{ id: 'call_1', type: 'function', function: { name: 'lookup', arguments: '{"q":"x"}' } }])
+    assert.equal(cached.choices[0]?.finish_reason, 'tool_calls')
+    const replay = await client.chat.completions.create(ask)
+    const final = await replay.toReadableStream().getReader().read()
+    assert.ok(final.value, 'the replay streams')
+
+    const think = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'think [reasoning]' }] }
+    await client.chat.completions.create({ ...think, stream: true }).then(async (s) => {
+      for await (const chunk of s) void chunk
+    })
+    const plain = (await client.chat.completions.create(think)) as unknown as { choices: Array<{ message: { reasoning_content?: string } }> }
+    assert.equal(plain.choices[0]?.message.reasoning_content, 'thinking about it')
+    const raw = await (await gw.post('/v1/chat/completions', { ...think, stream: true })).text()
+    assert.ok(events(raw).some((data) => data.includes('"reasoning_content":"thinking about it"')))
+  })
+
+  it('a truncated upstream stream reaches the client as it was and is not cached', async () => {
+    const request = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'cut me off [truncate]' }], stream: true }
+    upstream.reset()
+    const first = await (await gw.post('/v1/chat/completions', request)).text()
+    assert.ok(!first.includes('[DONE]') && first.includes('echo'), 'the client got the partial stream')
+    const second = await gw.post('/v1/chat/completions', request)
+    assert.equal(second.headers.get('x-tollgate-cache'), 'MISS')
+    await second.text()
+    assert.equal(upstream.calls['/v1/chat/completions'], 2)
+  })
+
+  it('legacy completions stream and replay too', async () => {
+    const request = { model: 'gpt-4o-mini', prompt: 'legacy stream', stream: true }
+    await (await gw.post('/v1/completions', request)).text()
+    const response = await gw.post('/v1/completions', request)
+    assert.equal(response.headers.get('x-tollgate-cache'), 'HIT')
+    const chunks = events(await response.text()).slice(0, -1).map((d) => JSON.parse(d))
+    assert.equal(chunks.map((c) => c.choices[0].text).join(''), 'echo legacy stream t=none')
+  })
+})
