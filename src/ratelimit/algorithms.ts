@@ -18,6 +18,10 @@ export interface RuleArgs {
   windowMs: number
   /** Sliding window: number of buckets. Token bucket: burst capacity. Fixed window: unused (0). */
   param: number
+  /**
+   * Units this request takes. Negative only in force mode (a refund, e.g. tokens estimated too high):
+   * it gives back at most what was taken, never credit beyond an empty window or a full bucket.
+   */
   cost: number
 }
 
@@ -49,7 +53,7 @@ function fixedWindow(state: number[] | undefined, { limit, windowMs: w, cost }: 
   const idx = Math.floor(nowMs / w)
   const count = state !== undefined && state.length === 2 && state[0] === idx ? (state[1] as number) : 0
   const endMs = (idx + 1) * w - nowMs
-  const after = count + cost
+  const after = Math.max(0, count + cost)
   const allowed = cost <= limit && after <= limit
   return {
     allowed,
@@ -99,14 +103,25 @@ function slidingWindow(state: number[] | undefined, { limit, windowMs: w, param:
   }
   const resetBefore = slidingReset(counts, k, w, n, nowMs)
   const after = counts.slice()
-  after[0] = (after[0] as number) + cost
+  if (cost >= 0) after[0] = (after[0] as number) + cost
+  else {
+    // A refund comes out of the newest buckets first: that is where the estimate was charged.
+    let refund = -cost
+    for (let i = 0; i <= n && refund > 0; i++) {
+      const take = Math.min(after[i] as number, refund)
+      after[i] = (after[i] as number) - take
+      refund -= take
+    }
+  }
+  let sumAfter = 0
+  for (let i = 0; i <= n; i++) sumAfter += after[i] as number
   const resetAfter = slidingReset(after, k, w, n, nowMs)
   return {
     allowed,
     retryMs,
     remainingBefore: Math.max(0, limit - sum),
     resetBefore,
-    remainingAfter: Math.max(0, limit - sum - cost),
+    remainingAfter: Math.max(0, limit - sumAfter),
     resetAfter,
     state: [k, ...after],
     expireAtMs: Math.ceil(((k + 1) * w) / n + w),
@@ -131,7 +146,8 @@ function tokenBucket(state: number[] | undefined, { limit, windowMs: w, param: b
   const tolerance = burst * t
   const stored = state !== undefined && state.length === 1 ? (state[0] as number) : nowUs
   const tat = stored > nowUs ? stored : nowUs
-  const newTat = tat + cost * t
+  // A refund moves the arrival time back, but never before now: an idle bucket is full, not fuller.
+  const newTat = Math.max(nowUs, tat + cost * t)
   const allowAt = newTat - tolerance
   const allowed = cost <= burst && allowAt <= nowUs
   return {
@@ -142,6 +158,8 @@ function tokenBucket(state: number[] | undefined, { limit, windowMs: w, param: b
     remainingAfter: Math.max(0, Math.floor((tolerance - (newTat - nowUs)) / t)),
     resetAfter: Math.ceil((newTat - nowUs) / 1000),
     state: [newTat],
-    expireAtMs: Math.ceil(newTat / 1000),
+    // At least 1 ms ahead: a refund can bring the arrival time back to now, and a state due now must
+    // still be written with an expiry (PXAT now would be a delete on Redis and "no TTL" in memory).
+    expireAtMs: Math.max(Math.floor(nowUs / 1000) + 1, Math.ceil(newTat / 1000)),
   }
 }

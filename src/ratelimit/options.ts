@@ -22,6 +22,11 @@ export interface RuleOptions {
   burst?: number
   /** Sliding window: buckets per window (precision). Default 10. */
   buckets?: number
+  /**
+   * Counts this rule separately per value of a scope given at each call (`consume(key, { scopes:
+   * { user: 'alice' } })`), e.g. per end user or per model inside one key. Default none.
+   */
+  scope?: string
 }
 
 /** Minimal logger (pino and console both fit); receives one line per fallback switch. */
@@ -63,6 +68,7 @@ export interface NormalizedRule {
   windowMs: number
   /** Buckets (sliding window), burst (token bucket) or 0. */
   param: number
+  scope?: string
 }
 
 const CODES: Record<Algorithm, AlgorithmCode> = { 'fixed-window': 'f', 'sliding-window': 's', 'token-bucket': 't' }
@@ -75,6 +81,7 @@ const ruleShape = {
   window: positiveDurationMs.refine((ms) => Number.isInteger(ms), { message: 'a whole number of milliseconds' }),
   burst: count(1e12).optional(),
   buckets: count(1000).optional(),
+  scope: z.string().regex(/^[\w.-]{1,32}$/, { message: 'letters, digits, _ . - (at most 32)' }).optional(),
 }
 const ruleSchema = z.object(ruleShape).strict()
 
@@ -120,8 +127,8 @@ export function parseRateLimiterOptions(options: RateLimiterOptions): ParsedOpti
 }
 
 function pickRule(options: RateLimiterOptions): Record<string, unknown> {
-  const { name, algorithm, limit, window, burst, buckets } = options
-  return Object.fromEntries(Object.entries({ name, algorithm, limit, window, burst, buckets }).filter(([, v]) => v !== undefined))
+  const { name, algorithm, limit, window, burst, buckets, scope } = options
+  return Object.fromEntries(Object.entries({ name, algorithm, limit, window, burst, buckets, scope }).filter(([, v]) => v !== undefined))
 }
 
 function normalizeRule(rule: z.output<typeof ruleSchema>, path: string): NormalizedRule {
@@ -135,5 +142,5 @@ function normalizeRule(rule: z.output<typeof ruleSchema>, path: string): Normali
   const code = CODES[algorithm]
   const name = rule.name ?? `${code}${rule.limit}/${rule.window}${param ? `:${param}` : ''}`
   const keyPart = rule.name === undefined ? name : `${name}:${code}`
-  return { name, keyPart, algorithm, code, limit: rule.limit, windowMs: rule.window, param }
+  return { name, keyPart, algorithm, code, limit: rule.limit, windowMs: rule.window, param, ...(rule.scope ? { scope: rule.scope } : {}) }
 }

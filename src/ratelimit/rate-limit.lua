@@ -4,7 +4,8 @@
 --
 -- KEYS[i]   state of rule i (all keys of a decision share a Cluster hash tag)
 -- ARGV[1]   time override in microseconds, '' = the server's TIME (only tests and replays set it)
--- ARGV[2]   'c' consume, 'p' peek (evaluate, write nothing)
+-- ARGV[2]   'c' consume, 'p' peek (evaluate, write nothing), 'f' force (write whatever the outcome;
+--           costs may be negative: a refund, e.g. reconciling an estimate with real usage)
 -- ARGV[3 + 5(i-1) ..] per rule: algorithm (f|s|t), limit, window ms, param (buckets|burst), cost
 -- Reply: { all allowed (1|0), then per rule: allowed, remaining, reset ms, retry ms (-1 = never) }
 --
@@ -22,6 +23,7 @@ else
 end
 local now_ms = math.floor(now_us / 1000)
 local peek = ARGV[2] == 'p'
+local force = ARGV[2] == 'f'
 
 local function fixed_window(key, limit, w, cost)
   local idx = math.floor(now_ms / w)
@@ -32,7 +34,7 @@ local function fixed_window(key, limit, w, cost)
     if w_idx == idx then count = c end
   end
   local end_ms = (idx + 1) * w - now_ms
-  local after = count + cost
+  local after = math.max(0, count + cost)
   local allowed = cost <= limit and after <= limit
   local retry = 0
   if cost > limit then retry = -1 elseif not allowed then retry = end_ms end
@@ -90,10 +92,23 @@ local function sliding_window(key, limit, w, n, cost)
   local reset_before = sliding_reset(counts, k, w, n)
   local after = {}
   for i = 1, n + 1 do after[i] = counts[i] end
-  after[1] = after[1] + cost
+  if cost >= 0 then
+    after[1] = after[1] + cost
+  else
+    local refund = -cost
+    local i = 1
+    while i <= n + 1 and refund > 0 do
+      local take = math.min(after[i], refund)
+      after[i] = after[i] - take
+      refund = refund - take
+      i = i + 1
+    end
+  end
+  local sum_after = 0
+  for i = 1, n + 1 do sum_after = sum_after + after[i] end
   local reset_after = sliding_reset(after, k, w, n)
   local new_state = struct.pack(format, k, unpack(after))
-  return allowed, retry, math.max(0, limit - sum), reset_before, math.max(0, limit - sum - cost), reset_after, new_state,
+  return allowed, retry, math.max(0, limit - sum), reset_before, math.max(0, limit - sum_after), reset_after, new_state,
     math.ceil(((k + 1) * w) / n + w)
 end
 
@@ -104,6 +119,7 @@ local function token_bucket(key, limit, w, burst, cost)
   local tat = now_us
   if stored > now_us then tat = stored end
   local new_tat = tat + cost * t
+  if new_tat < now_us then new_tat = now_us end
   local allow_at = new_tat - tolerance
   local allowed = cost <= burst and allow_at <= now_us
   local retry = 0
@@ -111,7 +127,7 @@ local function token_bucket(key, limit, w, burst, cost)
   return allowed, retry,
     math.max(0, math.floor((tolerance - (tat - now_us)) / t)), math.ceil((tat - now_us) / 1000),
     math.max(0, math.floor((tolerance - (new_tat - now_us)) / t)), math.ceil((new_tat - now_us) / 1000),
-    new_tat, math.ceil(new_tat / 1000)
+    new_tat, math.max(now_ms + 1, math.ceil(new_tat / 1000))
 end
 
 local rules = {}
@@ -132,10 +148,10 @@ for i = 1, #KEYS do
   rules[i] = r
 end
 
-local commit = all and not peek
+local commit = force or (all and not peek)
 local reply = { all and 1 or 0 }
 for i, r in ipairs(rules) do
-  if commit and r.cost > 0 then
+  if commit and r.cost ~= 0 then
     -- Expiry in the decision's own time (the server's TIME, or the replayed time in tests).
     redis.call('SET', KEYS[i], r.state, 'PXAT', r.expire_at)
   end

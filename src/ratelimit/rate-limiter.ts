@@ -7,7 +7,7 @@ import { MemoryStore } from '../stores/memory-store.js'
 import type { Store } from '../stores/types.js'
 import type { RuleArgs } from './algorithms.js'
 import { BlockCache } from './block-cache.js'
-import { decideRules, RATE_LIMIT, scriptArgs } from './decide.js'
+import { type DecideMode, decideRules, RATE_LIMIT, scriptArgs } from './decide.js'
 import { policyDecision, toDecision } from './decision.js'
 import { memcachedFixedWindow } from './memcached-window.js'
 import { type NormalizedRule, type ParsedOptions, parseRateLimiterOptions, type RateLimiterOptions } from './options.js'
@@ -21,6 +21,18 @@ export interface ConsumeOptions {
    * rules left out cost 1). Whole numbers >= 0. Default 1.
    */
   cost?: number | Record<string, number>
+  /**
+   * Values of the rules' scopes for this call: `{ user: 'alice', model: 'gpt-4o' }`. A rule with
+   * `scope: 'user'` counts per user (inside the key's own counters, so one key's users never share
+   * with another key's); a scoped rule whose scope has no value here is skipped.
+   */
+  scopes?: Record<string, string>
+}
+
+export interface AdjustOptions {
+  /** Units to add (positive) or give back (negative) per rule name; rules left out are untouched. */
+  cost: Record<string, number>
+  scopes?: Record<string, string>
 }
 
 const STORE_FAILURES = new Set(['E_STORE_UNAVAILABLE', 'E_STORE_TIMEOUT'])
@@ -72,8 +84,9 @@ export class RateLimiter {
 
   /** Takes `cost` from every rule for `key`, or nothing if any rule refuses. */
   async consume(key: string, options: ConsumeOptions = {}): Promise<RateLimitDecision> {
-    const costs = this.#costs(options.cost)
+    const costs = this.#scoped(this.#costs(options.cost), options.scopes)
     const id = this.#identity(key)
+    if (options.scopes) return this.#report(key, await this.#decide(id, costs, 'c', options.scopes))
     if (this.#blockCache && !this.#onFallback) {
       const cached = this.#blockCache.get(id, costs)
       if (cached) {
@@ -88,7 +101,29 @@ export class RateLimiter {
 
   /** What `consume` would answer for `cost` (default 1), without taking anything. */
   async peek(key: string, options: ConsumeOptions = {}): Promise<RateLimitDecision> {
-    return this.#decide(this.#identity(key), this.#costs(options.cost), 'p')
+    return this.#decide(this.#identity(key), this.#scoped(this.#costs(options.cost), options.scopes), 'p', options.scopes)
+  }
+
+  /**
+   * Corrects what was taken, whatever the limits say: adds units (usage above an estimate, even past
+   * the limit, so later requests wait for it) or gives them back (a negative cost: usage below the
+   * estimate; never more than was taken). The reply says where each rule stands afterwards.
+   */
+  async adjust(key: string, options: AdjustOptions): Promise<RateLimitDecision> {
+    if (!this.#store.capabilities.scripts) throw new UnsupportedByStoreError(this.#store.name, 'atomic scripts', 'adjust')
+    const cost = options?.cost
+    if (cost === null || typeof cost !== 'object') throw new InvalidOptionError('cost', cost, '{ ruleName: number }')
+    const costs = this.rules.map((rule) => {
+      const value = cost[rule.name] ?? 0
+      if (typeof value !== 'number' || !Number.isInteger(value) || Math.abs(value) > 1e12) throw new InvalidOptionError(`cost.${rule.name}`, value, 'a whole number from -1e12 to 1e12')
+      return value
+    })
+    for (const name of Object.keys(cost)) {
+      if (!this.rules.some((rule) => rule.name === name)) throw new InvalidOptionError(`cost.${name}`, cost[name], `one of the rule names: ${this.rules.map((r) => r.name).join(', ')}`)
+    }
+    const id = this.#identity(key)
+    this.#blockCache?.delete(id)
+    return this.#decide(id, this.#scoped(costs, options.scopes), 'f', options.scopes)
   }
 
   /** Forgets everything about `key`: its counters on the store and in the fallback, and any cached block. */
@@ -112,10 +147,10 @@ export class RateLimiter {
     if (this.#ownsStore) await this.#store.close()
   }
 
-  async #decide(id: string, costs: number[], mode: 'c' | 'p'): Promise<RateLimitDecision> {
+  async #decide(id: string, costs: number[], mode: DecideMode, scopes?: Record<string, string>): Promise<RateLimitDecision> {
     if (this.#breaker.allow()) {
       try {
-        const reply = await this.#evaluate(this.#store, this.rules, id, costs, mode)
+        const reply = await this.#evaluate(this.#store, this.rules, id, costs, mode, scopes)
         this.#breaker.success()
         this.#switch(false)
         return toDecision(reply, this.rules, 'store')
@@ -128,10 +163,10 @@ export class RateLimiter {
         this.#switch(true, err as Error)
       }
     }
-    return this.#policy(id, costs, mode)
+    return this.#policy(id, costs, mode, scopes)
   }
 
-  async #policy(id: string, costs: number[], mode: 'c' | 'p'): Promise<RateLimitDecision> {
+  async #policy(id: string, costs: number[], mode: DecideMode, scopes?: Record<string, string>): Promise<RateLimitDecision> {
     this.#stats.fallbackDecisions++
     const policy = this.#options.onStoreError
     if (policy !== 'fallback') return policyDecision(this.rules, policy === 'allow', this.#options.circuitBreaker.probeInterval)
@@ -142,19 +177,19 @@ export class RateLimiter {
       maxKeyBytes: DEFAULTS.store.maxKeyBytes,
       clock: this.#clock,
     })
-    const reply = await this.#evaluate(this.#fallbackStore, this.#fallbackRules, id, costs, mode)
+    const reply = await this.#evaluate(this.#fallbackStore, this.#fallbackRules, id, costs, mode, scopes)
     return toDecision(reply, this.#fallbackRules, 'fallback')
   }
 
-  #evaluate(store: Store, rules: readonly NormalizedRule[], id: string, costs: number[], mode: 'c' | 'p'): Promise<number[]> {
-    const keys = this.#keys(id)
+  #evaluate(store: Store, rules: readonly NormalizedRule[], id: string, costs: number[], mode: DecideMode, scopes?: Record<string, string>): Promise<number[]> {
+    const keys = this.#keys(id, false, scopes)
     if (!store.capabilities.scripts) {
-      return memcachedFixedWindow(store, keys[0] as string, rules[0] as NormalizedRule, costs[0] as number, mode, this.#clock)
+      return memcachedFixedWindow(store, keys[0] as string, rules[0] as NormalizedRule, costs[0] as number, mode as 'c' | 'p', this.#clock)
     }
     const args: RuleArgs[] = rules.map((rule, i) => ({ algo: rule.code, limit: rule.limit, windowMs: rule.windowMs, param: rule.param, cost: costs[i] as number }))
     if (store instanceof MemoryStore) {
       // Same decision function as the memory store's script twin, minus the round trip through strings.
-      return Promise.resolve(store.runLocal(keys, (ctx, full) => decideRules(ctx, full, args, ctx.now() * 1000, mode === 'p')))
+      return Promise.resolve(store.runLocal(keys, (ctx, full) => decideRules(ctx, full, args, ctx.now() * 1000, mode)))
     }
     return store.runScript(RATE_LIMIT, keys, scriptArgs(args, mode))
   }
@@ -190,12 +225,30 @@ export class RateLimiter {
     return safeIdentifier(key)
   }
 
-  /** One key per rule, all with the identity as Cluster hash tag so one script can touch them all. */
-  #keys(id: string, allWindows = false): string[] {
-    const keys = this.rules.map((rule) => `${this.#keyHead}{${id}}:${rule.keyPart}`)
+  /**
+   * One key per rule, all with the identity as Cluster hash tag so one script can touch them all; a
+   * scoped rule's key ends with its scope's value (or `-` when the call has none: that rule costs 0).
+   */
+  #keys(id: string, allWindows = false, scopes?: Record<string, string>): string[] {
+    const keys = this.rules.map((rule) => {
+      const key = `${this.#keyHead}{${id}}:${rule.keyPart}`
+      return rule.scope === undefined ? key : `${key}:${safeIdentifier(scopes?.[rule.scope] ?? '-')}`
+    })
     if (!allWindows || this.#store.capabilities.scripts) return keys
     const rule = this.rules[0] as NormalizedRule
     return [`${keys[0]}:${Math.floor(this.#clock.now() / rule.windowMs)}`]
+  }
+
+  /** Scoped rules without a value for their scope in this call take nothing. */
+  #scoped(costs: number[], scopes: Record<string, string> | undefined): number[] {
+    if (scopes !== undefined && (scopes === null || typeof scopes !== 'object')) throw new InvalidOptionError('scopes', scopes, '{ scopeName: string }')
+    return costs.map((cost, i) => {
+      const scope = (this.rules[i] as NormalizedRule).scope
+      if (scope === undefined) return cost
+      const value = scopes?.[scope]
+      if (value !== undefined && typeof value !== 'string') throw new InvalidOptionError(`scopes.${scope}`, value, 'a string')
+      return value === undefined || value === '' ? 0 : cost
+    })
   }
 
   #costs(cost: ConsumeOptions['cost']): number[] {

@@ -69,8 +69,13 @@ describe('differential: TypeScript reference vs Lua script', { concurrency: true
       // Mostly small steps (bursts inside a window), sometimes whole windows (boundaries), sometimes zero.
       nowUs += jump < 0.1 ? 0 : jump < 0.9 ? Math.floor(rand() * 50_000) : Math.floor(rand() * 3_000_000)
       clock.set(Math.floor(nowUs / 1000))
-      const withCost = rules.map((rule) => ({ ...rule, cost: rand() < 0.05 ? rule.limit + 1 : Math.floor(rand() * 4) }))
-      const mode = rand() < 0.1 ? 'p' : 'c'
+      const draw = rand()
+      // Peek, force (adjust: refunds and charges past the limit, as usage reconciliation makes) or consume.
+      const mode = draw < 0.1 ? 'p' : draw < 0.2 ? 'f' : 'c'
+      const withCost = rules.map((rule) => ({
+        ...rule,
+        cost: mode === 'f' ? Math.floor(rand() * 9) - 4 : rand() < 0.05 ? rule.limit + 1 : Math.floor(rand() * 4),
+      }))
       const keys = withCost.map((_, i) => `${KEYS[k]}:${seed}:${i}`)
       const args = scriptArgs(withCost, mode, nowUs)
       const [fromLua, fromTs] = await Promise.all([redis.runScript(RATE_LIMIT, keys, args), memory.runScript(RATE_LIMIT, keys, args)])
