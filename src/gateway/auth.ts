@@ -8,6 +8,8 @@ export interface Caller {
   key: string
 }
 
+export const ANONYMOUS = 'anonymous'
+
 /** `sha256:<hex>` of a gateway key: what the config stores instead of the key. */
 export function hashKey(key: string): string {
   return `sha256:${createHash('sha256').update(key).digest('hex')}`
@@ -22,7 +24,7 @@ export class Authenticator {
   }
 
   authenticate(authorization: string | undefined): Caller {
-    if (this.config.auth === 'none') return { tenant: 'default', key: 'anonymous' }
+    if (this.config.auth === 'none') return { tenant: 'default', key: ANONYMOUS }
     const token = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1]
     const caller = token ? this.#keys.get(hashKey(token)) : undefined
     if (caller) return caller

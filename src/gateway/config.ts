@@ -39,12 +39,31 @@ const upstream = z
   })
   .strict()
 
+const window = z.object({ limit: z.number().int().min(1), window: positiveDurationMs }).strict()
+const pair = z.object({ requests: window.optional(), tokens: window.optional() }).strict()
+
+/**
+ * Limits of a gateway key. `requests`/`tokens` count per key; `user` per end user (the request's
+ * `user` field or `x-tollgate-user` header) across the tenant's keys; `model` per model across the
+ * tenant; `dailyBudgetUsd` per key per UTC day. Tokens are charged up front from an estimate
+ * (prompt size + max_tokens) and reconciled with the reply's usage.
+ */
+export const limitsSchema = pair
+  .extend({
+    user: pair.optional(),
+    model: pair.optional(),
+    dailyBudgetUsd: z.number().positive().optional(),
+  })
+  .strict()
+
 const gatewayKey = z
   .object({
     name,
     /** `sha256:<hex>` of the key, as `tollgate keys hash <key>` prints it. The key itself is never stored. */
     hash: z.string().regex(/^sha256:[0-9a-f]{64}$/, { message: "'sha256:' and 64 hex digits (tollgate keys hash <key>)" }),
     tenant: name,
+    /** Replaces the top-level `limits` for this key. */
+    limits: limitsSchema.optional(),
   })
   .strict()
 
@@ -79,6 +98,8 @@ export const configSchema = z
       .default({ enabled: true, ttl: 3_600_000, grace: 0, sharedNamespaces: [], l1MaxBytes: 64 * 1024 * 1024 }),
     /** USD per 1M tokens per model; merged over the built-in table. */
     pricing: z.record(z.string(), price).default({}),
+    /** Limits of every key without its own (and of anonymous callers with `auth: none`). Default none. */
+    limits: limitsSchema.default({}),
   })
   .strict()
   .superRefine((config, ctx) => {
@@ -92,6 +113,7 @@ export const configSchema = z
 
 export type GatewayConfig = z.output<typeof configSchema> & { prices: Record<string, z.output<typeof price>> }
 export type UpstreamConfig = z.output<typeof upstream>
+export type LimitsConfig = z.output<typeof limitsSchema>
 
 /**
  * Replaces `${NAME}` and `${NAME:-default}` in every string of the parsed file. A variable that is

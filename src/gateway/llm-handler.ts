@@ -11,7 +11,13 @@ import { GatewayHttpError } from './openai-errors.js'
 import type { ModelRouter } from './router.js'
 import { eventWriter, relayStream, startSse } from './sse-relay.js'
 import type { StreamHub } from './stream-hub.js'
+import type { CostLedger } from './cost-ledger.js'
+import type { GatewayLimits } from './limits.js'
+import { rateLimited, rateLimitHeaders } from './ratelimit-headers.js'
 import { type LlmKind, validateBody, wantsUsage } from './validate.js'
+import { costUsd } from '../llm/pricing.js'
+
+const headerValue = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value) || undefined
 
 export interface LlmContext {
   config: GatewayConfig
@@ -19,6 +25,8 @@ export interface LlmContext {
   auth: Authenticator
   cache: Cache
   hub: StreamHub
+  limits: GatewayLimits
+  ledger: CostLedger
 }
 
 const UPSTREAM_ROUTE: Record<LlmKind, string> = { chat: '/chat/completions', text: '/completions', embeddings: '/embeddings' }
@@ -39,6 +47,19 @@ export async function handleLlm(ctx: LlmContext, kind: LlmKind, request: Fastify
   const policy = cachePolicy(ctx.config, caller.tenant, request.headers, body)
   const textKind = kind === 'text' ? 'text' : 'chat'
   const includeUsage = wantsUsage(body)
+  const user = typeof body.user === 'string' && body.user ? body.user : headerValue(request.headers['x-tollgate-user'])
+  const charge = await ctx.limits.charge(caller, route.model, user, body)
+  if (charge && !charge.decision.allowed) throw rateLimited(charge)
+  const headers = charge ? rateLimitHeaders(charge) : {}
+  /** Accounts for the reply once its usage is known: cost spent or saved, and the estimate reconciled. */
+  const settle = (value: Completion | undefined, hit: boolean) => {
+    const usage = value?.usage ?? undefined
+    const usd = costUsd(ctx.limits.price(route.model), usage)
+    if (value) ctx.ledger.record(caller.tenant, route.model, hit, usd, usage?.prompt_tokens ?? 0, usage?.completion_tokens ?? 0)
+    // A hit or a failure used no upstream tokens: the whole estimate goes back.
+    if (charge) ctx.limits.reconcile(charge, hit ? null : usage)
+    return { [hit ? 'x-tollgate-saved-usd' : 'x-tollgate-cost-usd']: usd.toFixed(6) }
+  }
 
   let streamedHere = false
   const load = async (): Promise<Completion> => {
@@ -46,21 +67,31 @@ export async function handleLlm(ctx: LlmContext, kind: LlmKind, request: Fastify
     if (!stream || !response.contentType.includes('text/event-stream')) return (await response.body.json()) as Completion
     streamedHere = true
     void reply.hijack()
-    startSse(reply.raw, policy.read || policy.write ? 'MISS' : 'BYPASS')
+    startSse(reply.raw, policy.read || policy.write ? 'MISS' : 'BYPASS', 0, headers)
     const completion = await relayStream(response, ctx.hub, key, textKind, eventWriter(reply.raw, includeUsage))
+    settle(completion, false)
     if (!completion) throw new GatewayHttpError(502, 'The upstream stream ended before every choice finished; nothing was cached.', { code: 'upstream_incomplete' })
     return completion
+  }
+  const reply200 = (value: Completion, status: string, age: number) => {
+    const extra = streamedHere ? {} : settle(value, status !== 'MISS' && status !== 'BYPASS')
+    send(reply, value, status, age, stream, textKind, includeUsage, { ...headers, ...extra })
   }
 
   const key = requestCacheKey(UPSTREAM_ROUTE[kind], upstreamBody, route.model)
   const cache = ctx.cache.namespaced(policy.namespace)
   try {
-    if (!policy.read && !policy.write) return send(reply, await load(), 'BYPASS', 0, stream, textKind, includeUsage)
+    if (!policy.read && !policy.write) {
+      const value = await load()
+      if (!streamedHere) reply200(value, 'BYPASS', 0)
+      return
+    }
     if (stream && policy.read) {
       const live = ctx.hub.get(key)
       if (live) {
+        if (charge) ctx.limits.reconcile(charge, null)
         void reply.hijack()
-        startSse(reply.raw, 'HIT')
+        startSse(reply.raw, 'HIT', 0, headers)
         return live.follow(eventWriter(reply.raw, includeUsage))
       }
     }
@@ -68,12 +99,13 @@ export async function handleLlm(ctx: LlmContext, kind: LlmKind, request: Fastify
     if (streamedHere) return
     if (policy.maxAgeMs !== undefined && result.status !== 'miss' && Date.now() - result.createdAt > policy.maxAgeMs) {
       const renewed = await fresh(cache, key, load, policy)
-      if (streamedHere) return
-      return send(reply, renewed.value, 'MISS', 0, stream, textKind, includeUsage)
+      if (!streamedHere) reply200(renewed.value, 'MISS', 0)
+      return
     }
     const age = result.status === 'miss' ? 0 : Math.max(0, Math.floor((Date.now() - result.createdAt) / 1000))
-    return send(reply, result.value, STATUS_HEADER[result.status], age, stream, textKind, includeUsage)
+    reply200(result.value, STATUS_HEADER[result.status], age)
   } catch (err) {
+    if (charge && !streamedHere) ctx.limits.reconcile(charge, null)
     // Once the stream started, the status line is gone: the client has the bytes there were.
     if (streamedHere) {
       if (!reply.raw.writableEnded) reply.raw.end()
@@ -90,13 +122,13 @@ async function fresh(cache: Cache, key: string, load: () => Promise<Completion>,
   return { value, status: 'miss', createdAt: Date.now() }
 }
 
-function send(reply: FastifyReply, value: Completion, status: string, age: number, stream: boolean, kind: 'chat' | 'text', includeUsage: boolean): void {
+function send(reply: FastifyReply, value: Completion, status: string, age: number, stream: boolean, kind: 'chat' | 'text', includeUsage: boolean, headers: Record<string, string>): void {
   if (!stream) {
-    void reply.header('x-tollgate-cache', status).header('age', String(age)).send(value)
+    void reply.headers(headers).header('x-tollgate-cache', status).header('age', String(age)).send(value)
     return
   }
   void reply.hijack()
-  startSse(reply.raw, status, age)
+  startSse(reply.raw, status, age, headers)
   for (const event of replayAsSse(value, kind, includeUsage)) reply.raw.write(event)
   reply.raw.end()
 }

@@ -7,6 +7,8 @@ import type { GatewayConfig } from './config.js'
 import { handleLlm, type LlmContext } from './llm-handler.js'
 import { ModelList } from './models.js'
 import { GatewayHttpError } from './openai-errors.js'
+import { CostLedger } from './cost-ledger.js'
+import { GatewayLimits } from './limits.js'
 import { ModelRouter } from './router.js'
 import { StreamHub } from './stream-hub.js'
 import { UpstreamReplyError } from './upstream.js'
@@ -24,7 +26,9 @@ export class Gateway {
   readonly app: FastifyInstance
   readonly store: Store
   readonly cache: Cache
+  readonly ledger = new CostLedger()
   readonly #router: ModelRouter
+  readonly #limits: GatewayLimits
   #closing: Promise<void> | undefined
 
   constructor(
@@ -35,7 +39,8 @@ export class Gateway {
     this.cache = createCache({ store: this.store, namespace: 'gw', ttl: config.cache.ttl, grace: config.cache.grace, l1: { maxBytes: config.cache.l1MaxBytes } })
     this.#router = new ModelRouter(config.upstreams)
     this.app = Fastify({ logger: options.logger ?? false, bodyLimit: config.server.bodyLimit, forceCloseConnections: false, return503OnClosing: true })
-    const ctx: LlmContext = { config, router: this.#router, auth: new Authenticator(config), cache: this.cache, hub: new StreamHub() }
+    this.#limits = new GatewayLimits(config, this.store)
+    const ctx: LlmContext = { config, router: this.#router, auth: new Authenticator(config), cache: this.cache, hub: new StreamHub(), limits: this.#limits, ledger: this.ledger }
     const models = new ModelList(this.#router)
     const auth = ctx.auth
 
@@ -80,6 +85,11 @@ export class Gateway {
     })
   }
 
+  /** Resolves when the token and budget reconciliations of replies sent so far are applied. */
+  limitsSettled(): Promise<void> {
+    return this.#limits.settled()
+  }
+
   /** Starts listening; resolves with the base URL (e.g. `http://127.0.0.1:8080`). */
   async listen(): Promise<string> {
     await this.cache.ready()
@@ -99,6 +109,7 @@ export class Gateway {
         clearTimeout(deadline)
       }
       await this.#router.close()
+      await this.#limits.close()
       await this.cache.close()
       await this.store.close()
     })()

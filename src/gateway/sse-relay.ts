@@ -4,8 +4,9 @@ import { type Completion, StreamAssembler } from '../llm/stream-assembler.js'
 import type { StreamHub } from './stream-hub.js'
 import type { UpstreamResponse } from './upstream.js'
 
-export function startSse(raw: ServerResponse, cacheStatus: string, ageSeconds = 0): void {
+export function startSse(raw: ServerResponse, cacheStatus: string, ageSeconds = 0, headers: Record<string, string> = {}): void {
   raw.writeHead(200, {
+    ...headers,
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache',
     connection: 'keep-alive',
