@@ -45,7 +45,8 @@ async function start(args: string[]): Promise<number> {
     log.warn('auth: none — every request is accepted without a gateway key. Fine on 127.0.0.1 for local use; configure keys before exposing this port.')
   }
   const url = await gateway.listen()
-  log.info({ config: source, store: gateway.store.name, upstreams: config.upstreams.map((u) => `${u.name} ${u.baseUrl}`) }, `tollgate gateway listening on ${url}`)
+  // Said at any configured level: it is the one line that tells where the gateway is.
+  log.child({}, { level: 'info' }).info({ config: source, store: gateway.store.name, upstreams: config.upstreams.map((u) => `${u.name} ${u.baseUrl}`) }, `tollgate gateway listening on ${url}`)
   let stopping = false
   const stop = (signal: string) => {
     if (stopping) return

@@ -77,9 +77,11 @@ export const configSchema = z
         bodyLimit: z.number().int().min(1024).default(4 * 1024 * 1024),
         /** How long shutdown waits for in-flight requests (streams included) before cutting them. */
         shutdownTimeout: durationMs.default(10_000),
+        /** pino level of `tollgate start`'s JSON log; `info` logs every request, `warn` only trouble. */
+        logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
       })
       .strict()
-      .default({ host: '127.0.0.1', port: 8080, bodyLimit: 4 * 1024 * 1024, shutdownTimeout: 10_000 }),
+      .default({ host: '127.0.0.1', port: 8080, bodyLimit: 4 * 1024 * 1024, shutdownTimeout: 10_000, logLevel: 'info' }),
     store: z.object({ url: z.string().default('memory://'), keyPrefix: z.string().default('') }).strict().optional(),
     /** `none`: no key needed (local use; logged loudly at start). `keys`: a gateway key from `keys` is required. */
     auth: z.enum(['none', 'keys'], { message: "'none' or 'keys'" }).default('none'),

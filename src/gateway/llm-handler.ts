@@ -122,9 +122,23 @@ async function fresh(cache: Cache, key: string, load: () => Promise<Completion>,
   return { value, status: 'miss', createdAt: Date.now() }
 }
 
+/**
+ * JSON of a reply, once per cached object: an L1 hit hands out the same object every time, so its
+ * serialization is kept beside it (weakly: it goes when L1 drops the entry) instead of redone per hit.
+ */
+const serialized = new WeakMap<object, string>()
+function json(value: Completion): string {
+  let text = serialized.get(value)
+  if (text === undefined) {
+    text = JSON.stringify(value)
+    serialized.set(value, text)
+  }
+  return text
+}
+
 function send(reply: FastifyReply, value: Completion, status: string, age: number, stream: boolean, kind: 'chat' | 'text', includeUsage: boolean, headers: Record<string, string>): void {
   if (!stream) {
-    void reply.headers(headers).header('x-tollgate-cache', status).header('age', String(age)).send(value)
+    void reply.headers(headers).header('x-tollgate-cache', status).header('age', String(age)).type('application/json; charset=utf-8').send(json(value))
     return
   }
   void reply.hijack()

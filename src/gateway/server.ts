@@ -38,7 +38,7 @@ export class Gateway {
     this.store = createStore(config.store ?? {})
     this.cache = createCache({ store: this.store, namespace: 'gw', ttl: config.cache.ttl, grace: config.cache.grace, l1: { maxBytes: config.cache.l1MaxBytes } })
     this.#router = new ModelRouter(config.upstreams)
-    this.app = Fastify({ logger: options.logger ?? false, bodyLimit: config.server.bodyLimit, forceCloseConnections: false, return503OnClosing: true })
+    this.app = Fastify({ logger: options.logger ? { level: config.server.logLevel } : false, bodyLimit: config.server.bodyLimit, forceCloseConnections: false, return503OnClosing: true })
     this.#limits = new GatewayLimits(config, this.store)
     const ctx: LlmContext = { config, router: this.#router, auth: new Authenticator(config), cache: this.cache, hub: new StreamHub(), limits: this.#limits, ledger: this.ledger }
     const models = new ModelList(this.#router)

@@ -83,7 +83,8 @@ export class Upstream {
   }
 
   #path(route: string, model: string | undefined): string {
-    const base = this.#base.pathname.replace(/\/$/, '').replace('{model}', encodeURIComponent(model ?? ''))
+    // URL() keeps the placeholder percent-encoded in the path.
+    const base = this.#base.pathname.replace(/\/$/, '').replace(/\{model\}|%7Bmodel%7D/i, encodeURIComponent(model ?? ''))
     const query = new URLSearchParams(this.config.query).toString()
     return `${base}${route}${query ? `?${query}` : ''}`
   }

@@ -1,0 +1,166 @@
+// npm run bench:gateway — the fake upstream direct, through tollgate (cache off: the miss path; cache
+// hits on memory and on Redis) and through the Portkey gateway (pass-through), each its own process,
+// loaded with autocannon from this one. Writes its table to docs/benchmarks.md.
+import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import autocannon from 'autocannon'
+import { Pool } from 'undici'
+import { freePort } from '../test/harness/processes.js'
+import { RedisServer } from '../test/harness/redis-server.js'
+import { machine, writeSection } from './lib/report.js'
+
+const CONNECTIONS = 32
+const DURATION_S = Number(process.env.BENCH_SECONDS ?? 8)
+const PROBES = 2_000
+const BODY = JSON.stringify({ model: 'gpt-4o-mini', temperature: 0, messages: [{ role: 'system', content: 'You are terse.' }, { role: 'user', content: 'What is a cache?' }] })
+const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url))
+const PORTKEY = fileURLToPath(new URL('../../node_modules/@portkey-ai/gateway/build/start-server.js', import.meta.url))
+
+interface Target {
+  name: string
+  url: string
+  headers: Record<string, string>
+}
+
+interface Row {
+  name: string
+  reqPerSec: number
+  p50Ms: number
+  p99Ms: number
+  probeP50Ms: number
+  probeP99Ms: number
+}
+
+const children: ChildProcess[] = []
+function start(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+  const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
+  children.push(child)
+  return child
+}
+
+/** The first capture of `pattern` in the child's output; the rest of the output keeps being drained. */
+function firstMatch(child: ChildProcess, pattern: RegExp): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let found = false
+    const lines = createInterface({ input: child.stdout! })
+    lines.on('line', (line) => {
+      const match = found ? null : pattern.exec(line)
+      if (match) {
+        found = true
+        resolve(match[1] as string)
+      }
+    })
+    lines.on('close', () => found || reject(new Error('process ended before it was ready')))
+  })
+}
+
+async function tollgate(dir: string, name: string, config: string): Promise<string> {
+  const file = join(dir, `${name}.yaml`)
+  writeFileSync(file, config)
+  // Log level warn: a JSON line per request would measure the log pipe, not the gateway.
+  return firstMatch(start([CLI, 'start', '--config', file, '--port', '0']), /listening on (http:\/\/[^"\s]+)/)
+}
+
+async function portkey(): Promise<string> {
+  const port = await freePort()
+  start([PORTKEY, `--port=${port}`, '--headless'], { NODE_ENV: 'production' })
+  const url = `http://127.0.0.1:${port}`
+  for (let i = 0; i < 100; i++) {
+    if (await fetch(url).then(() => true, () => false)) return url
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  throw new Error('Portkey did not start')
+}
+
+/** Sequential requests on one connection: latency without queueing, to the microsecond. */
+async function probe(target: Target): Promise<{ p50: number; p99: number }> {
+  const url = new URL(target.url)
+  const pool = new Pool(url.origin, { connections: 1 })
+  const times: number[] = []
+  for (let i = 0; i < PROBES + 200; i++) {
+    const started = performance.now()
+    const response = await pool.request({ path: url.pathname, method: 'POST', headers: { 'content-type': 'application/json', ...target.headers }, body: BODY })
+    await response.body.text()
+    if (response.statusCode !== 200) throw new Error(`${target.name}: HTTP ${response.statusCode}`)
+    if (i >= 200) times.push(performance.now() - started)
+  }
+  await pool.close()
+  times.sort((a, b) => a - b)
+  return { p50: times[Math.floor(times.length / 2)] as number, p99: times[Math.floor(times.length * 0.99)] as number }
+}
+
+async function load(target: Target): Promise<Row> {
+  const latency = await probe(target)
+  const result = await autocannon({
+    url: target.url,
+    method: 'POST',
+    connections: CONNECTIONS,
+    duration: DURATION_S,
+    headers: { 'content-type': 'application/json', ...target.headers },
+    body: BODY,
+  })
+  if (result.non2xx > 0 || result.errors > 0) throw new Error(`${target.name}: ${result.non2xx} non-2xx, ${result.errors} errors`)
+  return { name: target.name, reqPerSec: result.requests.average, p50Ms: result.latency.p50, p99Ms: result.latency.p99, probeP50Ms: latency.p50, probeP99Ms: latency.p99 }
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'tollgate-bench-'))
+const redis = await RedisServer.start()
+try {
+  const upstream = await firstMatch(start([fileURLToPath(new URL('./fake-upstream-server.js', import.meta.url))]), /^(http:\/\/\S+)$/)
+  const base = `server:\n  logLevel: warn\nupstreams:\n  - name: fake\n    baseUrl: ${upstream}\n`
+  const [miss, hitMemory, hitRedis, portkeyUrl] = await Promise.all([
+    tollgate(dir, 'miss', `${base}cache:\n  enabled: false\n`),
+    tollgate(dir, 'hit-memory', base),
+    tollgate(dir, 'hit-redis', `${base}store:\n  url: ${redis.url}\n`),
+    portkey(),
+  ])
+  const path = '/v1/chat/completions'
+  const targets: Target[] = [
+    { name: 'fake upstream, direct', url: `${upstream}/chat/completions`, headers: {} },
+    { name: 'tollgate, miss path (cache off)', url: `${miss}${path}`, headers: {} },
+    { name: 'tollgate, cache hits (memory store)', url: `${hitMemory}${path}`, headers: {} },
+    { name: 'tollgate, cache hits (Redis store)', url: `${hitRedis}${path}`, headers: {} },
+    { name: 'Portkey gateway 1.15.2, pass-through', url: `${portkeyUrl}${path}`, headers: { 'x-portkey-provider': 'openai', 'x-portkey-custom-host': upstream, authorization: 'Bearer sk-fake' } },
+  ]
+  const rows: Row[] = []
+  for (const target of targets) {
+    rows.push(await load(target))
+    console.log(rows.at(-1))
+  }
+  const where = machine()
+  const direct = rows[0] as Row
+  const table = [
+    '| | req/s | p50 ms | p99 ms | one connection, p50 ms | one connection, p99 ms |',
+    '| --- | ---: | ---: | ---: | ---: | ---: |',
+    ...rows.map((r) => `| ${r.name} | ${Math.round(r.reqPerSec).toLocaleString('en-US')} | ${r.p50Ms} | ${r.p99Ms} | ${r.probeP50Ms.toFixed(3)} | ${r.probeP99Ms.toFixed(3)} |`),
+  ].join('\n')
+  const missRow = rows[1] as Row
+  const portkeyRow = rows[4] as Row
+  const summary = [
+    `- miss-path overhead at p50 (one connection): ${(missRow.probeP50Ms - direct.probeP50Ms).toFixed(3)} ms over direct`,
+    `- cache hits vs Portkey pass-through: ${(((rows[2] as Row).reqPerSec) / portkeyRow.reqPerSec).toFixed(2)}× (memory), ${(((rows[3] as Row).reqPerSec) / portkeyRow.reqPerSec).toFixed(2)}× (Redis)`,
+    `- p99 on cache hits at ${CONNECTIONS} connections: ${(rows[2] as Row).p99Ms} ms (memory), ${(rows[3] as Row).p99Ms} ms (Redis)`,
+  ].join('\n')
+  console.log(table)
+  console.log(summary)
+  writeSection(
+    'bench:gateway',
+    [
+      '### Gateway (`npm run bench:gateway`)',
+      '',
+      `${where}. Every server is its own process on loopback: the fake OpenAI-compatible upstream (answers at once), three tollgate gateways (\`tollgate start\` with a config: cache off; cache on over the memory store; cache on over a private Redis) and the Portkey gateway 1.15.2 (open-source build, \`x-portkey-custom-host\` to the same upstream; its cache is not part of that build, so it is compared on pass-through). One chat completion body for every request. autocannon from the benchmark process, ${CONNECTIONS} connections for ${DURATION_S} s (its latencies are whole milliseconds); then ${PROBES.toLocaleString('en-US')} sequential requests on one connection, timed to the microsecond, for latency without queueing.`,
+      '',
+      table,
+      '',
+      summary,
+    ].join('\n'),
+  )
+} finally {
+  for (const child of children) child.kill('SIGKILL')
+  await redis.stop()
+  rmSync(dir, { recursive: true, force: true })
+}
