@@ -101,6 +101,16 @@ export class ValueTooLargeError extends TollgateError {
   }
 }
 
+/** The gateway config could not be read or is invalid; `path` names the field (`upstreams.0.baseUrl`). */
+export class ConfigError extends TollgateError {
+  readonly path: string
+
+  constructor(path: string, message: string) {
+    super('E_CONFIG', `Invalid config at ${path || '(root)'}: ${message}`)
+    this.path = path
+  }
+}
+
 /** A cache loader did not finish within its hard timeout and there was no stale value to serve instead. */
 export class LoaderTimeoutError extends TollgateError {
   readonly key: string

@@ -1,20 +1,10 @@
 import { readFileSync } from 'node:fs'
 import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
-import { TollgateError } from '../core/errors.js'
+import { ConfigError } from '../core/errors.js'
 import { durationMs, positiveDurationMs } from '../core/options.js'
 import { DEFAULT_PRICES } from '../llm/pricing.js'
 import { storeOptionsFromEnv } from '../stores/from-env.js'
-
-/** The config file could not be read or is invalid; `path` names the field (`upstreams.0.baseUrl`). */
-export class ConfigError extends TollgateError {
-  readonly path: string
-
-  constructor(path: string, message: string) {
-    super('E_CONFIG', `Invalid config at ${path || '(root)'}: ${message}`)
-    this.path = path
-  }
-}
 
 const name = z.string().regex(/^[\w.-]{1,64}$/, { message: 'letters, digits, _ . - (1 to 64)' })
 const price = z.object({ input: z.number().min(0), output: z.number().min(0) }).strict()
@@ -113,6 +103,7 @@ export const configSchema = z
     }
   })
 
+export { ConfigError }
 export type GatewayConfig = z.output<typeof configSchema> & { prices: Record<string, z.output<typeof price>> }
 export type UpstreamConfig = z.output<typeof upstream>
 export type LimitsConfig = z.output<typeof limitsSchema>

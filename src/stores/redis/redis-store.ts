@@ -212,7 +212,16 @@ export class RedisStore implements Store {
   /** A subscribed connection can run nothing else, so pub/sub gets its own, resubscribed on reconnect. */
   #subscriberClient(): Promise<RedisClient> {
     if (this.#subscriber) return this.#subscriber
-    const subscriber = this.#client.duplicate()
+    // ioredis' own resubscribe after a reconnect leaves its SUBSCRIBE promise unhandled, so a
+    // connection that drops again at that moment crashes the process with an unhandled rejection;
+    // standalone and Sentinel clients resubscribe here instead, with the failure handled.
+    const subscriber = this.#client instanceof Cluster ? this.#client.duplicate() : this.#client.duplicate({ autoResubscribe: false })
+    if (!(subscriber instanceof Cluster)) {
+      subscriber.on('ready', () => {
+        const channels = [...this.#listeners.keys()]
+        if (channels.length > 0) subscriber.subscribe(...channels).catch(() => {})
+      })
+    }
     subscriber.on('error', this.#forwardError)
     subscriber.on('message', (channel: string, message: string) => {
       const listeners = this.#listeners.get(channel)
