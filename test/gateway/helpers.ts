@@ -1,4 +1,6 @@
+import { after, before } from 'node:test'
 import OpenAI from 'openai'
+import { type FakeUpstream, startFakeUpstream } from '../fixtures/fake-upstream.js'
 import { type Gateway, parseConfig } from '../../src/index.js'
 import { createGateway } from '../../src/index.js'
 
@@ -29,4 +31,21 @@ export async function startGateway(upstreamUrl: string, overrides: Record<string
       fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) }),
     close: () => gateway.close(),
   }
+}
+
+/**
+ * For a describe block: a fake upstream and a gateway in front of it, started before its tests and
+ * closed after them. Read `env.upstream` and `env.gw` inside the tests.
+ */
+export function useGateway(overrides: Record<string, unknown> = {}): { upstream: FakeUpstream; gw: RunningGateway } {
+  const env = {} as { upstream: FakeUpstream; gw: RunningGateway }
+  before(async () => {
+    env.upstream = await startFakeUpstream()
+    env.gw = await startGateway(env.upstream.url, overrides)
+  })
+  after(async () => {
+    await env.gw.close()
+    await env.upstream.close()
+  })
+  return env
 }

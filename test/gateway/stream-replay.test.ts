@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
-import { type FakeUpstream, startFakeUpstream } from '../fixtures/fake-upstream.js'
-import { type RunningGateway, startGateway } from './helpers.js'
+import { describe, it } from 'node:test'
+import { useGateway } from './helpers.js'
 
 /** The data payloads of a raw SSE body, checking the framing on the way: every event `data: ...\n\n`. */
 function events(raw: string): string[] {
@@ -16,21 +15,12 @@ function events(raw: string): string[] {
 }
 
 describe('stream record and replay', () => {
-  let upstream: FakeUpstream
-  let gw: RunningGateway
-  before(async () => {
-    upstream = await startFakeUpstream()
-    gw = await startGateway(upstream.url)
-  })
-  after(async () => {
-    await gw.close()
-    await upstream.close()
-  })
+  const env = useGateway()
 
   it('a replayed stream is byte-valid SSE: role chunk, content, finish, usage when asked, [DONE]', async () => {
     const request = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'replay framing' }], stream: true, stream_options: { include_usage: true } }
-    const live = events(await (await gw.post('/v1/chat/completions', request)).text())
-    const response = await gw.post('/v1/chat/completions', request)
+    const live = events(await (await env.gw.post('/v1/chat/completions', request)).text())
+    const response = await env.gw.post('/v1/chat/completions', request)
     assert.equal(response.headers.get('x-tollgate-cache'), 'HIT')
     assert.match(response.headers.get('content-type') ?? '', /^text\/event-stream/)
     const replayed = events(await response.text())
@@ -47,7 +37,7 @@ describe('stream record and replay', () => {
   it('without include_usage, neither the live nor the replayed stream carries usage', async () => {
     const request = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'no usage please' }], stream: true }
     for (const cache of ['MISS', 'HIT']) {
-      const response = await gw.post('/v1/chat/completions', request)
+      const response = await env.gw.post('/v1/chat/completions', request)
       assert.equal(response.headers.get('x-tollgate-cache'), cache)
       const chunks = events(await response.text()).slice(0, -1).map((data) => JSON.parse(data))
       assert.ok(chunks.every((c) => !('usage' in c) && c.choices.length === 1), `${cache}: no usage chunk or field`)
@@ -55,7 +45,7 @@ describe('stream record and replay', () => {
   })
 
   it('one entry serves both: a streamed reply answers a non-stream request, and the other way round', async () => {
-    const client = gw.client()
+    const client = env.gw.client()
     const messages = [{ role: 'user' as const, content: 'both ways' }]
     const streamed = await client.chat.completions.create({ model: 'gpt-4o-mini', messages, stream: true })
     for await (const chunk of streamed) void chunk
@@ -73,7 +63,7 @@ describe('stream record and replay', () => {
   })
 
   it('tool calls and reasoning_content survive the round trip through the cache', async () => {
-    const client = gw.client()
+    const client = env.gw.client()
     const ask = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'use a tool [tools]' }], stream: true as const }
     for await (const chunk of await client.chat.completions.create(ask)) void chunk
     const cached = await client.chat.completions.create({ ...ask, stream: false })
@@ -89,25 +79,25 @@ describe('stream record and replay', () => {
     })
     const plain = (await client.chat.completions.create(think)) as unknown as { choices: Array<{ message: { reasoning_content?: string } }> }
     assert.equal(plain.choices[0]?.message.reasoning_content, 'thinking about it')
-    const raw = await (await gw.post('/v1/chat/completions', { ...think, stream: true })).text()
+    const raw = await (await env.gw.post('/v1/chat/completions', { ...think, stream: true })).text()
     assert.ok(events(raw).some((data) => data.includes('"reasoning_content":"thinking about it"')))
   })
 
   it('a truncated upstream stream reaches the client as it was and is not cached', async () => {
     const request = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'cut me off [truncate]' }], stream: true }
-    upstream.reset()
-    const first = await (await gw.post('/v1/chat/completions', request)).text()
+    env.upstream.reset()
+    const first = await (await env.gw.post('/v1/chat/completions', request)).text()
     assert.ok(!first.includes('[DONE]') && first.includes('echo'), 'the client got the partial stream')
-    const second = await gw.post('/v1/chat/completions', request)
+    const second = await env.gw.post('/v1/chat/completions', request)
     assert.equal(second.headers.get('x-tollgate-cache'), 'MISS')
     await second.text()
-    assert.equal(upstream.calls['/v1/chat/completions'], 2)
+    assert.equal(env.upstream.calls['/v1/chat/completions'], 2)
   })
 
   it('legacy completions stream and replay too', async () => {
     const request = { model: 'gpt-4o-mini', prompt: 'legacy stream', stream: true }
-    await (await gw.post('/v1/completions', request)).text()
-    const response = await gw.post('/v1/completions', request)
+    await (await env.gw.post('/v1/completions', request)).text()
+    const response = await env.gw.post('/v1/completions', request)
     assert.equal(response.headers.get('x-tollgate-cache'), 'HIT')
     const chunks = events(await response.text()).slice(0, -1).map((d) => JSON.parse(d))
     assert.equal(chunks.map((c) => c.choices[0].text).join(''), 'echo legacy stream t=none')
