@@ -44,6 +44,8 @@ export class Gateway {
     const models = new ModelList(this.#router)
     const auth = ctx.auth
 
+    // Bodies that are not JSON (multipart uploads for audio and files) pass through to the upstream untouched.
+    this.app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body))
     this.app.setErrorHandler((error: FastifyError, request, reply) => {
       if (error instanceof UpstreamReplyError) return reply.status(error.status).type(error.contentType).send(error.payload)
       if (error instanceof GatewayHttpError) return reply.status(error.status).headers(error.headers).send(error.body())
@@ -80,8 +82,10 @@ export class Gateway {
       if (!upstream) throw new GatewayHttpError(404, 'No upstream configured', { code: 'not_found' })
       const route = request.url.replace(/^\/v1/, '').split('?')[0] as string
       const method = request.method === 'GET' ? 'GET' : 'POST'
-      const response = await upstream.call(route, method === 'GET' ? undefined : request.body, undefined, method)
-      return reply.status(response.status).type(response.contentType).header('x-tollgate-cache', 'BYPASS').send(Buffer.from(await response.body.text()))
+      const contentType = String(request.headers['content-type'] ?? 'application/json')
+      const response = await upstream.call(route, method === 'GET' ? undefined : request.body, undefined, method, contentType)
+      // Bytes, not text: these routes include audio and files.
+      return reply.status(response.status).type(response.contentType).header('x-tollgate-cache', 'BYPASS').send(Buffer.from(await response.body.arrayBuffer()))
     })
   }
 

@@ -17,7 +17,7 @@ export class UpstreamReplyError extends GatewayHttpError {
 export interface UpstreamResponse {
   status: number
   contentType: string
-  body: AsyncIterable<Buffer> & { text(): Promise<string>; json(): Promise<unknown>; dump(): Promise<void> }
+  body: AsyncIterable<Buffer> & { text(): Promise<string>; json(): Promise<unknown>; arrayBuffer(): Promise<ArrayBuffer>; dump(): Promise<void> }
 }
 
 /** Longest wait a Retry-After may impose before a retry; beyond it the 429/5xx goes to the client. */
@@ -42,15 +42,16 @@ export class Upstream {
   }
 
   /** POSTs (or GETs, without a body) `route` (e.g. `/chat/completions`); throws a GatewayHttpError on failure. */
-  async call(route: string, body: unknown, model?: string, method: 'GET' | 'POST' = 'POST'): Promise<UpstreamResponse> {
+  async call(route: string, body: unknown, model?: string, method: 'GET' | 'POST' = 'POST', contentType = 'application/json'): Promise<UpstreamResponse> {
     const path = this.#path(route, model)
     const headers: Record<string, string> = { accept: 'application/json, text/event-stream' }
-    if (body !== undefined) headers['content-type'] = 'application/json'
+    if (body !== undefined) headers['content-type'] = contentType
     if (this.config.apiKey) {
       const header = this.config.apiKeyHeader.toLowerCase()
       headers[header] = header === 'authorization' ? `Bearer ${this.config.apiKey}` : this.config.apiKey
     }
-    const payload = body === undefined ? undefined : JSON.stringify(body)
+    // Bytes (an uploaded file, a form) go as they came; anything else is JSON.
+    const payload = body === undefined ? undefined : Buffer.isBuffer(body) ? body : JSON.stringify(body)
     for (let attempt = 0; ; attempt++) {
       let response: Awaited<ReturnType<Pool['request']>>
       try {

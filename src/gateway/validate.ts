@@ -17,7 +17,7 @@ const optionalNumber = (body: Record<string, unknown>, name: string, min: number
  * gets a precise 400 here instead of a cache key, a limiter charge and an upstream round trip.
  */
 export function validateBody(kind: LlmKind, body: unknown): Record<string, unknown> {
-  check(body !== null && typeof body === 'object' && !Array.isArray(body), 'The request body must be a JSON object.', 'body')
+  check(body !== null && typeof body === 'object' && !Array.isArray(body) && !Buffer.isBuffer(body), 'The request body must be a JSON object sent as application/json.', 'body')
   const b = body as Record<string, unknown>
   check(typeof b.model === 'string' && b.model.length > 0 && b.model.length <= 256, 'model must be a non-empty string', 'model')
   check(b.stream === undefined || b.stream === null || typeof b.stream === 'boolean', 'stream must be a boolean', 'stream')

@@ -23,6 +23,7 @@ describe('bad input gets a 4xx in the OpenAI shape and the process stays up', ()
     ['malformed JSON', () => gw.post('/v1/chat/completions', '{"model": "gpt-4o-mini", "messages": ['), 400, null],
     ['an empty body', () => gw.post('/v1/chat/completions', ''), 400, null],
     ['a JSON array', () => gw.post('/v1/chat/completions', '[1,2]'), 400, 'body'],
+    ['JSON sent as text/plain', () => gw.post('/v1/chat/completions', '{"model":"gpt-4o-mini"}', { 'content-type': 'text/plain' }), 400, 'body'],
     ['model of the wrong type', () => gw.post('/v1/chat/completions', { model: 42, messages: [{ role: 'user', content: 'x' }] }), 400, 'model'],
     ['messages missing', () => gw.post('/v1/chat/completions', { model: 'gpt-4o-mini' }), 400, 'messages'],
     ['a message without a role', () => gw.post('/v1/chat/completions', { model: 'gpt-4o-mini', messages: [{ content: 'x' }] }), 400, 'messages[0]'],

@@ -54,9 +54,16 @@ describe('routing, health and pass-through', () => {
     assert.deepEqual(await (await fetch(`${gw.url}/readyz`)).json(), { status: 'ready', store: 'memory://' })
   })
 
-  it('other /v1 routes are proxied to the first upstream, uncached', async () => {
+  it('other /v1 routes are proxied to the first upstream, uncached, bodies of any type as bytes', async () => {
     const response = await fetch(`${gw.url}/v1/models/extra`, { headers: { authorization: 'Bearer x' } })
     assert.equal(response.headers.get('x-tollgate-cache'), 'BYPASS')
     assert.equal(local.calls['/v1/models/extra'], 1)
+    const form = new FormData()
+    form.append('file', new Blob([Buffer.from([0, 1, 2, 255])]), 'audio.wav')
+    form.append('model', 'whisper-1')
+    const upload = await fetch(`${gw.url}/v1/audio/transcriptions`, { method: 'POST', body: form })
+    assert.equal(upload.status, 200)
+    assert.equal(local.calls['/v1/audio/transcriptions'], 1)
+    assert.match(String(local.last?.headers['content-type']), /^multipart\/form-data; boundary=/)
   })
 })
