@@ -4,7 +4,7 @@ import { DEFAULTS } from '../core/defaults.js'
 import { InvalidOptionError, type TollgateError } from '../core/errors.js'
 import { TypedEmitter } from '../core/events.js'
 import { jsonSerializer } from '../core/serializer.js'
-import { InvalidationBus, BUS_CHANNEL, type BusMessage } from './invalidation-bus.js'
+import { BUS_CHANNEL, type BusMessage, InvalidationBus } from './invalidation-bus.js'
 import { withLease } from './lease.js'
 import { LocalTier } from './local-tier.js'
 import { Markers } from './markers.js'
@@ -12,8 +12,8 @@ import { type CacheOptions, type CallOptions, checkTags, NAMESPACE, type ParsedC
 import { RemoteTier } from './remote-tier.js'
 import { SingleFlight } from './single-flight.js'
 import { type Found, Tiers } from './tiers.js'
-import type { CacheEvents, CacheGetOptions, CacheResult, CacheSetOptions, CacheStats, GetOrSetOptions, Loader } from './types.js'
 import { loadWithTimeouts } from './timeouts.js'
+import type { CacheEvents, CacheGetOptions, CacheResult, CacheSetOptions, CacheStats, GetOrSetOptions, Loader } from './types.js'
 
 /** Everything namespaces of one cache share: tiers, markers, bus, flights, stats and events. */
 class CacheCore {
@@ -59,9 +59,13 @@ class CacheCore {
     else if (message.op === 'clear') this.markers.observeGeneration(message.ns, message.generation)
     else if (message.op === 'delete' && this.tiers.local) {
       const local = this.tiers.local
-      void Promise.resolve(this.markers.generation(message.ns)).then((generation) => {
+      const drop = (generation: number) => {
         for (const key of message.keys) local.delete(entryKey(message.ns, generation, key))
-      })
+      }
+      // Known generation (the usual case): dropped before the event below reports it.
+      const generation = this.markers.generation(message.ns)
+      if (typeof generation === 'number') drop(generation)
+      else void generation.then(drop)
     }
     const kind = message.op === 'delete' ? 'key' : message.op === 'tags' ? 'tags' : 'namespace'
     this.events.emit('invalidate', { namespace: message.ns, kind, ...(message.op === 'delete' ? { keys: message.keys } : {}), ...(message.op === 'tags' ? { tags: message.tags } : {}), remote: true })

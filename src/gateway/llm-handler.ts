@@ -2,20 +2,20 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Cache } from '../cache/cache.js'
 import type { CacheResult } from '../cache/types.js'
 import { requestCacheKey } from '../llm/canonical.js'
+import { costUsd } from '../llm/pricing.js'
 import { replayAsSse } from '../llm/sse-replay.js'
 import type { Completion } from '../llm/stream-assembler.js'
 import type { Authenticator } from './auth.js'
 import { type CachePolicy, cachePolicy } from './cache-policy.js'
 import type { GatewayConfig } from './config.js'
+import type { CostLedger } from './cost-ledger.js'
+import type { GatewayLimits } from './limits.js'
 import { GatewayHttpError } from './openai-errors.js'
+import { rateLimited, rateLimitHeaders } from './ratelimit-headers.js'
 import type { ModelRouter } from './router.js'
 import { eventWriter, relayStream, startSse } from './sse-relay.js'
 import type { StreamHub } from './stream-hub.js'
-import type { CostLedger } from './cost-ledger.js'
-import type { GatewayLimits } from './limits.js'
-import { rateLimited, rateLimitHeaders } from './ratelimit-headers.js'
 import { type LlmKind, validateBody, wantsUsage } from './validate.js'
-import { costUsd } from '../llm/pricing.js'
 
 const headerValue = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value) || undefined
 
@@ -61,6 +61,8 @@ export async function handleLlm(ctx: LlmContext, kind: LlmKind, request: Fastify
     return { [hit ? 'x-tollgate-saved-usd' : 'x-tollgate-cost-usd']: usd.toFixed(6) }
   }
 
+  const key = requestCacheKey(UPSTREAM_ROUTE[kind], upstreamBody, route.model)
+  const cache = ctx.cache.namespaced(policy.namespace)
   let streamedHere = false
   const load = async (): Promise<Completion> => {
     const response = await route.upstream.call(UPSTREAM_ROUTE[kind], upstreamBody, route.model)
@@ -78,8 +80,6 @@ export async function handleLlm(ctx: LlmContext, kind: LlmKind, request: Fastify
     send(reply, value, status, age, stream, textKind, includeUsage, { ...headers, ...extra })
   }
 
-  const key = requestCacheKey(UPSTREAM_ROUTE[kind], upstreamBody, route.model)
-  const cache = ctx.cache.namespaced(policy.namespace)
   try {
     if (!policy.read && !policy.write) {
       const value = await load()

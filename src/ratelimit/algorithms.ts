@@ -103,6 +103,7 @@ function slidingWindow(state: number[] | undefined, { limit, windowMs: w, param:
   }
   const resetBefore = slidingReset(counts, k, w, n, nowMs)
   const after = counts.slice()
+  let sumAfter = sum + cost
   if (cost >= 0) after[0] = (after[0] as number) + cost
   else {
     // A refund comes out of the newest buckets first: that is where the estimate was charged.
@@ -112,9 +113,8 @@ function slidingWindow(state: number[] | undefined, { limit, windowMs: w, param:
       after[i] = (after[i] as number) - take
       refund -= take
     }
+    sumAfter = sum + cost + refund
   }
-  let sumAfter = 0
-  for (let i = 0; i <= n; i++) sumAfter += after[i] as number
   const resetAfter = slidingReset(after, k, w, n, nowMs)
   return {
     allowed,

@@ -92,6 +92,7 @@ local function sliding_window(key, limit, w, n, cost)
   local reset_before = sliding_reset(counts, k, w, n)
   local after = {}
   for i = 1, n + 1 do after[i] = counts[i] end
+  local sum_after = sum + cost
   if cost >= 0 then
     after[1] = after[1] + cost
   else
@@ -103,9 +104,8 @@ local function sliding_window(key, limit, w, n, cost)
       refund = refund - take
       i = i + 1
     end
+    sum_after = sum + cost + refund
   end
-  local sum_after = 0
-  for i = 1, n + 1 do sum_after = sum_after + after[i] end
   local reset_after = sliding_reset(after, k, w, n)
   local new_state = struct.pack(format, k, unpack(after))
   return allowed, retry, math.max(0, limit - sum), reset_before, math.max(0, limit - sum_after), reset_after, new_state,
