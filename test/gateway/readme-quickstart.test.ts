@@ -29,16 +29,24 @@ describe('README quick start', () => {
     assert.ok(start, 'the quick start starts the gateway')
     const command = start.split('#')[0]?.trim().replace(/^OPENAI_API_KEY=\S+\s+/, '') as string
     gateway = spawn(command, { shell: true, cwd: root, env: { ...process.env, OPENAI_BASE_URL: upstream.url, OPENAI_API_KEY: 'sk-test', REDIS_URL: '', TOLLGATE_STORE_URL: '', REDIS_HOST: '' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+    let stderr = ''
+    gateway.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+    let listening = false
     for await (const line of createInterface({ input: gateway.stdout! })) {
-      if (line.includes('listening on http://127.0.0.1:8080')) break
-      if (line.includes('EADDRINUSE')) throw new Error('port 8080 is taken on this machine: the quick start needs it free')
+      if (line.includes('listening on http://127.0.0.1:8080')) {
+        listening = true
+        break
+      }
     }
     gateway.stdout!.resume()
+    assert.ok(listening, `\`${command}\` did not start (is port 8080 free?):\n${stderr}`)
   })
   after(async () => {
-    const exited = once(gateway, 'exit')
-    process.kill(-(gateway.pid as number), 'SIGTERM')
-    await exited
+    if (gateway.exitCode === null && gateway.signalCode === null) {
+      const exited = once(gateway, 'exit')
+      process.kill(-(gateway.pid as number), 'SIGTERM')
+      await exited
+    }
     await upstream.close()
   })
 
