@@ -27,7 +27,6 @@ class CacheCore {
   readonly bus: InvalidationBus | undefined
   readonly ready: Promise<void>
   readonly counters = { l1Hits: 0, l2Hits: 0, misses: 0, stale: 0, loaderCalls: 0, loaderErrors: 0, coalesced: 0, l2Errors: 0, l2WriteFailures: 0, oversize: 0 }
-  readonly children = new Map<string, Cache>()
   closed = false
 
   constructor(readonly options: ParsedCacheOptions) {
@@ -114,12 +113,9 @@ export class Cache {
    */
   namespaced(name: string): Cache {
     if (typeof name !== 'string' || !NAMESPACE.test(name)) throw new InvalidOptionError('namespace', name, 'letters, digits, _ . - / (1 to 128)')
-    let child = this.#core.children.get(name)
-    if (!child) {
-      child = new Cache({}, this.#core, name)
-      this.#core.children.set(name, child)
-    }
-    return child
+    // A view holds nothing but its name: one per call costs less than a registry that request-chosen
+    // namespace names (the gateway's header) could grow without bound.
+    return new Cache({}, this.#core, name)
   }
 
   /** The fresh value under `key`, or undefined (a miss; also when L2 fails). */

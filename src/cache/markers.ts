@@ -27,7 +27,12 @@ export const tagKey = (ns: string, tag: string) => `c:${ns}:#tag:${tag}`
  * background, so a refresh never adds a round trip to a hit.
  */
 export class Markers {
-  readonly #generations = new Map<string, Marker>()
+  /**
+   * Bounded like the tags when L2 holds the truth (namespaces can be chosen per request, by the
+   * gateway's namespace header; a forgotten one is read again). Without L2 this map is the truth, and
+   * forgetting a cleared namespace's generation would bring its old entries back, so it is kept.
+   */
+  readonly #generations: { get(ns: string): Marker | undefined; set(ns: string, marker: Marker): unknown; values(): Iterable<Marker> }
   readonly #tags: LRUCache<string, Marker>
   /** Latest invalidation made here, so an entry created in the same millisecond after it is valid. */
   #lastInvalidation = 0
@@ -40,6 +45,7 @@ export class Markers {
     tagTimesMaxKeys: number,
   ) {
     this.#tags = new LRUCache({ max: tagTimesMaxKeys })
+    this.#generations = remote ? new LRUCache<string, Marker>({ max: tagTimesMaxKeys }) : new Map<string, Marker>()
   }
 
   /** Creation time for a value produced now: never before an invalidation made by this instance. */

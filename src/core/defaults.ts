@@ -85,7 +85,7 @@ export const DEFAULTS = {
     markerRefreshMs: 1_000,
     /** The same, with a healthy bus: only a safety net against a lost message. */
     markerRefreshWithBusMs: 30_000,
-    /** Tag times remembered per process (LRU); a forgotten one is read from L2 again. */
+    /** Tag times, and namespace generations, remembered per process (LRU); a forgotten one is read from L2 again. */
     tagTimesMaxKeys: 10_000,
     /**
      * Longest ttl + grace an entry may have, and the TTL of generation and tag markers in L2: a marker
