@@ -6,14 +6,18 @@ export {
   InvalidOptionError,
   InvalidSessionIdError,
   LoaderTimeoutError,
+  ModelNotPricedError,
+  RateLimitedError,
   SerializationError,
   SessionConflictError,
   StoreClosedError,
   StoreCommandError,
+  StoreFullError,
   StoreTimeoutError,
   StoreUnavailableError,
   TollgateError,
   UnsupportedByStoreError,
+  UpstreamError,
   ValueTooLargeError,
 } from './core/errors.js'
 export { TypedEmitter } from './core/events.js'
@@ -58,3 +62,11 @@ export {
 export { ConfigError, defaultConfig, type GatewayConfig, loadConfigFile, parseConfig } from './gateway/config.js'
 export { hashKey } from './gateway/auth.js'
 export { createGateway, Gateway, type GatewayOptions } from './gateway/server.js'
+export { CallProducer, type CallProducerOptions } from './calls/producer.js'
+export { CallLimits, type Charge, type LimitsSpec, type WindowSpec } from './calls/limits.js'
+export { CostLedger, type CostLine } from './calls/cost-ledger.js'
+export { ModelRouter, type Route } from './calls/router.js'
+export { Upstream, type UpstreamSpec } from './calls/upstream.js'
+export type { CachePolicy, Caller, CacheStatus, CallKind, CallOutcome, CallRequest } from './calls/types.js'
+export { DEFAULT_PRICES, ESTIMATE_PRICE, type ModelPrice, Pricing, type UnpricedModel } from './llm/pricing.js'
+export { type Completion, StreamAssembler, type Usage } from './llm/stream-assembler.js'

@@ -163,6 +163,68 @@ export class SessionConflictError extends TollgateError {
   }
 }
 
+/** The memory store refused a write because it is full and set not to evict (the limits store). */
+export class StoreFullError extends TollgateError {
+  readonly store: string
+  readonly maxBytes: number
+
+  constructor(store: string, maxBytes: number) {
+    super('E_STORE_FULL', `Store ${store} is full (${maxBytes} bytes) and does not evict`)
+    this.store = store
+    this.maxBytes = maxBytes
+  }
+}
+
+/**
+ * An upstream call did not produce a completion. `code` says why: `E_UPSTREAM_STATUS` (it answered
+ * an error status: `status`, `body`, `contentType` and `headers` hold its reply), `E_UPSTREAM_TIMEOUT`,
+ * `E_UPSTREAM_UNREACHABLE`, `E_UPSTREAM_INVALID` (a 2xx that is not a completion),
+ * `E_UPSTREAM_INCOMPLETE` (a stream that ended before every choice finished) or `E_UPSTREAM_ABORTED`
+ * (no one needed the answer any more).
+ */
+export class UpstreamError extends TollgateError {
+  readonly upstream: string
+  readonly status: number | undefined
+  readonly body: Buffer | undefined
+  readonly contentType: string | undefined
+  /** The upstream's headers worth passing on (Retry-After, request ids); lower-case names. */
+  readonly headers: Record<string, string>
+
+  constructor(
+    code: 'E_UPSTREAM_STATUS' | 'E_UPSTREAM_TIMEOUT' | 'E_UPSTREAM_UNREACHABLE' | 'E_UPSTREAM_INVALID' | 'E_UPSTREAM_INCOMPLETE' | 'E_UPSTREAM_ABORTED',
+    upstream: string,
+    message: string,
+    details: { status?: number; body?: Buffer; contentType?: string; headers?: Record<string, string>; cause?: unknown } = {},
+  ) {
+    super(code, `upstream ${upstream}: ${message}`, { cause: details.cause })
+    this.upstream = upstream
+    this.status = details.status
+    this.body = details.body
+    this.contentType = details.contentType
+    this.headers = details.headers ?? {}
+  }
+}
+
+/** A call was refused by its limits; `charge` holds every rule's verdict (the gateway's 429 headers come from it). */
+export class RateLimitedError<Charge = unknown> extends TollgateError {
+  readonly charge: Charge
+
+  constructor(message: string, charge: Charge) {
+    super('E_RATE_LIMITED', message)
+    this.charge = charge
+  }
+}
+
+/** A call names a model without a price while `unpricedModel` is `deny`. */
+export class ModelNotPricedError extends TollgateError {
+  readonly model: string
+
+  constructor(model: string) {
+    super('E_MODEL_NOT_PRICED', `The model \`${model}\` has no price in this gateway's pricing table, and unpriced models are refused (unpricedModel: deny).`)
+    this.model = model
+  }
+}
+
 function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value)
   if (typeof value === 'number' || typeof value === 'boolean' || value == null) return String(value)

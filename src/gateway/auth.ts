@@ -1,12 +1,9 @@
 import { createHash } from 'node:crypto'
+import type { Caller } from '../calls/types.js'
 import type { GatewayConfig } from './config.js'
 import { GatewayHttpError } from './openai-errors.js'
 
-export interface Caller {
-  tenant: string
-  /** The gateway key's name from the config; `anonymous` with `auth: none`. */
-  key: string
-}
+export type { Caller }
 
 export const ANONYMOUS = 'anonymous'
 

@@ -1,19 +1,8 @@
+import { createHash } from 'node:crypto'
+import type { CachePolicy, Caller } from '../calls/types.js'
+import { DEFAULTS } from '../core/defaults.js'
 import type { GatewayConfig } from './config.js'
 import { badRequest } from './openai-errors.js'
-
-/** What the cache may do for one request. */
-export interface CachePolicy {
-  read: boolean
-  write: boolean
-  /** Why neither (reported as BYPASS). */
-  bypass?: string
-  ttlMs: number
-  /** `Cache-Control: max-age=N`: a hit older than this is not good enough. */
-  maxAgeMs?: number
-  /** Namespace under the tenant's (or a shared one from the config). */
-  namespace: string
-  tags: string[]
-}
 
 type Headers = Record<string, string | string[] | undefined>
 
@@ -22,28 +11,48 @@ const header = (headers: Headers, name: string): string | undefined => {
   return Array.isArray(value) ? value.join(',') : value
 }
 
+/** Longest cache namespace the cache accepts; a longer composition is shortened to a digest. */
+const MAX_NAMESPACE = 128
+const digest = (text: string, length: number) => createHash('sha256').update(text).digest('hex').slice(0, length)
+
+/**
+ * The cache namespace of a request: the tenant's, narrowed by `cache.scope` to the end user (hashed:
+ * user ids are free text) or the gateway key, with the request's own namespace under it. A namespace
+ * the config shares (`cache.sharedNamespaces`) is the same for every tenant. Layout:
+ * `t/{tenant}[/u.{sha256(user)}|/k.{key}][/{namespace}]`, or `shared/{namespace}`.
+ */
+export function cacheNamespace(config: GatewayConfig, caller: Caller, user: string | undefined, requested: string | undefined): string {
+  if (requested && config.cache.sharedNamespaces.includes(requested)) return `shared/${requested}`
+  const scope = config.cache.scope
+  const narrowed = scope === 'user' ? `/u.${user === undefined ? '-' : digest(user, 24)}` : scope === 'key' ? `/k.${caller.key}` : ''
+  const tail = `${narrowed}${requested ? `/${requested}` : ''}`
+  const base = `t/${caller.tenant}`
+  return base.length + tail.length <= MAX_NAMESPACE ? base + tail : `${base}/~${digest(tail, 32)}`
+}
+
 /**
  * Reads the per-request cache controls: `Cache-Control: no-cache` (don't read, do write), `no-store`
  * (neither), `max-age=N`; `x-tollgate-cache-ttl` (seconds), `x-tollgate-cache-namespace`,
  * `x-tollgate-cache-tags` (comma-separated). Requests sampling several different answers (`n > 1` with
  * a temperature other than 0) bypass the cache: replaying one set would defeat their purpose.
  */
-export function cachePolicy(config: GatewayConfig, tenant: string, headers: Headers, body: Record<string, unknown>): CachePolicy {
+export function cachePolicy(config: GatewayConfig, caller: Caller, user: string | undefined, headers: Headers, body: Record<string, unknown>): CachePolicy {
   const control = (header(headers, 'cache-control') ?? '').toLowerCase()
   const directives = new Set(control.split(',').map((d) => d.trim()))
-  const policy: CachePolicy = { read: true, write: true, ttlMs: config.cache.ttl, namespace: `t/${tenant}`, tags: [] }
+  const policy: CachePolicy = { read: true, write: true, ttlMs: config.cache.ttl, namespace: '', tags: [] }
   const maxAge = /max-age=(\d+)/.exec(control)?.[1]
   if (maxAge !== undefined) policy.maxAgeMs = Number(maxAge) * 1000
   const ttl = header(headers, 'x-tollgate-cache-ttl')
   if (ttl !== undefined) {
-    if (!/^\d{1,9}$/.test(ttl.trim()) || Number(ttl) === 0) throw badRequest('x-tollgate-cache-ttl must be a whole number of seconds greater than 0', 'x-tollgate-cache-ttl')
+    const maxSeconds = Math.floor((DEFAULTS.cache.maxTtlMs - config.cache.grace) / 1000)
+    if (!/^\d{1,9}$/.test(ttl.trim()) || Number(ttl) === 0 || Number(ttl) > maxSeconds) {
+      throw badRequest(`x-tollgate-cache-ttl must be a whole number of seconds from 1 to ${maxSeconds}`, 'x-tollgate-cache-ttl')
+    }
     policy.ttlMs = Number(ttl) * 1000
   }
-  const namespace = header(headers, 'x-tollgate-cache-namespace')?.trim()
-  if (namespace) {
-    if (!/^[\w.-]{1,64}$/.test(namespace)) throw badRequest('x-tollgate-cache-namespace must be 1 to 64 letters, digits, _ . -', 'x-tollgate-cache-namespace')
-    policy.namespace = config.cache.sharedNamespaces.includes(namespace) ? `shared/${namespace}` : `t/${tenant}/${namespace}`
-  }
+  const requested = header(headers, 'x-tollgate-cache-namespace')?.trim()
+  if (requested && !/^[\w.-]{1,64}$/.test(requested)) throw badRequest('x-tollgate-cache-namespace must be 1 to 64 letters, digits, _ . -', 'x-tollgate-cache-namespace')
+  policy.namespace = cacheNamespace(config, caller, user, requested || undefined)
   const tags = header(headers, 'x-tollgate-cache-tags')
   if (tags) {
     policy.tags = tags.split(',').map((t) => t.trim()).filter(Boolean)

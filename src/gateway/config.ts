@@ -3,7 +3,7 @@ import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
 import { ConfigError } from '../core/errors.js'
 import { durationMs, positiveDurationMs } from '../core/options.js'
-import { DEFAULT_PRICES } from '../llm/pricing.js'
+import { ESTIMATE_PRICE } from '../llm/pricing.js'
 import { storeOptionsFromEnv } from '../stores/from-env.js'
 
 const name = z.string().regex(/^[\w.-]{1,64}$/, { message: 'letters, digits, _ . - (1 to 64)' })
@@ -46,6 +46,11 @@ export const limitsSchema = pair
   })
   .strict()
 
+const storeSchema = z.object({ url: z.string().default('memory://'), keyPrefix: z.string().default('') }).strict()
+
+/** A pass-through route pattern: a path under `/v1/`, `*` matching any run of characters (`/v1/audio/*`). */
+const passThroughPattern = z.string().regex(/^\/v1\/[\w\-./*]+$/, { message: "a path under /v1/ of letters, digits, _ - . / and * (e.g. '/v1/audio/*')" })
+
 const gatewayKey = z
   .object({
     name,
@@ -72,7 +77,7 @@ export const configSchema = z
       })
       .strict()
       .default({ host: '127.0.0.1', port: 8080, bodyLimit: 4 * 1024 * 1024, shutdownTimeout: 10_000, logLevel: 'info' }),
-    store: z.object({ url: z.string().default('memory://'), keyPrefix: z.string().default('') }).strict().optional(),
+    store: storeSchema.optional(),
     /** `none`: no key needed (local use; logged loudly at start). `keys`: a gateway key from `keys` is required. */
     auth: z.enum(['none', 'keys'], { message: "'none' or 'keys'" }).default('none'),
     keys: z.array(gatewayKey).default([]),
@@ -85,26 +90,49 @@ export const configSchema = z
         /** Namespaces a request may name in `x-tollgate-cache-namespace` to share entries across tenants. */
         sharedNamespaces: z.array(name).default([]),
         l1MaxBytes: z.number().int().min(1024).default(64 * 1024 * 1024),
+        /**
+         * Who shares entries: `tenant` (every key and end user of a tenant), `user` (each end user of a
+         * tenant apart; requests without a user share one space), `key` (each gateway key apart).
+         */
+        scope: z.enum(['tenant', 'user', 'key'], { message: "'tenant', 'user' or 'key'" }).default('tenant'),
+        /** Send `x-tollgate-cache`, `Age` and the saved/cost headers to clients; false hides whether a reply was a hit. */
+        exposeHeaders: z.boolean().default(true),
       })
       .strict()
-      .default({ enabled: true, ttl: 3_600_000, grace: 0, sharedNamespaces: [], l1MaxBytes: 64 * 1024 * 1024 }),
+      .default({ enabled: true, ttl: 3_600_000, grace: 0, sharedNamespaces: [], l1MaxBytes: 64 * 1024 * 1024, scope: 'tenant', exposeHeaders: true }),
     /** USD per 1M tokens per model; merged over the built-in table. */
     pricing: z.record(z.string(), price).default({}),
-    /** Limits of every key without its own (and of anonymous callers with `auth: none`). Default none. */
-    limits: limitsSchema.default({}),
+    /** What a model without a price costs: `estimate` (charged at `unpricedPrice`), `allow` (free), `deny` (refused with 400). */
+    unpricedModel: z.enum(['deny', 'allow', 'estimate'], { message: "'deny', 'allow' or 'estimate'" }).default('estimate'),
+    unpricedPrice: price.default(ESTIMATE_PRICE),
+    /**
+     * Limits of every key without its own (and of anonymous callers with `auth: none`). Default none.
+     * `store`: where limit counters live, apart from the cache (default: the gateway's store on Redis,
+     * a non-evicting memory store of its own on the embedded default).
+     */
+    limits: limitsSchema.extend({ store: storeSchema.optional() }).strict().default({}),
+    /**
+     * `/v1/*` paths other than the LLM routes that are forwarded to the first upstream (deny by default).
+     * Each forwarded request counts against the key's request limits. Resource routes (`/v1/files`,
+     * `/v1/batches`) reach the upstream's one account: every tenant sees every other's resources.
+     */
+    passThrough: z.array(passThroughPattern).max(64).default([]),
   })
   .strict()
   .superRefine((config, ctx) => {
     if (config.auth === 'keys' && config.keys.length === 0) ctx.addIssue({ code: 'custom', path: ['keys'], message: "at least one key when auth is 'keys'" })
     const hashes = new Set<string>()
+    const names = new Set<string>()
     for (const [i, key] of config.keys.entries()) {
       if (hashes.has(key.hash)) ctx.addIssue({ code: 'custom', path: ['keys', i, 'hash'], message: 'a hash not used by another key' })
+      if (names.has(key.name)) ctx.addIssue({ code: 'custom', path: ['keys', i, 'name'], message: 'a name not used by another key (limits and ledgers are kept by key name)' })
       hashes.add(key.hash)
+      names.add(key.name)
     }
   })
 
 export { ConfigError }
-export type GatewayConfig = z.output<typeof configSchema> & { prices: Record<string, z.output<typeof price>> }
+export type GatewayConfig = z.output<typeof configSchema>
 export type UpstreamConfig = z.output<typeof upstream>
 export type LimitsConfig = z.output<typeof limitsSchema>
 
@@ -138,7 +166,7 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env):
     const message = issue.code === 'unrecognized_keys' ? 'no such field (check the spelling)' : issue.message.replace(/^Invalid input: /, '')
     throw new ConfigError(path, message)
   }
-  return { ...result.data, prices: { ...DEFAULT_PRICES, ...result.data.pricing } }
+  return result.data
 }
 
 /** Reads and validates a YAML config file. */

@@ -1,4 +1,4 @@
-import type { ModelRouter } from './router.js'
+import type { ModelRouter } from '../calls/router.js'
 
 interface ModelEntry {
   id: string
@@ -23,16 +23,16 @@ export class ModelList {
     const byId = new Map<string, ModelEntry>()
     for (const id of this.router.configuredModels()) byId.set(id, { id, object: 'model', created: 0, owned_by: 'tollgate' })
     const open = this.router.upstreams.filter((upstream) => upstream.config.models.some((m) => m.includes('*')))
-    const lists = await Promise.all(open.map((upstream) => this.#fetch(upstream.name, () => upstream.call('/models', undefined, undefined, 'GET'))))
+    const lists = await Promise.all(open.map((upstream) => this.#fetch(upstream.name, () => upstream.call({ route: '/models', method: 'GET' }))))
     for (const models of lists) for (const model of models) if (!byId.has(model.id)) byId.set(model.id, model)
     return { object: 'list', data: [...byId.values()] }
   }
 
-  async #fetch(name: string, call: () => Promise<{ body: { json(): Promise<unknown> } }>): Promise<ModelEntry[]> {
+  async #fetch(name: string, call: () => Promise<{ body: { text(): Promise<string> } }>): Promise<ModelEntry[]> {
     const cached = this.#lists.get(name)
     if (cached && Date.now() - cached.at < LIST_TTL_MS) return cached.models
     try {
-      const reply = (await (await call()).body.json()) as { data?: Array<Partial<ModelEntry>> }
+      const reply = JSON.parse(await (await call()).body.text()) as { data?: Array<Partial<ModelEntry>> }
       const models = (reply.data ?? [])
         .filter((m) => typeof m.id === 'string')
         .map((m) => ({ id: m.id as string, object: 'model' as const, created: m.created ?? 0, owned_by: m.owned_by ?? name }))

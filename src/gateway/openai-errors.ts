@@ -26,3 +26,41 @@ export class GatewayHttpError extends Error {
 }
 
 export const badRequest = (message: string, param?: string) => new GatewayHttpError(400, message, { code: 'invalid_request', ...(param ? { param } : {}) })
+
+/** Statuses and codes of the upstream failures the gateway answers for itself (a status error passes through as it came). */
+const UPSTREAM_FAILURES: Record<string, { status: number; code: string }> = {
+  E_UPSTREAM_TIMEOUT: { status: 504, code: 'upstream_timeout' },
+  E_UPSTREAM_UNREACHABLE: { status: 502, code: 'upstream_unreachable' },
+  E_UPSTREAM_INVALID: { status: 502, code: 'upstream_invalid_reply' },
+  E_UPSTREAM_INCOMPLETE: { status: 502, code: 'upstream_incomplete' },
+  E_UPSTREAM_ABORTED: { status: 502, code: 'upstream_aborted' },
+}
+
+/**
+ * Fastify's own errors, in OpenAI's vocabulary: its `FST_ERR_*` codes are an implementation detail
+ * clients must not come to depend on.
+ */
+const FASTIFY_CODES: Record<string, { code: string; message?: string }> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: { code: 'request_too_large', message: 'The request body is larger than the gateway accepts.' },
+  FST_ERR_CTP_INVALID_JSON_BODY: { code: 'invalid_json' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { code: 'invalid_json', message: 'The request body is empty; send a JSON object.' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { code: 'unsupported_media_type' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { code: 'invalid_content_length' },
+}
+
+/** The OpenAI-shaped error for a failure the producer or Fastify reported (upstream status errors excepted). */
+export function httpErrorOf(error: Error & { code?: string; statusCode?: number }): GatewayHttpError {
+  if (error instanceof GatewayHttpError) return error
+  const upstream = error.code ? UPSTREAM_FAILURES[error.code] : undefined
+  if (upstream) return new GatewayHttpError(upstream.status, error.message, { code: upstream.code })
+  if (error.code === 'E_MODEL_NOT_PRICED') return new GatewayHttpError(400, error.message, { code: 'model_not_priced', param: 'model' })
+  const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500
+  if (status !== 500) {
+    const known = error.code ? FASTIFY_CODES[error.code] : undefined
+    const message = known?.message ?? (error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' ? `The request body is not valid JSON: ${error.message}` : error.message)
+    return new GatewayHttpError(status, message, { code: known?.code ?? 'invalid_request' })
+  }
+  // Named, so an operator (and the client) can tell a store outage from a bug.
+  const cause = error.code ? `${error.code}: ${error.message}` : error.name
+  return new GatewayHttpError(500, `The gateway failed to handle the request (${cause}).`, { code: 'internal_error' })
+}

@@ -1,5 +1,5 @@
 import type { RuleDecision } from '../ratelimit/types.js'
-import type { Charge } from './limits.js'
+import type { Charge } from '../calls/limits.js'
 import { GatewayHttpError } from './openai-errors.js'
 
 /** OpenAI's reset format: `250ms`, `1s`, `6m0s`, `1h2m3s`. */

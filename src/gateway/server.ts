@@ -1,34 +1,48 @@
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify'
 import { type Cache, createCache } from '../cache/cache.js'
+import { CallLimits } from '../calls/limits.js'
+import { CallProducer } from '../calls/producer.js'
+import { ModelRouter } from '../calls/router.js'
+import type { Caller } from '../calls/types.js'
+import type { Clock } from '../core/clock.js'
+import { DEFAULTS } from '../core/defaults.js'
+import { UpstreamError } from '../core/errors.js'
+import { Pricing } from '../llm/pricing.js'
 import { createStore } from '../stores/create-store.js'
 import type { Store } from '../stores/types.js'
 import { Authenticator } from './auth.js'
 import type { GatewayConfig } from './config.js'
-import { handleLlm, type LlmContext } from './llm-handler.js'
+import { handleLlm, type LlmRouteDeps } from './llm-route.js'
 import { ModelList } from './models.js'
-import { GatewayHttpError } from './openai-errors.js'
-import { CostLedger } from './cost-ledger.js'
-import { GatewayLimits } from './limits.js'
-import { ModelRouter } from './router.js'
-import { StreamHub } from './stream-hub.js'
-import { UpstreamReplyError } from './upstream.js'
+import { GatewayHttpError, httpErrorOf } from './openai-errors.js'
+import { PassThrough } from './pass-through.js'
+import { readiness, startupWarnings } from './readiness.js'
 
 export interface GatewayOptions {
   /** Log requests and lifecycle as JSON lines (pino, through Fastify). Default false. */
   logger?: boolean
+  /** The clock of the cache's TTLs and grace and of reply ages (tests move it by hand). Default the system clock. */
+  clock?: Clock
 }
 
 /**
- * The OpenAI-compatible gateway: Fastify in front of the upstreams, with the cache (and, through
- * the config, the store) shared by every instance pointed at the same Redis.
+ * The OpenAI-compatible gateway: Fastify in front of the call producer. On Redis every instance
+ * shares the cache and the limits; on the embedded default the cache is in-process (L1 only, no
+ * second copy of each reply) and the limits have a store of their own that never evicts, so cached
+ * replies can never push a rate-limit counter out.
  */
 export class Gateway {
   readonly app: FastifyInstance
+  /** The store named by `store.url`: the cache's L2 (none on the embedded default). */
   readonly store: Store
+  /** Where limit counters live: `limits.store`, else the store on Redis, else a non-evicting memory store. */
+  readonly limitsStore: Store
   readonly cache: Cache
-  readonly ledger = new CostLedger()
+  readonly producer: CallProducer
+  /** What the config would be warned about at start (unpriced models, a limits store that may evict). */
+  readonly warnings: string[] = []
   readonly #router: ModelRouter
-  readonly #limits: GatewayLimits
+  readonly #limits: CallLimits
   #closing: Promise<void> | undefined
 
   constructor(
@@ -36,73 +50,82 @@ export class Gateway {
     options: GatewayOptions = {},
   ) {
     this.store = createStore(config.store ?? {})
-    this.cache = createCache({ store: this.store, namespace: 'gw', ttl: config.cache.ttl, grace: config.cache.grace, l1: { maxBytes: config.cache.l1MaxBytes } })
+    const embedded = this.store.kind === 'memory'
+    const { store: limitsStoreConfig, ...limits } = config.limits
+    this.limitsStore = limitsStoreConfig
+      ? createStore(limitsStoreConfig)
+      : embedded
+        ? createStore({ url: 'memory://', evict: false, maxBytes: DEFAULTS.memory.maxBytes })
+        : this.store
+    this.cache = createCache({
+      store: embedded ? undefined : this.store,
+      namespace: 'gw',
+      ttl: config.cache.ttl,
+      grace: config.cache.grace,
+      l1: { maxBytes: config.cache.l1MaxBytes },
+      ...(options.clock ? { clock: options.clock } : {}),
+    })
     this.#router = new ModelRouter(config.upstreams)
+    this.#limits = new CallLimits(limits, config.keys, this.limitsStore)
+    const pricing = new Pricing(config.pricing, config.unpricedModel, config.unpricedPrice)
+    this.producer = new CallProducer({ cache: this.cache, pricing, limits: this.#limits, clock: options.clock })
+    this.warnings.push(...startupWarnings(config, this.#router, pricing))
     this.app = Fastify({ logger: options.logger ? { level: config.server.logLevel } : false, bodyLimit: config.server.bodyLimit, forceCloseConnections: false, return503OnClosing: true })
-    this.#limits = new GatewayLimits(config, this.store)
-    const ctx: LlmContext = { config, router: this.#router, auth: new Authenticator(config), cache: this.cache, hub: new StreamHub(), limits: this.#limits, ledger: this.ledger }
+    const deps: LlmRouteDeps = { config, router: this.#router, producer: this.producer }
+    const auth = new Authenticator(config)
     const models = new ModelList(this.#router)
-    const auth = ctx.auth
+    const passThrough = new PassThrough(config.passThrough, this.#router.upstreams[0], this.#limits, this.producer.ledger)
+    const callers = new WeakMap<FastifyRequest, Caller>()
+    const callerOf = (request: FastifyRequest) => callers.get(request) as Caller
 
+    // Before the body is read: an unauthenticated caller learns nothing about validation.
+    this.app.addHook('onRequest', async (request) => {
+      if (request.url.startsWith('/v1/')) callers.set(request, auth.authenticate(request.headers.authorization))
+    })
     // Bodies that are not JSON (multipart uploads for audio and files) pass through to the upstream untouched.
     this.app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body))
     this.app.setErrorHandler((error: FastifyError, request, reply) => {
-      if (error instanceof UpstreamReplyError) return reply.status(error.status).type(error.contentType).send(error.payload)
-      if (error instanceof GatewayHttpError) return reply.status(error.status).headers(error.headers).send(error.body())
-      const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500
-      if (status === 500) request.log.error({ err: error }, 'unexpected error')
-      const message = status === 500 ? 'The gateway failed to handle the request.' : clientMessage(error)
-      const code = status === 500 ? 'internal_error' : (error.code?.toLowerCase() ?? 'invalid_request')
-      return reply.status(status).send(new GatewayHttpError(status, message, { code }).body())
+      if (error instanceof UpstreamError && error.code === 'E_UPSTREAM_STATUS') {
+        return reply.status(error.status ?? 502).headers(error.headers).type(error.contentType ?? 'application/json').send(error.body)
+      }
+      const failure = httpErrorOf(error)
+      if (failure.status >= 500) request.log.error({ err: error }, 'request failed')
+      return reply.status(failure.status).headers(failure.headers).send(failure.body())
     })
     this.app.setNotFoundHandler((request, reply) => {
-      void reply.status(404).send(new GatewayHttpError(404, `Unknown route: ${request.method} ${request.url}`, { code: 'not_found' }).body())
+      void reply.status(404).send(new GatewayHttpError(404, `Unknown route: ${request.method} ${request.url.split('?')[0]}`, { code: 'not_found' }).body())
     })
 
     this.app.get('/healthz', async () => ({ status: 'ok' }))
-    this.app.get('/readyz', async () => {
-      try {
-        await this.store.ping()
-        return { status: 'ready', store: this.store.name }
-      } catch (err) {
-        // The gateway still answers without its store (misses, local limits): ready, but degraded.
-        return { status: 'degraded', store: this.store.name, error: (err as Error).message }
-      }
-    })
-    this.app.post('/v1/chat/completions', (request, reply) => handleLlm(ctx, 'chat', request, reply))
-    this.app.post('/v1/completions', (request, reply) => handleLlm(ctx, 'text', request, reply))
-    this.app.post('/v1/embeddings', (request, reply) => handleLlm(ctx, 'embeddings', request, reply))
-    this.app.get('/v1/models', async (request) => {
-      auth.authenticate(request.headers.authorization)
-      return models.list()
-    })
-    this.app.all('/v1/*', async (request, reply) => {
-      auth.authenticate(request.headers.authorization)
-      const upstream = this.#router.upstreams[0]
-      if (!upstream) throw new GatewayHttpError(404, 'No upstream configured', { code: 'not_found' })
-      const route = request.url.replace(/^\/v1/, '').split('?')[0] as string
-      const method = request.method === 'GET' ? 'GET' : 'POST'
-      const contentType = String(request.headers['content-type'] ?? 'application/json')
-      const response = await upstream.call(route, method === 'GET' ? undefined : request.body, undefined, method, contentType)
-      // Bytes, not text: these routes include audio and files.
-      return reply.status(response.status).type(response.contentType).header('x-tollgate-cache', 'BYPASS').send(Buffer.from(await response.body.arrayBuffer()))
-    })
+    this.app.get('/readyz', () => readiness(this.store, this.limitsStore))
+    this.app.post('/v1/chat/completions', (request, reply) => handleLlm(deps, 'chat', callerOf(request), request, reply))
+    this.app.post('/v1/completions', (request, reply) => handleLlm(deps, 'text', callerOf(request), request, reply))
+    this.app.post('/v1/embeddings', (request, reply) => handleLlm(deps, 'embeddings', callerOf(request), request, reply))
+    this.app.get('/v1/models', () => models.list())
+    this.app.all('/v1/*', (request, reply) => passThrough.handle(callerOf(request), request, reply))
   }
 
-  /** Resolves when the token and budget reconciliations of replies sent so far are applied. */
+  /** Spend and savings per tenant and model. */
+  get ledger(): CallProducer['ledger'] {
+    return this.producer.ledger
+  }
+
+  /** Resolves when the token and budget settlements of calls answered so far are applied. */
   limitsSettled(): Promise<void> {
     return this.#limits.settled()
   }
 
-  /** Starts listening; resolves with the base URL (e.g. `http://127.0.0.1:8080`). */
+  /** Starts listening; resolves with the base URL (e.g. `http://127.0.0.1:8080`). Logs the start-up warnings. */
   async listen(): Promise<string> {
     await this.cache.ready()
+    this.warnings.push(...(await readiness(this.store, this.limitsStore)).warnings)
+    for (const warning of this.warnings) this.app.log.warn(warning)
     return this.app.listen({ host: this.config.server.host, port: this.config.server.port })
   }
 
   /**
    * Graceful shutdown: stop accepting, let in-flight requests (streams included) finish for up to
-   * `server.shutdownTimeout`, cut what is left, then close the upstream pools, the cache and the store.
+   * `server.shutdownTimeout`, cut what is left, then close the upstream pools, the cache and the stores.
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
@@ -115,16 +138,11 @@ export class Gateway {
       await this.#router.close()
       await this.#limits.close()
       await this.cache.close()
+      if (this.limitsStore !== this.store) await this.limitsStore.close()
       await this.store.close()
     })()
     return this.#closing
   }
-}
-
-function clientMessage(error: FastifyError): string {
-  if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return 'The request body is larger than the gateway accepts.'
-  if (error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return `The request body is not valid JSON: ${error.message}`
-  return error.message
 }
 
 /** Creates a gateway (not yet listening); see {@link Gateway}. */

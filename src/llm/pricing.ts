@@ -1,33 +1,64 @@
+import { ModelNotPricedError } from '../core/errors.js'
+import { type ModelPrice, PRICE_TABLE } from './price-table.js'
 import type { Usage } from './stream-assembler.js'
 
-/** USD per one million tokens. */
-export interface ModelPrice {
-  input: number
-  output: number
-}
+export type { ModelPrice }
+
+/** What a model without a price costs: `deny` refuses the call, `allow` counts it as free, `estimate` charges {@link ESTIMATE_PRICE}. */
+export type UnpricedModel = 'deny' | 'allow' | 'estimate'
+
+/** The built-in table (see price-table.ts for its source and date), by model name. */
+export const DEFAULT_PRICES: ReadonlyMap<string, ModelPrice> = new Map(PRICE_TABLE)
 
 /**
- * List prices of common models (USD per 1M tokens, as published by their providers in 2025-2026).
- * A starting point for cost accounting only: override or extend it under `pricing:` in the config,
- * which is the source of truth for a deployment.
+ * The price `estimate` charges for an unpriced model: a flagship model's list price, so that budgets
+ * bite on a model nobody priced instead of letting it run free; price cheap models explicitly.
  */
-export const DEFAULT_PRICES: Record<string, ModelPrice> = {
-  'gpt-4o': { input: 2.5, output: 10 },
-  'gpt-4o-mini': { input: 0.15, output: 0.6 },
-  'gpt-4.1': { input: 2, output: 8 },
-  'gpt-4.1-mini': { input: 0.4, output: 1.6 },
-  'gpt-4.1-nano': { input: 0.1, output: 0.4 },
-  'o3-mini': { input: 1.1, output: 4.4 },
-  'text-embedding-3-small': { input: 0.02, output: 0 },
-  'text-embedding-3-large': { input: 0.13, output: 0 },
-}
+export const ESTIMATE_PRICE: ModelPrice = { input: 10, output: 30 }
 
-/** Looks a model up exactly, then by the longest configured name it starts with (dated snapshots). */
-export function priceOf(prices: Record<string, ModelPrice>, model: string): ModelPrice | undefined {
-  if (prices[model]) return prices[model]
-  let best: string | undefined
-  for (const name of Object.keys(prices)) if (model.startsWith(name) && (!best || name.length > best.length)) best = name
-  return best ? prices[best] : undefined
+/** Prices looked up by model name are remembered, up to this many names (model names come from clients). */
+const MEMO_MAX = 1_000
+
+/**
+ * Prices of a deployment: the built-in table overlaid with the config's `pricing`, and what happens to
+ * a model that has none. Lookups go exactly, then by the longest listed name the model starts with
+ * (`gpt-4o-mini-2024-07-18` finds `gpt-4o-mini`). Keyed by a `Map`: model names are client input.
+ */
+export class Pricing {
+  readonly #prices: Map<string, ModelPrice>
+  readonly #memo = new Map<string, ModelPrice | null>()
+
+  constructor(
+    overrides: Readonly<Record<string, ModelPrice>> = {},
+    readonly unpriced: UnpricedModel = 'estimate',
+    readonly estimatePrice: ModelPrice = ESTIMATE_PRICE,
+  ) {
+    this.#prices = new Map(DEFAULT_PRICES)
+    for (const [model, price] of Object.entries(overrides)) this.#prices.set(model, price)
+  }
+
+  /** The listed price of `model`, or undefined. */
+  listed(model: string): ModelPrice | undefined {
+    const memo = this.#memo.get(model)
+    if (memo !== undefined) return memo ?? undefined
+    let found = this.#prices.get(model)
+    if (!found) {
+      let best = ''
+      for (const name of this.#prices.keys()) if (name.length > best.length && model.startsWith(name)) best = name
+      found = best ? this.#prices.get(best) : undefined
+    }
+    if (this.#memo.size >= MEMO_MAX) this.#memo.clear()
+    this.#memo.set(model, found ?? null)
+    return found
+  }
+
+  /** The price a call to `model` is charged: listed, or by the `unpriced` rule (undefined: free). Throws `E_MODEL_NOT_PRICED` under `deny`. */
+  priceFor(model: string): ModelPrice | undefined {
+    const listed = this.listed(model)
+    if (listed) return listed
+    if (this.unpriced === 'deny') throw new ModelNotPricedError(model)
+    return this.unpriced === 'estimate' ? this.estimatePrice : undefined
+  }
 }
 
 /** USD for `usage` at `price`; 0 when either is unknown. */

@@ -2,48 +2,68 @@ import type { Completion } from './stream-assembler.js'
 
 /** Content is replayed in pieces of this many characters: a client rendering tokens sees a stream, not one blob. */
 const PIECE = 256
+/** Message fields replayed in pieces, in this order; every other field goes whole in the first chunk. */
+const PIECED = ['reasoning_content', 'reasoning', 'content', 'refusal'] as const
+const TOP_LEVEL_SKIPPED = new Set(['id', 'object', 'created', 'model', 'choices', 'usage'])
 
-const event = (payload: unknown) => `data: ${JSON.stringify(payload)}\n\n`
+type Json = Record<string, unknown>
 
 /**
- * A cached reply as a valid text/event-stream, shaped like the provider's own: per choice a role chunk,
- * content (and reasoning, refusal, tool-call) chunks and a finish chunk; then a usage chunk when the
- * request asked for one (`stream_options.include_usage`); then `[DONE]`.
+ * A cached reply as the `data:` payloads of a text/event-stream, shaped like the provider's own: per
+ * choice a role chunk (carrying the message's whole-valued fields: audio, annotations, ...), content
+ * (and reasoning, refusal) in pieces, tool calls, a legacy function_call, then a finish chunk with the
+ * choice's logprobs and other fields; then a usage chunk when the request asked for one
+ * (`stream_options.include_usage`); then `[DONE]`. {@link StreamAssembler} turns these payloads back
+ * into the same reply.
  */
-export function* replayAsSse(completion: Completion, kind: 'chat' | 'text', includeUsage: boolean): Generator<string> {
-  const head = {
-    id: completion.id,
-    object: kind === 'chat' ? 'chat.completion.chunk' : 'text_completion',
-    created: completion.created,
-    model: completion.model,
-    ...(completion.system_fingerprint !== undefined ? { system_fingerprint: completion.system_fingerprint } : {}),
-  }
+export function* replayPayloads(completion: Completion, kind: 'chat' | 'text', includeUsage: boolean): Generator<string> {
+  const head: Json = { id: completion.id, object: kind === 'chat' ? 'chat.completion.chunk' : 'text_completion', created: completion.created, model: completion.model }
+  for (const key of Object.keys(completion)) if (!TOP_LEVEL_SKIPPED.has(key)) head[key] = completion[key]
   const usageField = includeUsage ? { usage: null } : {}
-  for (const choice of completion.choices) {
-    const index = choice.index ?? 0
-    const chunk = (body: Record<string, unknown>, finish: unknown = null) => event({ ...head, choices: [{ index, ...body, logprobs: null, finish_reason: finish }], ...usageField })
+  const choices = Array.isArray(completion.choices) ? (completion.choices as Json[]) : []
+  for (const choice of choices) {
+    const index = typeof choice.index === 'number' ? choice.index : 0
+    const { index: _index, message: rawMessage, text, logprobs, finish_reason: finish, ...fields } = choice
+    const chunk = (body: Json, last = false) =>
+      JSON.stringify({ ...head, choices: [{ index, ...body, ...(last ? { logprobs: logprobs ?? null, ...fields } : { logprobs: null }), finish_reason: last ? (finish ?? null) : null }], ...usageField })
     if (kind === 'text') {
-      for (const piece of pieces(String(choice.text ?? ''))) yield chunk({ text: piece })
-      yield chunk({ text: '' }, choice.finish_reason)
+      for (const piece of pieces(text)) yield chunk({ text: piece })
+      yield chunk({ text: '' }, true)
       continue
     }
-    const message = (choice.message as Record<string, unknown> | undefined) ?? {}
-    yield chunk({ delta: { role: message.role ?? 'assistant', content: message.content === null ? null : '' } })
-    for (const piece of pieces(message.reasoning_content)) yield chunk({ delta: { reasoning_content: piece } })
-    for (const piece of pieces(message.content)) yield chunk({ delta: { content: piece } })
-    for (const piece of pieces(message.refusal)) yield chunk({ delta: { refusal: piece } })
-    const calls = (message.tool_calls as Array<Record<string, unknown>> | undefined) ?? []
-    for (const [i, call] of calls.entries()) {
-      const fn = (call.function as Record<string, unknown> | undefined) ?? {}
-      yield chunk({ delta: { tool_calls: [{ index: i, id: call.id, type: call.type ?? 'function', function: { name: fn.name, arguments: fn.arguments } }] } })
-    }
-    yield chunk({ delta: {} }, choice.finish_reason)
+    const message = rawMessage && typeof rawMessage === 'object' ? (rawMessage as Json) : {}
+    const { role, tool_calls: calls, function_call: functionCall, ...rest } = message
+    const first: Json = { role: role ?? 'assistant', content: message.content === null || message.content === undefined ? null : '' }
+    for (const key of Object.keys(rest)) if (!(PIECED as readonly string[]).includes(key)) first[key] = rest[key]
+    for (const key of PIECED) if (key !== 'content' && rest[key] === null) first[key] = null
+    yield chunk({ delta: first })
+    for (const key of PIECED) for (const piece of pieces(rest[key])) yield chunk({ delta: { [key]: piece } })
+    if (Array.isArray(calls)) for (const [i, call] of calls.entries()) yield chunk({ delta: { tool_calls: [{ index: i, ...(call as Json) }] } })
+    if (functionCall && typeof functionCall === 'object') yield chunk({ delta: { function_call: functionCall } })
+    yield chunk({ delta: {} }, true)
   }
-  if (includeUsage) yield event({ ...head, choices: [], usage: completion.usage ?? null })
-  yield 'data: [DONE]\n\n'
+  if (includeUsage) yield JSON.stringify({ ...head, choices: [], usage: completion.usage ?? null })
+  yield '[DONE]'
 }
 
 function* pieces(text: unknown): Generator<string> {
   if (typeof text !== 'string' || text === '') return
   for (let at = 0; at < text.length; at += PIECE) yield text.slice(at, at + PIECE)
+}
+
+/**
+ * A stream payload as a client that did not ask for usage (`stream_options.include_usage`) would have
+ * had it: the final usage-only chunk dropped (undefined), the `usage` field of other chunks removed.
+ */
+export function withoutUsage(payload: string): string | undefined {
+  if (payload === '[DONE]' || !payload.includes('"usage"')) return payload
+  let chunk: Record<string, unknown>
+  try {
+    chunk = JSON.parse(payload) as Record<string, unknown>
+  } catch {
+    return payload
+  }
+  if (Array.isArray(chunk.choices) && chunk.choices.length === 0 && chunk.usage) return undefined
+  delete chunk.usage
+  return JSON.stringify(chunk)
 }

@@ -1,5 +1,5 @@
-/** A chat completion or legacy completion, as the non-streaming API returns it; what the cache stores. */
-export type Completion = Record<string, unknown> & { choices: Array<Record<string, unknown>>; usage?: Usage | null }
+/** A chat completion, legacy completion or embeddings reply, as the non-streaming API returns it; what the cache stores. */
+export type Completion = Record<string, unknown> & { usage?: Usage | null }
 
 export interface Usage {
   prompt_tokens: number
@@ -8,57 +8,103 @@ export interface Usage {
   [key: string]: unknown
 }
 
-interface ToolCallParts {
-  id?: string
-  type?: string
-  name: string
-  arguments: string
+type Json = Record<string, unknown>
+
+/**
+ * String fields a stream sends in pieces, to be joined. Every other string (role, ids, types, a
+ * finish reason, a severity) is a whole value each time it appears: joining it would corrupt it.
+ */
+const JOINED = new Set(['content', 'reasoning_content', 'reasoning', 'refusal', 'text', 'arguments', 'name', 'data', 'transcript'])
+/** Chunk fields that exist only in streams (OpenAI pads chunks with `obfuscation`); not part of a reply. */
+const STREAM_ONLY = new Set(['obfuscation', 'choices', 'usage', 'object'])
+/** Deeper than this a delta is taken whole instead of merged: merging is a walk over upstream input. */
+const MAX_MERGE_DEPTH = 12
+
+/**
+ * Merges one stream delta into what was assembled so far: joined strings are appended, arrays are
+ * appended (logprobs, annotations), objects are merged field by field (audio, function_call), and
+ * other values replace. A field that only ever came as null stays, as null.
+ */
+function merge(target: Json, delta: Json, depth: number): void {
+  for (const key of Object.keys(delta)) {
+    const next = delta[key]
+    const prev = target[key]
+    if (next === null || next === undefined) {
+      if (!(key in target)) target[key] = null
+    } else if (typeof next === 'string') {
+      target[key] = JOINED.has(key) && typeof prev === 'string' ? prev + next : next
+    } else if (Array.isArray(next)) {
+      target[key] = Array.isArray(prev) ? [...prev, ...next] : [...next]
+    } else if (typeof next === 'object' && depth < MAX_MERGE_DEPTH) {
+      const into = prev !== null && typeof prev === 'object' && !Array.isArray(prev) ? (prev as Json) : {}
+      merge(into, next as Json, depth + 1)
+      target[key] = into
+    } else {
+      target[key] = next
+    }
+  }
 }
 
 interface ChoiceParts {
-  role?: string
-  content: string
-  hasContent: boolean
-  reasoning: string
-  refusal: string
-  text: string
-  toolCalls: Map<number, ToolCallParts>
+  /** Chat: the message so far; legacy: unused. */
+  message: Json
+  /** Choice-level fields other than the delta (logprobs, content filter results, the legacy text). */
+  fields: Json
+  toolCalls: Map<number, Json>
   finishReason: string | null
 }
 
 /**
- * Rebuilds the non-streaming reply from a stream's chunks (chat: `delta` content, reasoning,
- * refusal and tool-call fragments; legacy completions: `text`), so one cache entry serves both kinds
- * of request. Complete only when every choice has a `finish_reason`: a stream cut short is never cached.
+ * Rebuilds the non-streaming reply from a stream's chunks, so one cache entry serves both kinds of
+ * request: chat deltas merge into the message (content, reasoning, refusal, tool calls by index, a
+ * legacy function_call, audio, annotations, fields it does not know), choice-level logprobs are
+ * appended, and top-level fields keep their latest value. Complete only when every choice has a
+ * `finish_reason`: a stream cut short is never cached.
  */
 export class StreamAssembler {
   readonly #choices = new Map<number, ChoiceParts>()
-  #head: Record<string, unknown> | undefined
+  readonly #head: Json = {}
   #usage: Usage | undefined
   #done = false
+  #chunks = 0
 
   constructor(private readonly kind: 'chat' | 'text') {}
 
-  /** One `data:` payload of the stream. */
-  add(data: string): void {
+  /** One `data:` payload of the stream. Returns false for a payload that is not a chunk object. */
+  add(data: string): boolean {
     if (data === '[DONE]') {
       this.#done = true
-      return
+      return true
     }
-    let chunk: Record<string, unknown>
+    let chunk: unknown
     try {
-      chunk = JSON.parse(data) as Record<string, unknown>
+      chunk = JSON.parse(data)
     } catch {
-      return
+      return false
     }
-    this.#head ??= chunk
-    if (chunk.usage) this.#usage = chunk.usage as Usage
-    for (const raw of (chunk.choices as Array<Record<string, unknown>> | undefined) ?? []) this.#addChoice(raw)
+    if (chunk === null || typeof chunk !== 'object' || Array.isArray(chunk)) return false
+    this.addChunk(chunk as Json)
+    return true
+  }
+
+  /** One parsed chunk object. */
+  addChunk(chunk: Json): void {
+    this.#chunks++
+    for (const key of Object.keys(chunk)) {
+      if (STREAM_ONLY.has(key)) continue
+      const value = chunk[key]
+      if (value !== null && value !== undefined) this.#head[key] = value
+      else if (!(key in this.#head)) this.#head[key] = null
+    }
+    if (chunk.usage && typeof chunk.usage === 'object') this.#usage = chunk.usage as Usage
+    if (Array.isArray(chunk.choices)) for (const raw of chunk.choices) if (raw && typeof raw === 'object') this.#addChoice(raw as Json)
   }
 
   /** Every choice finished (the stream said why each one stopped). */
   get complete(): boolean {
-    return this.#choices.size > 0 && [...this.#choices.values()].every((choice) => choice.finishReason !== null)
+    if (this.#choices.size === 0) return false
+    for (const choice of this.#choices.values()) if (choice.finishReason === null) return false
+    return true
   }
 
   get usage(): Usage | undefined {
@@ -69,62 +115,49 @@ export class StreamAssembler {
     return this.#done
   }
 
-  /** The assembled reply in the non-streaming shape. */
-  result(): Completion {
-    const head = this.#head ?? {}
-    const choices = [...this.#choices.entries()]
-      .sort(([a], [b]) => a - b)
-      .map(([index, parts]) => (this.kind === 'chat' ? chatChoice(index, parts) : { index, text: parts.text, logprobs: null, finish_reason: parts.finishReason }))
-    return {
-      id: head.id,
-      object: this.kind === 'chat' ? 'chat.completion' : 'text_completion',
-      created: head.created,
-      model: head.model,
-      ...(head.system_fingerprint !== undefined ? { system_fingerprint: head.system_fingerprint } : {}),
-      choices,
-      usage: this.#usage ?? null,
-    }
+  /** Chunk objects seen so far. */
+  get chunks(): number {
+    return this.#chunks
   }
 
-  #addChoice(raw: Record<string, unknown>): void {
+  /** The assembled reply in the non-streaming shape. */
+  result(): Completion {
+    const { id, created, model, ...rest } = this.#head
+    const choices = [...this.#choices.entries()].sort(([a], [b]) => a - b).map(([index, parts]) => this.#choice(index, parts))
+    return { id, object: this.kind === 'chat' ? 'chat.completion' : 'text_completion', created, model, ...rest, choices, usage: this.#usage ?? null }
+  }
+
+  #addChoice(raw: Json): void {
     const index = typeof raw.index === 'number' ? raw.index : 0
     let parts = this.#choices.get(index)
     if (!parts) {
-      parts = { content: '', hasContent: false, reasoning: '', refusal: '', text: '', toolCalls: new Map(), finishReason: null }
+      parts = { message: {}, fields: {}, toolCalls: new Map(), finishReason: null }
       this.#choices.set(index, parts)
     }
-    if (typeof raw.finish_reason === 'string') parts.finishReason = raw.finish_reason
-    if (typeof raw.text === 'string') parts.text += raw.text
-    const delta = raw.delta as Record<string, unknown> | undefined
-    if (!delta) return
-    if (typeof delta.role === 'string') parts.role = delta.role
-    if (typeof delta.content === 'string') {
-      parts.content += delta.content
-      parts.hasContent = true
-    }
-    if (typeof delta.reasoning_content === 'string') parts.reasoning += delta.reasoning_content
-    if (typeof delta.refusal === 'string') parts.refusal += delta.refusal
-    for (const call of (delta.tool_calls as Array<Record<string, unknown>> | undefined) ?? []) {
-      const at = typeof call.index === 'number' ? call.index : 0
-      const fn = (call.function as Record<string, unknown> | undefined) ?? {}
-      const existing = parts.toolCalls.get(at) ?? { name: '', arguments: '' }
-      if (typeof call.id === 'string') existing.id = call.id
-      if (typeof call.type === 'string') existing.type = call.type
-      if (typeof fn.name === 'string') existing.name += fn.name
-      if (typeof fn.arguments === 'string') existing.arguments += fn.arguments
-      parts.toolCalls.set(at, existing)
+    const { delta, index: _index, finish_reason: finish, ...fields } = raw
+    if (typeof finish === 'string') parts.finishReason = finish
+    merge(parts.fields, fields, 0)
+    if (!delta || typeof delta !== 'object') return
+    const { tool_calls: calls, ...rest } = delta as Json
+    merge(parts.message, rest, 0)
+    if (!Array.isArray(calls)) return
+    for (const call of calls) {
+      if (!call || typeof call !== 'object') continue
+      const { index: at, ...pieces } = call as Json
+      const position = typeof at === 'number' ? at : 0
+      const existing = parts.toolCalls.get(position) ?? {}
+      merge(existing, pieces, 0)
+      parts.toolCalls.set(position, existing)
     }
   }
-}
 
-function chatChoice(index: number, parts: ChoiceParts): Record<string, unknown> {
-  const message: Record<string, unknown> = { role: parts.role ?? 'assistant', content: parts.hasContent ? parts.content : null }
-  if (parts.reasoning) message.reasoning_content = parts.reasoning
-  if (parts.refusal) message.refusal = parts.refusal
-  if (parts.toolCalls.size > 0) {
-    message.tool_calls = [...parts.toolCalls.entries()]
-      .sort(([a], [b]) => a - b)
-      .map(([, call]) => ({ id: call.id, type: call.type ?? 'function', function: { name: call.name, arguments: call.arguments } }))
+  #choice(index: number, parts: ChoiceParts): Json {
+    if (this.kind === 'text') return { index, text: '', logprobs: null, ...parts.fields, finish_reason: parts.finishReason }
+    const { role, content, ...other } = parts.message
+    const message: Json = { role: role ?? 'assistant', content: typeof content === 'string' ? content : null, ...other }
+    if (parts.toolCalls.size > 0) {
+      message.tool_calls = [...parts.toolCalls.entries()].sort(([a], [b]) => a - b).map(([, call]) => ({ type: 'function', ...call }))
+    }
+    return { index, message, logprobs: null, ...parts.fields, finish_reason: parts.finishReason }
   }
-  return { index, message, logprobs: null, finish_reason: parts.finishReason }
 }

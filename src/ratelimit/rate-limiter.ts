@@ -35,7 +35,7 @@ export interface AdjustOptions {
   scopes?: Record<string, string>
 }
 
-const STORE_FAILURES = new Set(['E_STORE_UNAVAILABLE', 'E_STORE_TIMEOUT'])
+const STORE_FAILURES = new Set(['E_STORE_UNAVAILABLE', 'E_STORE_TIMEOUT', 'E_STORE_FULL'])
 
 /**
  * A rate limiter over a store: one atomic decision per call, several rules all or nothing, time from

@@ -33,6 +33,8 @@ export interface CreateStoreOptions {
   maxKeyBytes?: number
   /** Memory store only: byte budget, LRU-evicted beyond it. Default 64 MiB. */
   maxBytes?: number
+  /** Memory store only: false refuses writes past `maxBytes` (`E_STORE_FULL`) instead of evicting. Default true. */
+  evict?: boolean
   /** Memory store only: the clock TTLs are measured with. Default the system clock. */
   clock?: Clock
   /** rediss:// only: options for `tls.connect` (ca, cert, key, servername, rejectUnauthorized). */
@@ -50,6 +52,7 @@ const schema = z
     maxValueBytes: byteSize().default(DEFAULTS.store.maxValueBytes),
     maxKeyBytes: byteSize(80).default(DEFAULTS.store.maxKeyBytes),
     maxBytes: byteSize(1024).default(DEFAULTS.memory.maxBytes),
+    evict: z.boolean({ message: 'true or false' }).default(true),
     clock: z.custom<Clock>((v) => typeof (v as Clock)?.now === 'function', { message: 'an object with now()' }).optional(),
     tls: z.record(z.string(), z.unknown()).optional(),
   })
@@ -73,6 +76,7 @@ export function createStore(options: CreateStoreOptions = {}): Store {
         maxValueBytes: o.maxValueBytes,
         maxKeyBytes: o.maxKeyBytes,
         clock: o.clock,
+        evict: o.evict,
       })
     case 'memcached':
       if (Buffer.byteLength(o.keyPrefix) > 180) {

@@ -124,6 +124,11 @@ export class MemcachedStore implements Store {
     return performance.now() - started
   }
 
+  /** memcached evicts least-recently-used items when full (unless started with -M), in Redis' INFO terms. */
+  async serverInfo(): Promise<Record<string, string>> {
+    return { maxmemory_policy: 'allkeys-lru' }
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true

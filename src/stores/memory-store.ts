@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import { LRUCache } from 'lru-cache'
 import { type Clock, systemClock } from '../core/clock.js'
-import { StoreClosedError, StoreCommandError } from '../core/errors.js'
+import { StoreClosedError, StoreCommandError, StoreFullError } from '../core/errors.js'
 import { TypedEmitter } from '../core/events.js'
 import { INCREMENT } from './increment.js'
 import { checkValueSize, storageKey } from './keys.js'
@@ -14,7 +14,16 @@ export interface MemoryStoreOptions {
   maxValueBytes: number
   maxKeyBytes: number
   clock?: Clock
+  /**
+   * false: never evict; a write that would go past `maxBytes` (after expired entries are purged) fails
+   * with `E_STORE_FULL` instead. For state that must not silently vanish, like rate-limit counters.
+   * Default true (least-recently-used entries make room).
+   */
+  evict?: boolean
 }
+
+/** Room a non-evicting store keeps beyond `maxBytes` for the write that crosses it: no single write is larger. */
+const NO_EVICT_HEADROOM = 2 * 1024 * 1024
 
 /**
  * Estimated bytes an entry costs beyond its key and value: the LRU's slot arrays, the Map entry and
@@ -38,6 +47,8 @@ export class MemoryStore implements Store {
   readonly #maxValueBytes: number
   readonly #maxKeyBytes: number
   readonly #script: MemoryScriptContext
+  readonly #maxBytes: number
+  readonly #evict: boolean
   #closed = false
 
   constructor(options: MemoryStoreOptions) {
@@ -46,8 +57,11 @@ export class MemoryStore implements Store {
     this.#maxValueBytes = options.maxValueBytes
     this.#maxKeyBytes = options.maxKeyBytes
     this.#bus.setMaxListeners(0)
+    this.#maxBytes = options.maxBytes
+    this.#evict = options.evict !== false
     this.#lru = new LRUCache({
-      maxSize: options.maxBytes,
+      // Without eviction the LRU's own bound sits above maxBytes: #room() refuses writes before it is reached.
+      maxSize: this.#evict ? options.maxBytes : options.maxBytes + NO_EVICT_HEADROOM + options.maxValueBytes,
       sizeCalculation: (value, key) => ENTRY_OVERHEAD + key.length * 2 + valueBytes(value),
       // ttlResolution 0: an injected clock must be read on every access for TTL tests to be exact;
       // the default 1 ms debounce exists to save performance.now() calls, which a Date-based clock
@@ -99,6 +113,7 @@ export class MemoryStore implements Store {
     const bytes = Buffer.isBuffer(value) ? Buffer.from(value) : Buffer.from(value, 'utf8')
     const full = this.#key(key)
     if (options.ifNotExists && this.#lru.has(full)) return false
+    this.#room()
     this.#lru.set(full, bytes, options.ttlMs ? { ttl: options.ttlMs } : {})
     return true
   }
@@ -130,6 +145,7 @@ export class MemoryStore implements Store {
 
   async runScript<R>(script: StoreScript<R>, keys: string[], args: Array<string | number>): Promise<R> {
     this.#open()
+    this.#room()
     try {
       return script.memory(
         this.#script,
@@ -148,6 +164,7 @@ export class MemoryStore implements Store {
    */
   runLocal<R>(keys: string[], work: (ctx: MemoryScriptContext, keys: string[]) => R): R {
     this.#open()
+    this.#room()
     return work(
       this.#script,
       keys.map((key) => this.#key(key)),
@@ -175,6 +192,11 @@ export class MemoryStore implements Store {
     return 0
   }
 
+  /** Its eviction behaviour, in Redis' INFO terms: `noeviction` when `evict` is false. */
+  async serverInfo(): Promise<Record<string, string>> {
+    return { maxmemory: String(this.#maxBytes), maxmemory_policy: this.#evict ? 'allkeys-lru' : 'noeviction', used_memory: String(this.#lru.calculatedSize) }
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
@@ -186,6 +208,13 @@ export class MemoryStore implements Store {
     if (!this.#lru.has(full)) return -2
     const remaining = this.#lru.getRemainingTTL(full)
     return Number.isFinite(remaining) ? Math.max(0, Math.ceil(remaining)) : -1
+  }
+
+  /** A non-evicting store refuses a write once full; expired entries are dropped first to make room. */
+  #room(): void {
+    if (this.#evict || this.#lru.calculatedSize <= this.#maxBytes) return
+    this.#lru.purgeStale()
+    if (this.#lru.calculatedSize > this.#maxBytes) throw new StoreFullError(this.name, this.#maxBytes)
   }
 
   #key(key: string): string {

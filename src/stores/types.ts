@@ -93,6 +93,11 @@ export interface Store {
   publish(channel: string, message: string): Promise<void>
   /** Needs `capabilities.pubsub`. Resolves once subscribed, with a function that unsubscribes. */
   subscribe(channel: string, listener: (message: string) => void): Promise<() => Promise<void>>
+  /**
+   * What the server says of itself, in Redis' `INFO memory` terms (`maxmemory`, `maxmemory_policy`,
+   * `used_memory`, ...): how an operator tells whether it may evict keys.
+   */
+  serverInfo(): Promise<Record<string, string>>
   /** Round trip in ms; throws when the store cannot be reached. */
   ping(): Promise<number>
   /** Closes connections and timers; later calls fail with `E_STORE_CLOSED`. Idempotent. */

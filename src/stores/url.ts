@@ -74,8 +74,39 @@ export function parseStoreUrl(url: string, option = 'url'): StoreUrl {
   if (result.database !== undefined && result.database !== 0 && spec.kind === 'redis-cluster') {
     throw new InvalidOptionError(option, url, 'database 0: Redis Cluster has only one database')
   }
-  result.safe = userinfo === undefined ? url : url.replace(`${userinfo}@`, result.password !== undefined ? '***@' : `${userinfo}@`)
+  result.safe = maskUrl(url)
   return result
+}
+
+/** Query parameters whose values are secrets (`?password=`, `?sentinelPassword=`, `?token=`, `?tlsKey=`). */
+const SECRET_PARAM = /(pass|secret|token|key|auth|credential)/i
+
+/**
+ * A URL as it may be printed or logged: userinfo holding a password, and the values of secret-looking
+ * query parameters replaced by `***`. Works on store URLs (several hosts) and http URLs alike.
+ */
+export function maskUrl(url: string): string {
+  const hashAt = url.indexOf('#')
+  const base = hashAt === -1 ? url : url.slice(0, hashAt)
+  const queryAt = base.indexOf('?')
+  let head = queryAt === -1 ? base : base.slice(0, queryAt)
+  const at = head.lastIndexOf('@')
+  const schemeEnd = head.indexOf('://')
+  if (at > schemeEnd && schemeEnd !== -1) {
+    const userinfo = head.slice(schemeEnd + 3, at)
+    const colon = userinfo.indexOf(':')
+    if (colon !== -1) head = `${head.slice(0, schemeEnd + 3)}***${head.slice(at)}`
+  }
+  if (queryAt === -1) return head
+  const query = base
+    .slice(queryAt + 1)
+    .split('&')
+    .map((pair) => {
+      const eq = pair.indexOf('=')
+      return eq !== -1 && SECRET_PARAM.test(pair.slice(0, eq)) ? `${pair.slice(0, eq)}=***` : pair
+    })
+    .join('&')
+  return `${head}?${query}`
 }
 
 function parseHosts(list: string, defaultPort: number, url: string, option: string): HostPort[] {

@@ -16,6 +16,7 @@ describe('routing, health and pass-through', () => {
         // Azure style: the deployment in the path, the version in the query, the key in api-key.
         { name: 'azure', baseUrl: `${openai.url.replace('/v1', '')}/openai/deployments/{model}`, apiKeyHeader: 'api-key', apiKey: 'az', query: { 'api-version': '2024-10-21' }, models: ['az-*'] },
       ],
+      passThrough: ['/v1/models/*', '/v1/audio/*'],
     })
   })
   after(async () => {
@@ -49,12 +50,12 @@ describe('routing, health and pass-through', () => {
     assert.ok(ids.includes('fast'))
   })
 
-  it('/healthz answers, /readyz reports the store', async () => {
+  it('/healthz answers, /readyz reports each store by check, never by URL', async () => {
     assert.deepEqual(await (await fetch(`${gw.url}/healthz`)).json(), { status: 'ok' })
-    assert.deepEqual(await (await fetch(`${gw.url}/readyz`)).json(), { status: 'ready', store: 'memory://' })
+    assert.deepEqual(await (await fetch(`${gw.url}/readyz`)).json(), { status: 'ready', checks: { store: 'ok', limitsStore: 'ok' }, warnings: [] })
   })
 
-  it('other /v1 routes are proxied to the first upstream, uncached, bodies of any type as bytes', async () => {
+  it('allowlisted /v1 routes are proxied to the first upstream, uncached, bodies of any type as bytes', async () => {
     const response = await fetch(`${gw.url}/v1/models/extra`, { headers: { authorization: 'Bearer x' } })
     assert.equal(response.headers.get('x-tollgate-cache'), 'BYPASS')
     assert.equal(local.calls['/v1/models/extra'], 1)

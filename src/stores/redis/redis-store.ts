@@ -146,6 +146,18 @@ export class RedisStore implements Store {
     return performance.now() - started
   }
 
+  /** `INFO memory` of the server (of one master, on Cluster), as `field: value`. */
+  async serverInfo(): Promise<Record<string, string>> {
+    const client = this.kind === 'redis-cluster' ? ((this.#client as Cluster).nodes('master')[0] ?? this.#client) : this.#client
+    const text = await this.#run('info', () => client.info('memory'))
+    const info: Record<string, string> = Object.create(null) as Record<string, string>
+    for (const line of text.split('\r\n')) {
+      const colon = line.indexOf(':')
+      if (colon > 0 && !line.startsWith('#')) info[line.slice(0, colon)] = line.slice(colon + 1)
+    }
+    return info
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true

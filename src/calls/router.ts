@@ -1,5 +1,4 @@
-import type { UpstreamConfig } from './config.js'
-import { Upstream } from './upstream.js'
+import { Upstream, type UpstreamSpec } from './upstream.js'
 
 export interface Route {
   upstream: Upstream
@@ -17,7 +16,7 @@ export class ModelRouter {
   readonly #patterns: Array<{ upstream: Upstream; patterns: RegExp[] }>
   readonly #aliases = new Map<string, Route>()
 
-  constructor(configs: UpstreamConfig[]) {
+  constructor(configs: UpstreamSpec[]) {
     this.upstreams = configs.map((config) => new Upstream(config))
     this.#patterns = this.upstreams.map((upstream) => ({ upstream, patterns: upstream.config.models.map(globToRegExp) }))
     for (const upstream of this.upstreams) {

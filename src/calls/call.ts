@@ -1,0 +1,260 @@
+import type { Cache } from '../cache/cache.js'
+import type { Clock } from '../core/clock.js'
+import { UpstreamError } from '../core/errors.js'
+import { requestCacheKey } from '../llm/canonical.js'
+import { completionProblem } from '../llm/completion-shape.js'
+import { costUsd, type ModelPrice } from '../llm/pricing.js'
+import { SseParser } from '../llm/sse-parser.js'
+import { replayPayloads, withoutUsage } from '../llm/sse-replay.js'
+import { type Completion, StreamAssembler, type Usage } from '../llm/stream-assembler.js'
+import { estimateOutputTokens, usageOf } from '../llm/usage-estimate.js'
+import type { CostLedger } from './cost-ledger.js'
+import type { CallLimits, Charge } from './limits.js'
+import { LiveStream, type LiveStreams } from './live-streams.js'
+import type { CallKind, CallOutcome, CallRequest, CacheStatus } from './types.js'
+import type { UpstreamResponse } from './upstream.js'
+
+const UPSTREAM_ROUTE: Record<CallKind, string> = { chat: '/chat/completions', text: '/completions', embeddings: '/embeddings' }
+
+/** What a call needs from the producer that runs it. */
+export interface CallDeps {
+  cache: Cache
+  live: LiveStreams
+  ledger: CostLedger
+  limits: CallLimits | undefined
+  clock: Clock
+}
+
+/**
+ * One call's way to its answer: a live stream it joins, the cache (single-flight, grace), or its own
+ * upstream call. The upstream call is made by {@link fetch}, which settles what it cost whoever ends
+ * up reading its answer; replies served without one are settled as savings.
+ */
+export class Call {
+  readonly #stream: boolean
+  readonly #includeUsage: boolean
+  readonly #upstreamBody: Record<string, unknown>
+  readonly #key: string
+  readonly #cache: Cache
+
+  constructor(
+    private readonly deps: CallDeps,
+    private readonly request: CallRequest,
+    private readonly charge: Charge | undefined,
+    private readonly price: ModelPrice | undefined,
+    private readonly promptTokens: number,
+  ) {
+    const { body, kind, route } = request
+    this.#stream = body.stream === true && kind !== 'embeddings'
+    this.#includeUsage = (body.stream_options as { include_usage?: unknown } | null | undefined)?.include_usage === true
+    // Streams always ask upstream for usage: cost accounting and the cached entry need it.
+    this.#upstreamBody = { ...body, model: route.model, ...(this.#stream ? { stream_options: { ...(body.stream_options as object), include_usage: true } } : {}) }
+    this.#key = requestCacheKey(UPSTREAM_ROUTE[kind], this.#upstreamBody, route.model)
+    this.#cache = deps.cache.namespaced(request.policy.namespace)
+  }
+
+  async answer(): Promise<CallOutcome> {
+    const { policy } = this.request
+    if (!policy.read && !policy.write) return this.#own('BYPASS', false)
+    if (policy.read && this.#stream) {
+      const live = this.deps.live.get(policy.namespace, this.#key)
+      if (live) return this.#follow(live)
+    }
+    if (!policy.read) return this.#own('MISS', true)
+    return this.#cached()
+  }
+
+  /** The charge goes back: the call failed before any upstream call of its own settled it. */
+  refund(): void {
+    if (this.charge && !this.charge.settled) this.deps.limits?.settle(this.charge, null)
+  }
+
+  async #cached(): Promise<CallOutcome> {
+    const { policy } = this.request
+    const own = this.#stream ? new LiveStream() : undefined
+    const entry = this.#cache.getOrSetEntry(this.#key, () => this.#fetch(own, true), { ttl: policy.ttlMs, tags: policy.tags })
+    if (own) {
+      const first = await Promise.race([own.started.then(() => own), entry])
+      if (first === own) {
+        entry.catch(() => {})
+        return this.#live('MISS', own)
+      }
+    }
+    const result = await entry
+    if (result.status === 'miss') return this.#answered('MISS', result.value)
+    const tooOld = policy.maxAgeMs !== undefined && this.deps.clock.now() - result.createdAt > policy.maxAgeMs
+    // An entry that is not a completion (written by an older version, or by hand) is never replayed.
+    if (tooOld || completionProblem(this.request.kind, result.value)) return this.#own('MISS', true)
+    return this.#served(result.status === 'stale' ? 'STALE' : 'HIT', result.value, result.createdAt)
+  }
+
+  /** An upstream call of this caller's own, outside the cache's single-flight; `write` caches its answer. */
+  async #own(status: CacheStatus, write: boolean): Promise<CallOutcome> {
+    const own = this.#stream ? new LiveStream() : undefined
+    // Nobody else needs an uncached answer: when this caller goes, the upstream call goes too.
+    const abort = write ? undefined : new AbortController()
+    const signal = this.request.signal
+    if (abort && signal) {
+      if (signal.aborted) abort.abort()
+      else signal.addEventListener('abort', () => abort.abort(), { once: true })
+    }
+    if (own && abort) own.onIdle = () => abort.abort()
+    const answer = this.#fetch(own, write, abort?.signal)
+    const policy = this.request.policy
+    if (write) answer.then((value) => this.#cache.set(this.#key, value, { ttl: policy.ttlMs, tags: policy.tags })).catch(() => {})
+    if (own) {
+      const first = await Promise.race([own.started.then(() => own), answer])
+      if (first === own) {
+        answer.catch(() => {})
+        return this.#live(status, own)
+      }
+    }
+    return this.#answered(status, await answer)
+  }
+
+  /** Joins a stream in flight under the same namespace and key: served like a hit, live. */
+  async #follow(live: LiveStream): Promise<CallOutcome> {
+    this.refund()
+    live.result.then((completion) => this.#saved(completion), () => {})
+    const first = await Promise.race([live.started.then(() => live), live.result])
+    if (first === live) return this.#live('HIT', live)
+    return this.#outcome('HIT', first as Completion, 0, undefined, this.#costOf(first as Completion))
+  }
+
+  /**
+   * The upstream call: relays a stream into `live` (when the caller streams and the upstream does),
+   * else reads and checks the JSON reply. Settles the cost with the charge and the ledger whatever
+   * happens; throws an {@link UpstreamError} when there is no completion to show for it.
+   */
+  async #fetch(live: LiveStream | undefined, joinable: boolean, signal?: AbortSignal): Promise<Completion> {
+    const { route, kind, policy } = this.request
+    if (live && joinable) this.deps.live.register(policy.namespace, this.#key, live)
+    let response: UpstreamResponse
+    try {
+      response = await route.upstream.call({ route: UPSTREAM_ROUTE[kind], body: this.#upstreamBody, model: route.model, signal })
+    } catch (err) {
+      const failure = route.upstream.failure(err)
+      // A call cut by its caller reached the provider, which bills its prompt at least.
+      this.#spent(failure.code === 'E_UPSTREAM_ABORTED' ? usageOf(this.promptTokens, 0) : null)
+      live?.fail(failure)
+      throw failure
+    }
+    if (live && response.contentType.includes('text/event-stream')) return this.#relay(response, live)
+    let value: unknown
+    try {
+      const text = await response.body.text()
+      try {
+        value = JSON.parse(text)
+      } catch {
+        throw new UpstreamError('E_UPSTREAM_INVALID', route.upstream.name, `answered ${response.status} with a body that is not JSON (${response.contentType})`)
+      }
+      const problem = completionProblem(kind, value)
+      if (problem) throw new UpstreamError('E_UPSTREAM_INVALID', route.upstream.name, `answered ${response.status} with something that is not a completion: ${problem}`)
+    } catch (err) {
+      const failure = route.upstream.failure(err)
+      // A reply that arrived but is garbage was still a call the provider may bill: its prompt at least.
+      this.#spent(failure.code === 'E_UPSTREAM_INVALID' ? usageOf(this.promptTokens, 0) : null)
+      live?.fail(failure)
+      throw failure
+    }
+    const completion = value as Completion
+    this.#spent(completion.usage ?? usageOf(this.promptTokens, estimateOutputTokens(completion)))
+    live?.end(completion)
+    return completion
+  }
+
+  async #relay(response: UpstreamResponse, live: LiveStream): Promise<Completion> {
+    const assembler = new StreamAssembler(this.request.kind === 'text' ? 'text' : 'chat')
+    const parser = new SseParser((data) => {
+      // Only chunk objects and [DONE] go on: a client's SDK would choke on anything else.
+      if (assembler.add(data)) live.push(data)
+    })
+    live.start()
+    const upstream = this.request.route.upstream
+    let failure: UpstreamError | undefined
+    try {
+      for await (const chunk of response.body) parser.push(chunk)
+    } catch (err) {
+      failure = upstream.failure(err)
+    }
+    if (!failure && assembler.complete) {
+      const completion = assembler.result()
+      this.#spent(completion.usage ?? usageOf(this.promptTokens, estimateOutputTokens(completion)))
+      live.end(completion)
+      return completion
+    }
+    failure ??= new UpstreamError('E_UPSTREAM_INCOMPLETE', upstream.name, 'the stream ended before every choice finished; nothing was cached')
+    // The provider bills what it generated before the stream broke or was cut.
+    this.#spent(usageOf(this.promptTokens, assembler.chunks > 0 ? estimateOutputTokens(assembler.result()) : 0))
+    live.fail(failure)
+    throw failure
+  }
+
+  /** Records an upstream call's cost (null: it cost nothing) and settles the charge with it. */
+  #spent(usage: Usage | null): void {
+    const { caller, route } = this.request
+    if (usage) this.deps.ledger.record(caller.tenant, route.model, false, costUsd(this.price, usage), usage.prompt_tokens ?? 0, usage.completion_tokens ?? 0)
+    if (this.charge) this.deps.limits?.settle(this.charge, usage)
+  }
+
+  /** Records what serving `completion` without an upstream call saved. */
+  #saved(completion: Completion): number {
+    const saved = this.#costOf(completion)
+    const usage = completion.usage
+    this.deps.ledger.record(this.request.caller.tenant, this.request.route.model, true, saved, usage?.prompt_tokens ?? 0, usage?.completion_tokens ?? 0)
+    return saved
+  }
+
+  #costOf(completion: Completion): number {
+    return costUsd(this.price, completion.usage ?? undefined)
+  }
+
+  #served(status: CacheStatus, completion: Completion, createdAt: number): CallOutcome {
+    this.refund()
+    const saved = this.#saved(completion)
+    const age = Math.max(0, Math.floor((this.deps.clock.now() - createdAt) / 1000))
+    return this.#outcome(status, completion, age, undefined, saved)
+  }
+
+  #answered(status: CacheStatus, completion: Completion): CallOutcome {
+    return this.#outcome(status, completion, 0, this.#costOf(completion), undefined)
+  }
+
+  #outcome(cache: CacheStatus, completion: Completion, ageSeconds: number, costUsd: number | undefined, savedUsd: number | undefined): CallOutcome {
+    const kind = this.request.kind === 'text' ? 'text' : 'chat'
+    const includeUsage = this.#includeUsage
+    return {
+      cache,
+      ageSeconds,
+      charge: this.charge,
+      completion,
+      costUsd,
+      savedUsd,
+      events: () => replay(completion, kind, includeUsage),
+    }
+  }
+
+  #live(cache: CacheStatus, live: LiveStream): CallOutcome {
+    const includeUsage = this.#includeUsage
+    return {
+      cache,
+      ageSeconds: 0,
+      charge: this.charge,
+      completion: undefined,
+      costUsd: undefined,
+      savedUsd: undefined,
+      events: () => (includeUsage ? live.read() : stripped(live.read())),
+    }
+  }
+}
+
+async function* replay(completion: Completion, kind: 'chat' | 'text', includeUsage: boolean): AsyncGenerator<string> {
+  yield* replayPayloads(completion, kind, includeUsage)
+}
+
+async function* stripped(payloads: AsyncGenerator<string>): AsyncGenerator<string> {
+  for await (const payload of payloads) {
+    const kept = withoutUsage(payload)
+    if (kept !== undefined) yield kept
+  }
+}

@@ -1,0 +1,151 @@
+import { DEFAULTS } from '../core/defaults.js'
+import { costUsd, type ModelPrice } from '../llm/pricing.js'
+import type { Usage } from '../llm/stream-assembler.js'
+import { createRateLimiter, type RateLimiter } from '../ratelimit/rate-limiter.js'
+import type { RuleOptions } from '../ratelimit/options.js'
+import type { RateLimitDecision } from '../ratelimit/types.js'
+import type { Store } from '../stores/types.js'
+import type { Caller } from './types.js'
+
+const DAY_MS = 86_400_000
+/** Budgets count micro-dollars: the limiter counts whole units. */
+const MICRO = 1_000_000
+/** The limiter of callers without a key of their own (`auth: none`). */
+const DEFAULT_LIMITER = '\0default'
+
+export interface WindowSpec {
+  limit: number
+  /** Milliseconds. */
+  window: number
+}
+
+/**
+ * Limits of a gateway key. `requests`/`tokens` count per key; `user` per end user across the tenant's
+ * keys; `model` per model across the tenant; `dailyBudgetUsd` per key per UTC day.
+ */
+export interface LimitsSpec {
+  requests?: WindowSpec | undefined
+  tokens?: WindowSpec | undefined
+  user?: { requests?: WindowSpec | undefined; tokens?: WindowSpec | undefined } | undefined
+  model?: { requests?: WindowSpec | undefined; tokens?: WindowSpec | undefined } | undefined
+  dailyBudgetUsd?: number | undefined
+}
+
+/** What one call took from its limits up front, to be settled once what it really cost is known. */
+export interface Charge {
+  caller: Caller
+  model: string
+  user: string | undefined
+  price: ModelPrice | undefined
+  /** The up-front estimate: prompt tokens (by size) plus the most output the request allows. */
+  promptTokens: number
+  tokens: number
+  microUsd: number
+  decision: RateLimitDecision
+  /** Window of each rule, for the RateLimit-Policy header. */
+  windows: Record<string, number>
+  /** Set once the estimate was replaced by a real figure (or refunded). */
+  settled: boolean
+}
+
+/** The rules of one limits block: each a rule of one limiter whose identity is the tenant. */
+function rulesOf(limits: LimitsSpec): RuleOptions[] {
+  const rules: RuleOptions[] = []
+  const add = (name: string, scope: string, rule: WindowSpec | undefined) => {
+    if (rule) rules.push({ name, scope, limit: rule.limit, window: rule.window, algorithm: 'sliding-window' })
+  }
+  add('requests', 'key', limits.requests)
+  add('tokens', 'key', limits.tokens)
+  add('user-requests', 'user', limits.user?.requests)
+  add('user-tokens', 'user', limits.user?.tokens)
+  add('model-requests', 'model', limits.model?.requests)
+  add('model-tokens', 'model', limits.model?.tokens)
+  if (limits.dailyBudgetUsd) rules.push({ name: 'budget', scope: 'key', algorithm: 'fixed-window', limit: Math.round(limits.dailyBudgetUsd * MICRO), window: DAY_MS })
+  return rules
+}
+
+/**
+ * Rate limits, token limits and budgets of calls. Every rule of a call — per key, per user, per model,
+ * budget — belongs to one limiter whose identity is the tenant, so they share one Cluster slot and are
+ * decided all or nothing in one script call. Each charge is settled exactly once against its estimate
+ * (with the usage of the upstream call it caused, or refunded when it caused none); usage that arrives
+ * after a refund (a background refresh the call started) is added on top.
+ */
+export class CallLimits {
+  readonly #limiters = new Map<string, RateLimiter>()
+  /** Settlements still running: replies do not wait for them, shutdown does. */
+  readonly #pending = new Set<Promise<unknown>>()
+
+  constructor(defaults: LimitsSpec, keys: ReadonlyArray<{ name: string; limits?: LimitsSpec | undefined }>, store: Store) {
+    const make = (limits: LimitsSpec) => {
+      const rules = rulesOf(limits)
+      return rules.length === 0 ? undefined : createRateLimiter({ store, rules, namespace: 'gw', logger: false, blockCache: false, fallbackMaxBytes: DEFAULTS.rateLimit.fallbackMaxBytes })
+    }
+    const shared = make(defaults)
+    if (shared) this.#limiters.set(DEFAULT_LIMITER, shared)
+    for (const key of keys) {
+      const limiter = key.limits ? make(key.limits) : shared
+      if (limiter) this.#limiters.set(key.name, limiter)
+    }
+  }
+
+  /**
+   * Takes a call's share up front: one request, `promptTokens` plus `outputTokens` tokens and their
+   * price. `decision.allowed` false means refused. Undefined: the caller has no limits.
+   */
+  async charge(caller: Caller, model: string, user: string | undefined, price: ModelPrice | undefined, promptTokens: number, outputTokens: number): Promise<Charge | undefined> {
+    const limiter = this.#limiter(caller)
+    if (!limiter) return undefined
+    const tokens = promptTokens + outputTokens
+    const microUsd = Math.ceil(costUsd(price, { prompt_tokens: promptTokens, completion_tokens: outputTokens, total_tokens: tokens }) * MICRO)
+    const cost = { requests: 1, tokens, 'user-requests': 1, 'user-tokens': tokens, 'model-requests': 1, 'model-tokens': tokens, budget: microUsd }
+    const decision = await limiter.consume(caller.tenant, { cost: only(limiter, cost), scopes: scopes(caller, model, user) })
+    const windows: Record<string, number> = {}
+    for (const rule of limiter.rules) windows[rule.name] = rule.windowMs
+    return { caller, model, user, price, promptTokens, tokens, microUsd, decision, windows, settled: false }
+  }
+
+  /**
+   * Replaces the estimate with `usage` (null: the call cost nothing upstream, the estimate goes back).
+   * Once settled, a later usage is added on top. Runs in the background: `settled()` and `close()` wait.
+   */
+  settle(charge: Charge, usage: Usage | null): void {
+    const first = !charge.settled
+    charge.settled = true
+    if (!first && !usage) return
+    const tokens = (usage?.total_tokens ?? 0) - (first ? charge.tokens : 0)
+    const microUsd = Math.ceil(costUsd(charge.price, usage) * MICRO) - (first ? charge.microUsd : 0)
+    if (tokens === 0 && microUsd === 0) return
+    const limiter = this.#limiter(charge.caller)
+    if (!limiter) return
+    const cost = { tokens, 'user-tokens': tokens, 'model-tokens': tokens, budget: microUsd }
+    const adjusting = limiter.adjust(charge.caller.tenant, { cost: only(limiter, cost), scopes: scopes(charge.caller, charge.model, charge.user) }).catch(() => {})
+    this.#pending.add(adjusting)
+    void adjusting.finally(() => this.#pending.delete(adjusting))
+  }
+
+  /** Resolves when every settlement started so far has been applied. */
+  async settled(): Promise<void> {
+    await Promise.all([...this.#pending])
+  }
+
+  async close(): Promise<void> {
+    await this.settled()
+    await Promise.all([...new Set(this.#limiters.values())].map((limiter) => limiter.close()))
+  }
+
+  #limiter(caller: Caller): RateLimiter | undefined {
+    return this.#limiters.get(caller.key) ?? this.#limiters.get(DEFAULT_LIMITER)
+  }
+}
+
+function scopes(caller: Caller, model: string, user: string | undefined): Record<string, string> {
+  return { key: caller.key, model, ...(user ? { user } : {}) }
+}
+
+/** The costs of the rules this limiter has. */
+function only(limiter: RateLimiter, cost: Record<string, number>): Record<string, number> {
+  const costs: Record<string, number> = {}
+  for (const rule of limiter.rules) costs[rule.name] = cost[rule.name as keyof typeof cost] ?? 0
+  return costs
+}

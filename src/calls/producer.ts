@@ -1,0 +1,72 @@
+import type { Cache } from '../cache/cache.js'
+import { type Clock, systemClock } from '../core/clock.js'
+import { RateLimitedError } from '../core/errors.js'
+import type { Pricing } from '../llm/pricing.js'
+import { estimatePromptTokens, maxOutputTokens } from '../llm/usage-estimate.js'
+import { Call } from './call.js'
+import { CostLedger } from './cost-ledger.js'
+import type { CallLimits, Charge } from './limits.js'
+import { LiveStreams } from './live-streams.js'
+import type { CallOutcome, CallRequest } from './types.js'
+
+export interface CallProducerOptions {
+  /** Where answers are cached; each call names its namespace (which carries the tenant). */
+  cache: Cache
+  /** Prices, and what an unpriced model costs. */
+  pricing: Pricing
+  /** Rate limits, token limits and budgets; none when left out. */
+  limits?: CallLimits | undefined
+  /** Spend and savings per tenant and model. Default a new, empty ledger. */
+  ledger?: CostLedger
+  /** The clock ages and max-age are measured with; the cache's own clock should be the same. Default the system clock. */
+  clock?: Clock
+}
+
+/**
+ * The LLM-call producer: given a routed, validated call it produces one answer — from a live stream
+ * of an identical call in flight, from the cache (single-flight across instances, grace), or from its
+ * own upstream call (retries, SSE assembly, publication to live followers, caching) — and accounts for
+ * it: the limiter's charge settled with the real usage, cost spent or saved in the ledger. It knows no
+ * transport: the gateway's responders and the SDK integrations turn a {@link CallOutcome} into what
+ * their caller needs.
+ */
+export class CallProducer {
+  readonly ledger: CostLedger
+  readonly #live = new LiveStreams()
+  readonly #options: CallProducerOptions & { clock: Clock }
+
+  constructor(options: CallProducerOptions) {
+    this.ledger = options.ledger ?? new CostLedger()
+    this.#options = { ...options, clock: options.clock ?? systemClock }
+  }
+
+  /**
+   * Starts a call and resolves once it can be answered: a whole completion, or a live stream that has
+   * begun. Throws `E_RATE_LIMITED` (with the charge, for the 429 headers), `E_MODEL_NOT_PRICED`, or
+   * an `UpstreamError` when the upstream failed before anything could be answered.
+   */
+  async start(request: CallRequest): Promise<CallOutcome> {
+    const { pricing, limits } = this.#options
+    const { kind, body, route, caller } = request
+    const price = pricing.priceFor(route.model)
+    const promptTokens = estimatePromptTokens(body)
+    const charge = await limits?.charge(caller, route.model, request.user, price, promptTokens, kind === 'embeddings' ? 0 : maxOutputTokens(body))
+    if (charge && !charge.decision.allowed) throw new RateLimitedError<Charge>(`Rate limit reached for ${refusedRule(charge)}`, charge)
+    const call = new Call({ cache: this.#options.cache, live: this.#live, ledger: this.ledger, limits, clock: this.#options.clock }, request, charge, price, promptTokens)
+    try {
+      return await call.answer()
+    } catch (err) {
+      call.refund()
+      throw err
+    }
+  }
+
+  /** Calls in flight that others can join, in this process. */
+  get liveCalls(): number {
+    return this.#live.size
+  }
+}
+
+function refusedRule(charge: Charge): string {
+  return charge.decision.rules.find((rule) => !rule.allowed)?.name ?? 'a rule'
+}

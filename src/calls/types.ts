@@ -1,0 +1,68 @@
+import type { Completion } from '../llm/stream-assembler.js'
+import type { Charge } from './limits.js'
+import type { Route } from './router.js'
+
+export type CallKind = 'chat' | 'text' | 'embeddings'
+
+/** Who is calling: the tenant scopes the cache and the limits, the key names the limits block. */
+export interface Caller {
+  tenant: string
+  /** The gateway key's name; `anonymous` without keys. */
+  key: string
+}
+
+/** What the cache may do for one call. */
+export interface CachePolicy {
+  read: boolean
+  write: boolean
+  /** Why neither (reported as BYPASS). */
+  bypass?: string
+  ttlMs: number
+  /** A hit older than this is not good enough (`Cache-Control: max-age=N`). */
+  maxAgeMs?: number
+  /** The cache namespace of the call; it carries the tenant (or a shared name). Live streams are keyed by it too. */
+  namespace: string
+  tags: string[]
+}
+
+/** `HIT` includes callers served by another caller's upstream call (single-flight, live stream). */
+export type CacheStatus = 'HIT' | 'STALE' | 'MISS' | 'BYPASS'
+
+/** One LLM call, as a transport (the gateway, an SDK wrapper) hands it to the producer. */
+export interface CallRequest {
+  kind: CallKind
+  /** The client's request body, validated; `model` as the client named it. */
+  body: Record<string, unknown>
+  /** Where it goes, with the model name the upstream knows (aliases resolved). */
+  route: Route
+  caller: Caller
+  /** The end user inside the tenant (the body's `user` or a header), for per-user limits. */
+  user?: string | undefined
+  policy: CachePolicy
+  /**
+   * Aborted when the caller is gone. The upstream call is then cut unless the cache still wants its
+   * answer (then it finishes, is cached, and serves the next caller).
+   */
+  signal?: AbortSignal | undefined
+}
+
+/** How a call was answered, once known; what settles after the reply is read. */
+export interface CallOutcome {
+  readonly cache: CacheStatus
+  /** Seconds since the answer was produced (0 for a live one). */
+  readonly ageSeconds: number
+  /** What the call took from its limits (undefined without limits), for the rate-limit headers. */
+  readonly charge: Charge | undefined
+  /** The whole answer, when there is one at hand (always for non-streaming calls). */
+  readonly completion: Completion | undefined
+  /** USD the upstream call cost, for a completed MISS/BYPASS; USD saved, for a HIT/STALE. */
+  readonly costUsd: number | undefined
+  readonly savedUsd: number | undefined
+  /**
+   * The answer as the `data:` payloads of a text/event-stream (chunk JSON texts, `[DONE]` last), live
+   * or replayed, with the usage chunk only if the request asked for it. Throws an `UpstreamError`
+   * (`E_UPSTREAM_INCOMPLETE`, `E_UPSTREAM_TIMEOUT`, ...) if a live stream breaks. Read it once;
+   * stopping early (`return()`) tells the producer this caller is gone.
+   */
+  events(): AsyncIterable<string>
+}

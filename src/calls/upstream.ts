@@ -1,0 +1,179 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import { Pool } from 'undici'
+import { UpstreamError } from '../core/errors.js'
+
+/** One OpenAI-compatible provider, as the gateway config describes it. */
+export interface UpstreamSpec {
+  name: string
+  /** OpenAI-compatible base URL, ending where `/chat/completions` is appended; may hold `{model}` (Azure). */
+  baseUrl: string
+  apiKey?: string | undefined
+  /** Header the key goes in: `authorization` (as `Bearer <key>`) or e.g. `api-key` (Azure). */
+  apiKeyHeader: string
+  /** Query parameters added to every call (e.g. Azure's `api-version`). */
+  query: Record<string, string>
+  /** Model names this upstream serves; `*` matches any run of characters. */
+  models: string[]
+  aliases: Record<string, string>
+  /** Longest wait for the headers, and between two pieces of the body. */
+  timeout: number
+  /** Retries of a 429 or 5xx (or a refused connection) before any byte reached the caller. */
+  maxRetries: number
+}
+
+export interface UpstreamRequest {
+  /** Path under the base URL, e.g. `/chat/completions`. */
+  route: string
+  method?: string
+  /** Bytes go as they are; anything else is sent as JSON. Undefined: no body. */
+  body?: unknown
+  contentType?: string
+  /** Model spliced into a `{model}` base URL (encoded). */
+  model?: string
+  /** Extra query string (already encoded, without `?`), after the upstream's own parameters. */
+  search?: string
+  /** Client headers to forward (already filtered to a safe set by the caller). */
+  headers?: Record<string, string>
+  /** Aborts the call (and the reading of its body). */
+  signal?: AbortSignal
+  /** Retry a 429/5xx or a refused connection (`maxRetries`). Default true; off for non-idempotent pass-through. */
+  retry?: boolean
+}
+
+export interface UpstreamResponse {
+  status: number
+  contentType: string
+  headers: Record<string, string | string[] | undefined>
+  body: AsyncIterable<Buffer> & NodeJS.ReadableStream & { text(): Promise<string>; arrayBuffer(): Promise<ArrayBuffer>; dump(): Promise<void> }
+}
+
+/** Longest wait a Retry-After may impose before a retry; beyond it the 429/5xx goes to the caller. */
+const MAX_RETRY_WAIT_MS = 20_000
+const RETRIED = (status: number) => status === 429 || status >= 500
+/** Upstream reply headers a client may see with an error: when to retry, and which request it was. */
+const PASSED_ON = ['retry-after', 'retry-after-ms', 'x-request-id', 'request-id', 'openai-processing-ms']
+
+/**
+ * One OpenAI-compatible provider: a keep-alive connection pool to its origin and the calls to it,
+ * retried on 429 and 5xx (honouring Retry-After) while nothing has been read from the reply yet.
+ */
+export class Upstream {
+  readonly name: string
+  readonly #pool: Pool
+  readonly #base: URL
+
+  constructor(readonly config: UpstreamSpec) {
+    this.name = config.name
+    this.#base = new URL(config.baseUrl)
+    // Keep-alive is undici's default; the pool bounds connections per origin so a burst queues
+    // instead of opening thousands of sockets to the provider.
+    this.#pool = new Pool(this.#base.origin, { connections: 256, keepAliveTimeout: 30_000 })
+  }
+
+  /**
+   * Sends a request; resolves with a 2xx/3xx reply whose body is still to be read. An error status
+   * (after retries), a timeout, an unreachable origin or an abort throw an {@link UpstreamError}.
+   */
+  async call(request: UpstreamRequest): Promise<UpstreamResponse> {
+    const method = request.method ?? 'POST'
+    const path = this.#path(request.route, request.model, request.search)
+    const headers: Record<string, string> = { accept: 'application/json, text/event-stream', ...request.headers }
+    if (request.body !== undefined) headers['content-type'] = request.contentType ?? 'application/json'
+    if (this.config.apiKey) {
+      const header = this.config.apiKeyHeader.toLowerCase()
+      headers[header] = header === 'authorization' ? `Bearer ${this.config.apiKey}` : this.config.apiKey
+    }
+    const payload = request.body === undefined ? undefined : Buffer.isBuffer(request.body) ? request.body : JSON.stringify(request.body)
+    const maxRetries = request.retry === false ? 0 : this.config.maxRetries
+    for (let attempt = 0; ; attempt++) {
+      let response: Awaited<ReturnType<Pool['request']>>
+      try {
+        response = await this.#pool.request({
+          path,
+          method: method as 'POST',
+          headers,
+          body: payload,
+          signal: request.signal,
+          headersTimeout: this.config.timeout,
+          bodyTimeout: this.config.timeout,
+        })
+      } catch (err) {
+        const failure = this.failure(err)
+        if (failure.code !== 'E_UPSTREAM_UNREACHABLE' || attempt >= maxRetries) throw failure
+        await sleep(backoff(attempt), undefined, { signal: request.signal }).catch(() => {})
+        if (request.signal?.aborted) throw this.failure(request.signal.reason)
+        continue
+      }
+      const contentType = String(response.headers['content-type'] ?? 'application/json')
+      if (response.statusCode < 400) return { status: response.statusCode, contentType, headers: response.headers, body: response.body as UpstreamResponse['body'] }
+      const wait = retryWait(response.headers, attempt)
+      if (RETRIED(response.statusCode) && attempt < maxRetries && wait <= MAX_RETRY_WAIT_MS) {
+        await response.body.dump().catch(() => {})
+        await sleep(wait, undefined, { signal: request.signal }).catch(() => {})
+        if (request.signal?.aborted) throw this.failure(request.signal.reason)
+        continue
+      }
+      let body: Buffer
+      try {
+        body = Buffer.from(await response.body.arrayBuffer())
+      } catch (err) {
+        throw this.failure(err)
+      }
+      throw new UpstreamError('E_UPSTREAM_STATUS', this.name, `answered ${response.statusCode}`, {
+        status: response.statusCode,
+        body,
+        contentType,
+        headers: passedOn(response.headers),
+      })
+    }
+  }
+
+  /** The {@link UpstreamError} for an exception thrown while calling or reading: timeout, abort or unreachable. */
+  failure(err: unknown): UpstreamError {
+    if (err instanceof UpstreamError) return err
+    const code = (err as { code?: string; name?: string })?.code ?? ''
+    const name = (err as { name?: string })?.name ?? ''
+    if (/TIMEOUT/.test(code)) return new UpstreamError('E_UPSTREAM_TIMEOUT', this.name, `did not answer within ${this.config.timeout} ms`, { cause: err })
+    if (name === 'AbortError' || code === 'UND_ERR_ABORTED' || code === 'ABORT_ERR') return new UpstreamError('E_UPSTREAM_ABORTED', this.name, 'call aborted: nobody needs its answer any more', { cause: err })
+    return new UpstreamError('E_UPSTREAM_UNREACHABLE', this.name, `could not be reached: ${(err as Error)?.message ?? String(err)}`, { cause: err })
+  }
+
+  close(): Promise<void> {
+    return this.#pool.close()
+  }
+
+  #path(route: string, model: string | undefined, search: string | undefined): string {
+    // URL() keeps the placeholder percent-encoded in the path.
+    const base = this.#base.pathname.replace(/\/$/, '').replace(/\{model\}|%7Bmodel%7D/i, encodeURIComponent(model ?? ''))
+    const query = [new URLSearchParams(this.config.query).toString(), search ?? ''].filter(Boolean).join('&')
+    return `${base}${route}${query ? `?${query}` : ''}`
+  }
+}
+
+/** The headers of an upstream reply that a client may be shown with an error it caused upstream. */
+export function passedOn(headers: Record<string, string | string[] | undefined>): Record<string, string> {
+  const kept: Record<string, string> = {}
+  for (const name of PASSED_ON) {
+    const value = headers[name]
+    if (typeof value === 'string') kept[name] = value
+  }
+  return kept
+}
+
+function backoff(attempt: number): number {
+  return Math.min(2_000, 100 * 2 ** attempt) * (0.5 + Math.random() / 2)
+}
+
+/** Retry-After in seconds or as an HTTP date, or OpenAI's retry-after-ms; else exponential backoff. */
+function retryWait(headers: Record<string, string | string[] | undefined>, attempt: number): number {
+  const ms = Number(headers['retry-after-ms'])
+  if (Number.isFinite(ms) && ms >= 0) return ms
+  const value = headers['retry-after']
+  if (typeof value === 'string') {
+    const seconds = Number(value)
+    if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000
+    const date = Date.parse(value)
+    if (Number.isFinite(date)) return Math.max(0, date - Date.now())
+  }
+  return backoff(attempt)
+}

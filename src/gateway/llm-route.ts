@@ -1,0 +1,59 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { Charge } from '../calls/limits.js'
+import type { CallProducer } from '../calls/producer.js'
+import type { ModelRouter } from '../calls/router.js'
+import type { CallKind, CallOutcome, Caller } from '../calls/types.js'
+import { RateLimitedError } from '../core/errors.js'
+import { cachePolicy } from './cache-policy.js'
+import type { GatewayConfig } from './config.js'
+import { GatewayHttpError } from './openai-errors.js'
+import { rateLimited, rateLimitHeaders } from './ratelimit-headers.js'
+import { sendJson, sendSse } from './responders.js'
+import { validateBody } from './validate.js'
+
+export interface LlmRouteDeps {
+  config: GatewayConfig
+  router: ModelRouter
+  producer: CallProducer
+}
+
+const headerValue = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value) || undefined
+
+/**
+ * One LLM call over HTTP: the request becomes a producer call (body validated, model routed, cache
+ * controls read, the end user found), and the producer's outcome becomes a JSON or SSE reply.
+ */
+export async function handleLlm(deps: LlmRouteDeps, kind: CallKind, caller: Caller, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  const body = validateBody(kind, request.body)
+  const route = deps.router.resolve(body.model as string)
+  if (!route) throw new GatewayHttpError(404, `The model \`${String(body.model)}\` does not exist or is not served by this gateway.`, { code: 'model_not_found', param: 'model' })
+  const user = typeof body.user === 'string' && body.user ? body.user : headerValue(request.headers['x-tollgate-user'])
+  const policy = cachePolicy(deps.config, caller, user, request.headers, body)
+  let outcome: CallOutcome
+  try {
+    outcome = await deps.producer.start({ kind, body, route, caller, user, policy, signal: policy.write ? undefined : clientGone(reply) })
+  } catch (err) {
+    if (err instanceof RateLimitedError) throw rateLimited(err.charge as Charge)
+    throw err
+  }
+  const headers = outcome.charge ? rateLimitHeaders(outcome.charge) : {}
+  if (deps.config.cache.exposeHeaders) addCacheHeaders(headers, outcome)
+  if (body.stream === true && kind !== 'embeddings') return sendSse(reply, outcome, headers)
+  return sendJson(reply, outcome.completion ?? {}, headers)
+}
+
+/** Fires when the client's connection closes before its reply was sent in full. */
+function clientGone(reply: FastifyReply): AbortSignal {
+  const controller = new AbortController()
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) controller.abort()
+  })
+  return controller.signal
+}
+
+function addCacheHeaders(headers: Record<string, string>, outcome: CallOutcome): void {
+  headers['x-tollgate-cache'] = outcome.cache
+  headers.age = String(outcome.ageSeconds)
+  if (outcome.costUsd !== undefined) headers['x-tollgate-cost-usd'] = outcome.costUsd.toFixed(6)
+  if (outcome.savedUsd !== undefined) headers['x-tollgate-saved-usd'] = outcome.savedUsd.toFixed(6)
+}

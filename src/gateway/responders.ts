@@ -1,0 +1,45 @@
+import { Readable } from 'node:stream'
+import type { FastifyReply } from 'fastify'
+import type { CallOutcome } from '../calls/types.js'
+import type { Completion } from '../llm/stream-assembler.js'
+import { httpErrorOf } from './openai-errors.js'
+
+/**
+ * JSON of a reply, once per cached object: an L1 hit hands out the same object every time, so its
+ * serialization is kept beside it (weakly: it goes when L1 drops the entry) instead of redone per hit.
+ */
+const serialized = new WeakMap<object, string>()
+function json(value: Completion): string {
+  let text = serialized.get(value)
+  if (text === undefined) {
+    text = JSON.stringify(value)
+    serialized.set(value, text)
+  }
+  return text
+}
+
+/** A whole completion as `application/json`. */
+export function sendJson(reply: FastifyReply, completion: Completion, headers: Record<string, string>): FastifyReply {
+  return reply.headers(headers).type('application/json; charset=utf-8').send(json(completion))
+}
+
+/**
+ * The call's events as a text/event-stream, through Fastify (which pipes with backpressure and
+ * destroys the source when the client goes, which tells the producer). A stream that breaks after
+ * the status line ends with an OpenAI-shaped `error` event, which the SDKs raise, rather than quietly.
+ */
+export function sendSse(reply: FastifyReply, outcome: CallOutcome, headers: Record<string, string>): FastifyReply {
+  return reply
+    .headers(headers)
+    .header('cache-control', 'no-cache')
+    .type('text/event-stream; charset=utf-8')
+    .send(Readable.from(frames(outcome), { objectMode: false }))
+}
+
+async function* frames(outcome: CallOutcome): AsyncGenerator<string> {
+  try {
+    for await (const payload of outcome.events()) yield `data: ${payload}\n\n`
+  } catch (err) {
+    yield `data: ${JSON.stringify(httpErrorOf(err as Error).body())}\n\n`
+  }
+}
