@@ -154,7 +154,9 @@ export class StreamAssembler {
   #choice(index: number, parts: ChoiceParts): Json {
     if (this.kind === 'text') return { index, text: '', logprobs: null, ...parts.fields, finish_reason: parts.finishReason }
     const { role, content, ...other } = parts.message
-    const message: Json = { role: role ?? 'assistant', content: typeof content === 'string' ? content : null, ...other }
+    // Streams open with `content: ""` even when the model goes on to call a tool; the JSON reply says null.
+    const calls = parts.toolCalls.size > 0 || (other.function_call !== undefined && other.function_call !== null)
+    const message: Json = { role: role ?? 'assistant', content: typeof content === 'string' && (content !== '' || !calls) ? content : null, ...other }
     if (parts.toolCalls.size > 0) {
       message.tool_calls = [...parts.toolCalls.entries()].sort(([a], [b]) => a - b).map(([, call]) => ({ type: 'function', ...call }))
     }

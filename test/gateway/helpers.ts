@@ -1,7 +1,7 @@
 import { after, before } from 'node:test'
 import OpenAI from 'openai'
 import { type FakeUpstream, startFakeUpstream } from '../fixtures/fake-upstream.js'
-import { type Gateway, parseConfig } from '../../src/index.js'
+import { type Gateway, type GatewayOptions, parseConfig } from '../../src/index.js'
 import { createGateway } from '../../src/index.js'
 
 export interface RunningGateway {
@@ -15,13 +15,13 @@ export interface RunningGateway {
 }
 
 /** Starts a gateway on a free port in front of `upstreamUrl`, with `overrides` merged into its config. */
-export async function startGateway(upstreamUrl: string, overrides: Record<string, unknown> = {}): Promise<RunningGateway> {
+export async function startGateway(upstreamUrl: string, overrides: Record<string, unknown> = {}, options: GatewayOptions = {}): Promise<RunningGateway> {
   const config = parseConfig({
     server: { port: 0, shutdownTimeout: '5s' },
     upstreams: [{ name: 'fake', baseUrl: upstreamUrl, apiKey: 'upstream-secret', maxRetries: 1 }],
     ...overrides,
   })
-  const gateway = createGateway(config)
+  const gateway = createGateway(config, options)
   const url = await gateway.listen()
   return {
     gateway,

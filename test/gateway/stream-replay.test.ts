@@ -103,3 +103,39 @@ describe('stream record and replay', () => {
     assert.equal(chunks.map((c) => c.choices[0].text).join(''), 'echo legacy stream t=none')
   })
 })
+
+describe('a stream-assembled entry answers a JSON request with every field the provider sends', () => {
+  const env = useGateway()
+  const without = (reply: Record<string, unknown>) => {
+    const { id: _id, usage: _usage, ...rest } = reply
+    return rest
+  }
+
+  for (const marker of ['[rich]', '[function]', '[tools]']) {
+    it(`${marker}: logprobs, audio, annotations, function_call, tool calls and provider fields survive`, async () => {
+      const request = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: `every field ${marker}` }], logprobs: true }
+      const streamed = await env.gw.post('/v1/chat/completions', { ...request, stream: true })
+      assert.equal(streamed.headers.get('x-tollgate-cache'), 'MISS')
+      await streamed.text()
+      const fromStream = await env.gw.post('/v1/chat/completions', request)
+      assert.equal(fromStream.headers.get('x-tollgate-cache'), 'HIT')
+      const direct = await env.gw.post('/v1/chat/completions', request, { 'cache-control': 'no-store' })
+      assert.deepEqual(without((await fromStream.json()) as Record<string, unknown>), without((await direct.json()) as Record<string, unknown>))
+    })
+  }
+
+  it('the other way: a JSON reply replayed to the openai SDK’s stream keeps its logprobs and audio', async () => {
+    const request = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'json first [rich]' }], logprobs: true }
+    const json = await env.gw.client().chat.completions.create(request)
+    const stream = await env.gw.client().chat.completions.create({ ...request, stream: true })
+    const tokens: string[] = []
+    const audio: string[] = []
+    for await (const chunk of stream) {
+      for (const item of chunk.choices[0]?.logprobs?.content ?? []) tokens.push(item.token)
+      const data = (chunk.choices[0]?.delta as { audio?: { data?: string } } | undefined)?.audio?.data
+      if (data) audio.push(data)
+    }
+    assert.deepEqual(tokens, json.choices[0]!.logprobs!.content!.map((item) => item.token))
+    assert.equal(audio.join(''), (json.choices[0]!.message as { audio?: { data: string } }).audio!.data)
+  })
+})

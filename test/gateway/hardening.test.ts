@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { hashKey, parseConfig } from '../../src/index.js'
+import { maskUrl, parseStoreUrl } from '../../src/stores/url.js'
+import { useGateway } from './helpers.js'
+
+const chat = (content: string) => ({ model: 'gpt-4o-mini', messages: [{ role: 'user', content }] })
+
+describe('the small ones: errors a client or an operator sees', () => {
+  const env = useGateway({ auth: 'keys', keys: [{ name: 'k', hash: hashKey('key-k'), tenant: 'acme' }], server: { port: 0, bodyLimit: 2048, shutdownTimeout: '5s' } })
+  const auth = { authorization: 'Bearer key-k' }
+
+  it('x-tollgate-cache-ttl above the cache’s maximum is a 400 naming the header, not a 500', async () => {
+    for (const ttl of ['2592001', '999999999']) {
+      const response = await env.gw.post('/v1/chat/completions', chat('ttl'), { ...auth, 'x-tollgate-cache-ttl': ttl })
+      assert.equal(response.status, 400)
+      assert.equal(((await response.json()) as { error: { param: string } }).error.param, 'x-tollgate-cache-ttl')
+    }
+    const fine = await env.gw.post('/v1/chat/completions', chat('ttl'), { ...auth, 'x-tollgate-cache-ttl': '2592000' })
+    assert.equal(fine.status, 200)
+  })
+
+  it('an upstream 429 or 5xx passed on keeps its Retry-After and request id', async () => {
+    for (const status of [429, 503]) {
+      const response = await env.gw.post('/v1/chat/completions', chat(`[fail:${status}]`), auth)
+      await response.text()
+      assert.equal(response.status, status)
+      assert.equal(response.headers.get('x-request-id'), `req_fail_${status}`)
+      if (status === 429) assert.equal(response.headers.get('retry-after'), '30')
+    }
+  })
+
+  it('Fastify’s internal codes never reach the OpenAI code field', async () => {
+    const cases: Array<[string, Record<string, string>, string]> = [
+      ['{"model":', { 'content-type': 'application/json' }, 'invalid_json'],
+      [JSON.stringify(chat('x'.repeat(4096))), { 'content-type': 'application/json' }, 'request_too_large'],
+      ['', { 'content-type': 'application/json' }, 'invalid_json'],
+    ]
+    for (const [body, headers, code] of cases) {
+      const response = await fetch(`${env.gw.url}/v1/chat/completions`, { method: 'POST', headers: { ...auth, ...headers }, body })
+      const error = ((await response.json()) as { error: { code: string } }).error
+      assert.ok(response.status >= 400 && response.status < 500)
+      assert.equal(error.code, code)
+      assert.doesNotMatch(JSON.stringify(error), /fst_err|FST_ERR/i)
+    }
+  })
+
+  it('authentication comes before validation: an unauthenticated caller learns nothing about its body', async () => {
+    for (const body of ['{"model":', JSON.stringify({ model: 42 }), JSON.stringify(chat('x'.repeat(4096)))]) {
+      const response = await fetch(`${env.gw.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
+      assert.equal(response.status, 401)
+      assert.equal(((await response.json()) as { error: { code: string } }).error.code, 'invalid_api_key')
+    }
+  })
+
+  it('duplicate key names are refused at start', () => {
+    assert.throws(
+      () => parseConfig({ upstreams: [{ name: 'u', baseUrl: 'http://127.0.0.1:9/v1' }], auth: 'keys', keys: [{ name: 'k', hash: hashKey('a'), tenant: 't' }, { name: 'k', hash: hashKey('b'), tenant: 't' }] }),
+      { code: 'E_CONFIG', path: 'keys.1.name' },
+    )
+  })
+
+  it('secrets in store URLs are masked wherever a URL is printed', () => {
+    assert.equal(parseStoreUrl('redis+sentinel://h1:26379,h2:26379/mymaster?sentinelPassword=s3cret&db=2').safe, 'redis+sentinel://h1:26379,h2:26379/mymaster?sentinelPassword=***&db=2')
+    assert.equal(maskUrl('rediss://user:pw@h:6380/0?tlsKey=abc&x=1'), 'rediss://***@h:6380/0?tlsKey=***&x=1')
+    assert.equal(maskUrl('https://api.example.com/v1?api-key=k&api-version=2024'), 'https://api.example.com/v1?api-key=***&api-version=2024')
+  })
+})

@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { hashKey } from '../../src/index.js'
+import { run } from '../harness/processes.js'
+import { RedisServer } from '../harness/redis-server.js'
+import { type FakeUpstream, startFakeUpstream } from '../fixtures/fake-upstream.js'
+import { startGateway } from './helpers.js'
+
+const keysOf = async (server: RedisServer) => (await run('redis-cli', ['-p', String(server.port), '--scan'])).split('\n').filter(Boolean)
+
+describe('limits survive cache churn', () => {
+  let upstream: FakeUpstream
+  before(async () => {
+    upstream = await startFakeUpstream()
+  })
+  after(() => upstream.close())
+
+  it('on the embedded default, 70 MB of cached replies never evict a rate-limit counter', async () => {
+    const gw = await startGateway(upstream.url, {
+      auth: 'keys',
+      keys: [
+        { name: 'limited', hash: hashKey('key-limited'), tenant: 'acme', limits: { requests: { limit: 3, window: '1h' } } },
+        { name: 'filler', hash: hashKey('key-filler'), tenant: 'bulk' },
+      ],
+    })
+    try {
+      const ask = async (key: string, content: string) => {
+        const response = await gw.post('/v1/chat/completions', { model: 'gpt-4o-mini', messages: [{ role: 'user', content }] }, { authorization: `Bearer ${key}` })
+        await response.arrayBuffer()
+        return response.status
+      }
+      for (let i = 0; i < 3; i++) assert.equal(await ask('key-limited', `limited ${i}`), 200)
+      for (let i = 0; i < 80; i++) assert.equal(await ask('key-filler', `filler ${i} [big:900000]`), 200)
+      assert.equal(await ask('key-limited', 'limited again'), 429, 'the counter is still there')
+      assert.ok(gw.gateway.cache.stats().l1.bytes <= 64 * 1024 * 1024, 'the cache stayed within its own budget')
+    } finally {
+      await gw.close()
+    }
+  })
+
+  describe('on Redis', () => {
+    let main: RedisServer
+    let limits: RedisServer
+    let evicting: RedisServer
+    before(async () => {
+      ;[main, limits, evicting] = await Promise.all([RedisServer.start(), RedisServer.start(), RedisServer.start({ args: ['--maxmemory', '64mb', '--maxmemory-policy', 'allkeys-lru'] })])
+    })
+    after(async () => {
+      await Promise.all([main.stop(), limits.stop(), evicting.stop()])
+    })
+
+    it('limits.store puts limit counters on a store of their own, apart from the cache', async () => {
+      const gw = await startGateway(upstream.url, { store: { url: main.url }, limits: { store: { url: limits.url }, requests: { limit: 2, window: '1m' } } })
+      try {
+        const statuses: number[] = []
+        for (let i = 0; i < 3; i++) {
+          const response = await gw.post('/v1/chat/completions', { model: 'gpt-4o-mini', messages: [{ role: 'user', content: `apart ${i}` }] })
+          await response.text()
+          statuses.push(response.status)
+        }
+        assert.deepEqual(statuses, [200, 200, 429])
+        const [onMain, onLimits] = await Promise.all([keysOf(main), keysOf(limits)])
+        assert.ok(onMain.length > 0 && onMain.every((key) => key.startsWith('c:')), `only cache entries on the main store: ${onMain.join(' ')}`)
+        assert.ok(onLimits.length > 0 && onLimits.every((key) => !key.startsWith('c:')), `only limit counters on the limits store: ${onLimits.join(' ')}`)
+        assert.deepEqual(gw.gateway.warnings, [])
+        const ready = (await (await fetch(`${gw.url}/readyz`)).json()) as { status: string; checks: Record<string, string>; warnings: string[] }
+        assert.deepEqual(ready, { status: 'ready', checks: { store: 'ok', limitsStore: 'ok' }, warnings: [] })
+      } finally {
+        await gw.close()
+      }
+    })
+
+    it('warns at start and in /readyz when the limits store may evict them', async () => {
+      const gw = await startGateway(upstream.url, { store: { url: evicting.url }, limits: { requests: { limit: 2, window: '1m' } } })
+      try {
+        assert.equal(gw.gateway.warnings.length, 1)
+        assert.match(gw.gateway.warnings[0]!, /may evict/)
+        const ready = (await (await fetch(`${gw.url}/readyz`)).json()) as { status: string; warnings: string[] }
+        assert.equal(ready.status, 'ready')
+        assert.match(ready.warnings[0]!, /noeviction/)
+        assert.doesNotMatch(JSON.stringify(ready), /127\.0\.0\.1|redis:/, 'no store URL in the unauthenticated probe')
+      } finally {
+        await gw.close()
+      }
+    })
+  })
+})

@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { hashKey } from '../../src/index.js'
+import { type FakeUpstream, startFakeUpstream } from '../fixtures/fake-upstream.js'
+import { type RunningGateway, startGateway } from './helpers.js'
+
+const bounded = <T>(promise: Promise<T>, what: string) =>
+  Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what} did not arrive within 10 s`)), 10_000).unref())])
+
+describe('pass-through: deny by default, allowlisted routes limited, forwarded faithfully and streamed', () => {
+  let upstream: FakeUpstream
+  let open: RunningGateway
+  let strict: RunningGateway
+  before(async () => {
+    upstream = await startFakeUpstream()
+    const keys = [{ name: 'k1', hash: hashKey('key-1'), tenant: 'acme' }]
+    strict = await startGateway(upstream.url, { auth: 'keys', keys })
+    open = await startGateway(upstream.url, {
+      auth: 'keys',
+      keys,
+      passThrough: ['/v1/files/*', '/v1/responses', '/v1/hold'],
+      limits: { requests: { limit: 4, window: '1m' } },
+    })
+  })
+  after(async () => {
+    await Promise.all([open.close(), strict.close()])
+    await upstream.close()
+  })
+  const auth = { authorization: 'Bearer key-1' }
+
+  it('refuses every other /v1 path by default with a 404 naming passThrough, calling nothing upstream', async () => {
+    upstream.reset()
+    for (const [method, path] of [['GET', '/v1/files'], ['POST', '/v1/batches'], ['DELETE', '/v1/files/f1'], ['POST', '/v1/responses']]) {
+      const response = await fetch(`${strict.url}${path}`, { method, headers: auth })
+      assert.equal(response.status, 404, `${method} ${path}`)
+      const body = (await response.json()) as { error: { code: string; message: string } }
+      assert.equal(body.error.code, 'not_found')
+      assert.match(body.error.message, /passThrough/)
+    }
+    assert.deepEqual(upstream.calls, {})
+  })
+
+  it('forwards the method, the query string and the safe headers, never the client key or tollgate headers', async () => {
+    const response = await fetch(`${open.url}/v1/files/file-1?purpose=batch&limit=2`, {
+      method: 'DELETE',
+      headers: { ...auth, 'openai-beta': 'assistants=v2', 'x-tollgate-user': 'u1', cookie: 'session=1' },
+    })
+    assert.equal(response.status, 200)
+    assert.deepEqual(await response.json(), { method: 'DELETE', path: '/v1/files/file-1', query: 'purpose=batch&limit=2', body: '' })
+    assert.equal(upstream.last?.headers['openai-beta'], 'assistants=v2')
+    assert.equal(upstream.last?.headers.authorization, 'Bearer upstream-secret', 'the upstream key, not the gateway key')
+    assert.equal(upstream.last?.headers['x-tollgate-user'], undefined)
+    assert.equal(upstream.last?.headers.cookie, undefined)
+  })
+
+  it('each allowed request counts against the key’s request limit; past it, a 429', async () => {
+    const limited = await startGateway(upstream.url, {
+      auth: 'keys',
+      keys: [{ name: 'k2', hash: hashKey('key-2'), tenant: 'acme' }],
+      passThrough: ['/v1/responses'],
+      limits: { requests: { limit: 2, window: '1m' } },
+    })
+    try {
+      const send = () => fetch(`${limited.url}/v1/responses`, { method: 'POST', headers: { authorization: 'Bearer key-2', 'content-type': 'application/json' }, body: '{"model":"gpt-4o-mini","input":"hi"}' })
+      const statuses = []
+      for (let i = 0; i < 3; i++) {
+        const response = await send()
+        await response.text()
+        statuses.push(response.status)
+        if (response.status === 200) assert.equal(response.headers.get('x-ratelimit-limit-requests'), '2')
+        else assert.ok(Number(response.headers.get('retry-after')) > 0)
+      }
+      assert.deepEqual(statuses, [200, 200, 429])
+      const line = limited.gateway.ledger.lines().find((l) => l.model === 'pass-through /v1/responses')
+      assert.equal(line?.upstreamCalls, 2, 'recorded in the ledger')
+      // The LLM routes share the same request limit: the key is spent.
+      const chat = await limited.post('/v1/chat/completions', { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] }, { authorization: 'Bearer key-2' })
+      assert.equal(chat.status, 429)
+    } finally {
+      await limited.close()
+    }
+  })
+
+  it('streams the upstream reply instead of buffering it', async () => {
+    const response = await fetch(`${open.url}/v1/hold`, { headers: auth })
+    const reader = response.body!.getReader()
+    const first = await bounded(reader.read(), 'the first line, before the upstream finished')
+    assert.equal(Buffer.from(first.value!).toString(), 'first\n')
+    upstream.release()
+    let rest = ''
+    for (let r = await reader.read(); !r.done; r = await reader.read()) rest += Buffer.from(r.value).toString()
+    assert.equal(rest, 'second\n')
+  })
+})
