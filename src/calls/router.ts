@@ -6,7 +6,8 @@ export interface Route {
   model: string
 }
 
-function globToRegExp(pattern: string): RegExp {
+/** A config pattern (`gpt-*`, `/v1/audio/*`) as a regular expression: `*` is any run of characters, the rest literal. */
+export function globToRegExp(pattern: string): RegExp {
   return new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`)
 }
 

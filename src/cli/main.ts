@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util'
 import { hashKey } from '../gateway/auth.js'
 import { ConfigError, defaultConfig, type GatewayConfig, loadConfigFile } from '../gateway/config.js'
 import { createGateway } from '../gateway/server.js'
+import { maskUrl } from '../stores/url.js'
 
 const HELP = `tollgate — cache, rate limits and cost control in front of expensive calls
 
@@ -46,7 +47,7 @@ async function start(args: string[]): Promise<number> {
   }
   const url = await gateway.listen()
   // Said at any configured level: it is the one line that tells where the gateway is.
-  log.child({}, { level: 'info' }).info({ config: source, store: gateway.store.name, upstreams: config.upstreams.map((u) => `${u.name} ${u.baseUrl}`) }, `tollgate gateway listening on ${url}`)
+  log.child({}, { level: 'info' }).info({ config: source, store: gateway.store.name, limitsStore: gateway.limitsStore.name, upstreams: config.upstreams.map((u) => `${u.name} ${maskUrl(u.baseUrl)}`) }, `tollgate gateway listening on ${url}`)
   let stopping = false
   const stop = (signal: string) => {
     if (stopping) return

@@ -8,7 +8,7 @@ import { cachePolicy } from './cache-policy.js'
 import type { GatewayConfig } from './config.js'
 import { GatewayHttpError } from './openai-errors.js'
 import { rateLimited, rateLimitHeaders } from './ratelimit-headers.js'
-import { sendJson, sendSse } from './responders.js'
+import { clientGone, sendJson, sendSse } from './responders.js'
 import { validateBody } from './validate.js'
 
 export interface LlmRouteDeps {
@@ -40,15 +40,6 @@ export async function handleLlm(deps: LlmRouteDeps, kind: CallKind, caller: Call
   if (deps.config.cache.exposeHeaders) addCacheHeaders(headers, outcome)
   if (body.stream === true && kind !== 'embeddings') return sendSse(reply, outcome, headers)
   return sendJson(reply, outcome.completion ?? {}, headers)
-}
-
-/** Fires when the client's connection closes before its reply was sent in full. */
-function clientGone(reply: FastifyReply): AbortSignal {
-  const controller = new AbortController()
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) controller.abort()
-  })
-  return controller.signal
 }
 
 function addCacheHeaders(headers: Record<string, string>, outcome: CallOutcome): void {

@@ -1,19 +1,17 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { CostLedger } from '../calls/cost-ledger.js'
 import type { CallLimits } from '../calls/limits.js'
+import { globToRegExp } from '../calls/router.js'
 import type { Upstream } from '../calls/upstream.js'
 import type { Caller } from '../calls/types.js'
 import { GatewayHttpError } from './openai-errors.js'
 import { rateLimited, rateLimitHeaders } from './ratelimit-headers.js'
+import { clientGone } from './responders.js'
 
 /** Client headers an upstream may see: what the request is and which API beta it speaks. Never credentials, cookies or tollgate's own. */
 const FORWARDED_REQUEST_HEADERS = ['accept', 'openai-beta', 'idempotency-key']
 /** Upstream reply headers a client may see: what the body is, and the upstream's request id and pacing. */
 const FORWARDED_REPLY_HEADERS = ['content-disposition', 'x-request-id', 'request-id', 'openai-processing-ms', 'openai-version', 'retry-after', 'retry-after-ms']
-
-function globToRegExp(pattern: string): RegExp {
-  return new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`)
-}
 
 /**
  * `/v1/*` routes other than the LLM ones, forwarded to the first upstream only when the config's
@@ -49,10 +47,6 @@ export class PassThrough {
       const value = request.headers[name]
       if (typeof value === 'string') headers[name] = value
     }
-    const controller = new AbortController()
-    reply.raw.once('close', () => {
-      if (!reply.raw.writableFinished) controller.abort()
-    })
     const response = await this.upstream.call({
       route: path.slice('/v1'.length),
       method: request.method,
@@ -60,7 +54,7 @@ export class PassThrough {
       contentType: typeof request.headers['content-type'] === 'string' ? request.headers['content-type'] : undefined,
       search: queryAt === -1 ? undefined : url.slice(queryAt + 1),
       headers,
-      signal: controller.signal,
+      signal: clientGone(reply),
       retry: request.method === 'GET' || request.method === 'HEAD',
     })
     this.ledger.record(caller.tenant, `pass-through ${allowed.pattern}`, false, 0, 0, 0)

@@ -18,6 +18,15 @@ function json(value: Completion): string {
   return text
 }
 
+/** Aborted when the client's connection closes before its reply was sent in full. */
+export function clientGone(reply: FastifyReply): AbortSignal {
+  const controller = new AbortController()
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) controller.abort()
+  })
+  return controller.signal
+}
+
 /** A whole completion as `application/json`. */
 export function sendJson(reply: FastifyReply, completion: Completion, headers: Record<string, string>): FastifyReply {
   return reply.headers(headers).type('application/json; charset=utf-8').send(json(completion))

@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { type FakeUpstream, startFakeUpstream } from '../fixtures/fake-upstream.js'
-import { type RunningGateway, startGateway } from './helpers.js'
+import { type RunningGateway, startGateway, within } from './helpers.js'
 
 const chat = (content: string, stream: boolean, extra: object = {}) => ({ model: 'gpt-4o-mini', messages: [{ role: 'user', content }], stream, ...extra })
-const bounded = <T>(promise: Promise<T>, what: string) =>
-  Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what} within 10 s`)), 10_000).unref())])
 
 describe('a client that goes away cuts the upstream call unless the cache still wants its answer', () => {
   let upstream: FakeUpstream
@@ -35,7 +33,7 @@ describe('a client that goes away cuts the upstream call unless the cache still 
       const aborted = upstream.whenAborted()
       const spentBefore = gw.gateway.ledger.lines().reduce((sum, l) => sum + l.promptTokens + l.completionTokens, 0)
       await abandonStream(body, headers)
-      await bounded(aborted, 'the upstream saw the abort')
+      await within(aborted, 'the upstream saw the abort')
       await gw.gateway.limitsSettled()
       const spentAfter = gw.gateway.ledger.lines().reduce((sum, l) => sum + l.promptTokens + l.completionTokens, 0)
       assert.ok(spentAfter > spentBefore, 'the tokens paid for before the cut are in the ledger')
@@ -52,17 +50,17 @@ describe('a client that goes away cuts the upstream call unless the cache still 
       body: JSON.stringify(chat('slow and unwanted [slow:5000]', false)),
       signal: controller.signal,
     })
-    await bounded(requested, 'the upstream got the request')
+    await within(requested, 'the upstream got the request')
     controller.abort()
     await request.catch(() => {})
-    await bounded(aborted, 'the upstream saw the abort')
+    await within(aborted, 'the upstream saw the abort')
   })
 
   it('a cacheable stream runs to its end without its client, and the next caller gets it from the cache', async () => {
     const before = upstream.aborted
     const cached = new Promise((resolve) => gw.gateway.cache.events.once('set', resolve))
     await abandonStream(chat('worth keeping [drip:20]', true))
-    await bounded(cached, 'the entry was cached')
+    await within(cached, 'the entry was cached')
     assert.equal(upstream.aborted, before, 'not aborted: the cache wanted the answer')
     const next = await gw.post('/v1/chat/completions', chat('worth keeping [drip:20]', false))
     assert.equal(next.headers.get('x-tollgate-cache'), 'HIT')

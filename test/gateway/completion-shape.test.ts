@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { requestCacheKey } from '../../src/llm/canonical.js'
-import { useGateway } from './helpers.js'
+import { useGateway, within } from './helpers.js'
 
 const chat = (content: string, stream = false) => ({ model: 'gpt-4o-mini', messages: [{ role: 'user', content }], stream })
-const bounded = <T>(promise: Promise<T>) =>
-  Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the client hung')), 10_000).unref())])
 
 describe('only completions are cached, and nothing hangs a client', () => {
   const env = useGateway()
@@ -14,9 +12,9 @@ describe('only completions are cached, and nothing hangs a client', () => {
     it(`a 200 whose body is ${kind === 'empty' ? '{}' : kind} is a 502 naming the problem, never cached, for JSON and stream clients`, async () => {
       env.upstream.reset()
       for (const stream of [false, true, false]) {
-        const response = await bounded(env.gw.post('/v1/chat/completions', chat(`[garbage:${kind}]`, stream)))
+        const response = await within(env.gw.post('/v1/chat/completions', chat(`[garbage:${kind}]`, stream)), 'the reply')
         assert.equal(response.status, 502)
-        const body = (await bounded(response.json())) as { error: { code: string; type: string; message: string } }
+        const body = (await within(response.json(), 'the body')) as { error: { code: string; type: string; message: string } }
         assert.equal(body.error.code, 'upstream_invalid_reply')
         assert.match(body.error.message, /not (JSON|a completion)/)
       }
@@ -29,9 +27,9 @@ describe('only completions are cached, and nothing hangs a client', () => {
     const key = requestCacheKey('/chat/completions', body, 'gpt-4o-mini')
     await env.gw.gateway.cache.namespaced('t/default').set(key, { not: 'a completion' })
     for (const stream of [true, false]) {
-      const response = await bounded(env.gw.post('/v1/chat/completions', { ...body, stream }))
+      const response = await within(env.gw.post('/v1/chat/completions', { ...body, stream }), 'the reply')
       assert.equal(response.status, 200)
-      const text = await bounded(response.text())
+      const text = await within(response.text(), 'the body')
       assert.equal(response.headers.get('x-tollgate-cache'), stream ? 'MISS' : 'HIT', 'the fresh answer replaced the planted entry')
       assert.match(text, /planted/)
     }

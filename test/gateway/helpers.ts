@@ -49,3 +49,8 @@ export function useGateway(overrides: Record<string, unknown> = {}): { upstream:
   })
   return env
 }
+
+/** `promise`, or a rejection naming `what` after 10 s: a test that would hang fails instead. */
+export function within<T>(promise: Promise<T>, what: string): Promise<T> {
+  return Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what}: not within 10 s`)), 10_000).unref())])
+}

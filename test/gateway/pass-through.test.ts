@@ -2,10 +2,8 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { hashKey } from '../../src/index.js'
 import { type FakeUpstream, startFakeUpstream } from '../fixtures/fake-upstream.js'
-import { type RunningGateway, startGateway } from './helpers.js'
+import { type RunningGateway, startGateway, within } from './helpers.js'
 
-const bounded = <T>(promise: Promise<T>, what: string) =>
-  Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what} did not arrive within 10 s`)), 10_000).unref())])
 
 describe('pass-through: deny by default, allowlisted routes limited, forwarded faithfully and streamed', () => {
   let upstream: FakeUpstream
@@ -84,7 +82,7 @@ describe('pass-through: deny by default, allowlisted routes limited, forwarded f
   it('streams the upstream reply instead of buffering it', async () => {
     const response = await fetch(`${open.url}/v1/hold`, { headers: auth })
     const reader = response.body!.getReader()
-    const first = await bounded(reader.read(), 'the first line, before the upstream finished')
+    const first = await within(reader.read(), 'the first line, before the upstream finished')
     assert.equal(Buffer.from(first.value!).toString(), 'first\n')
     upstream.release()
     let rest = ''
