@@ -3,9 +3,10 @@ import { costUsd, type ModelPrice } from '../llm/pricing.js'
 import type { Usage } from '../llm/stream-assembler.js'
 import { createRateLimiter, type RateLimiter } from '../ratelimit/rate-limiter.js'
 import type { RuleOptions } from '../ratelimit/options.js'
-import type { RateLimitDecision } from '../ratelimit/types.js'
 import type { Store } from '../stores/types.js'
-import type { Caller } from './types.js'
+import type { Caller, Charge } from './types.js'
+
+export type { Charge }
 
 const DAY_MS = 86_400_000
 /** Budgets count micro-dollars: the limiter counts whole units. */
@@ -29,23 +30,6 @@ export interface LimitsSpec {
   user?: { requests?: WindowSpec | undefined; tokens?: WindowSpec | undefined } | undefined
   model?: { requests?: WindowSpec | undefined; tokens?: WindowSpec | undefined } | undefined
   dailyBudgetUsd?: number | undefined
-}
-
-/** What one call took from its limits up front, to be settled once what it really cost is known. */
-export interface Charge {
-  caller: Caller
-  model: string
-  user: string | undefined
-  price: ModelPrice | undefined
-  /** The up-front estimate: prompt tokens (by size) plus the most output the request allows. */
-  promptTokens: number
-  tokens: number
-  microUsd: number
-  decision: RateLimitDecision
-  /** Window of each rule, for the RateLimit-Policy header. */
-  windows: Record<string, number>
-  /** Set once the estimate was replaced by a real figure (or refunded). */
-  settled: boolean
 }
 
 /** The rules of one limits block: each a rule of one limiter whose identity is the tenant. */

@@ -1,8 +1,26 @@
+import type { ModelPrice } from '../llm/pricing.js'
 import type { Completion } from '../llm/stream-assembler.js'
-import type { Charge } from './limits.js'
+import type { RateLimitDecision } from '../ratelimit/types.js'
 import type { Route } from './router.js'
 
 export type CallKind = 'chat' | 'text' | 'embeddings'
+
+/** What one call took from its limits up front, to be settled once what it really cost is known. */
+export interface Charge {
+  caller: Caller
+  model: string
+  user: string | undefined
+  price: ModelPrice | undefined
+  /** The up-front estimate: prompt tokens (by size) plus the most output the request allows. */
+  promptTokens: number
+  tokens: number
+  microUsd: number
+  decision: RateLimitDecision
+  /** Window of each rule, for the RateLimit-Policy header. */
+  windows: Record<string, number>
+  /** Set once the estimate was replaced by a real figure (or refunded). */
+  settled: boolean
+}
 
 /** Who is calling: the tenant scopes the cache and the limits, the key names the limits block. */
 export interface Caller {
