@@ -7,7 +7,7 @@ import { costUsd, type ModelPrice } from '../llm/pricing.js'
 import { SseParser } from '../llm/sse-parser.js'
 import { replayPayloads, withoutUsage } from '../llm/sse-replay.js'
 import { type Completion, StreamAssembler, type Usage } from '../llm/stream-assembler.js'
-import { estimateOutputTokens, usageOf } from '../llm/usage-estimate.js'
+import { estimateOutputTokens, estimatePromptTokens, usageOf } from '../llm/usage-estimate.js'
 import type { CostLedger } from './cost-ledger.js'
 import type { CallLimits, Charge } from './limits.js'
 import { LiveStream, type LiveStreams } from './live-streams.js'
@@ -36,14 +36,16 @@ export class Call {
   readonly #upstreamBody: Record<string, unknown>
   readonly #key: string
   readonly #cache: Cache
+  #promptTokens: number | undefined
 
   constructor(
     private readonly deps: CallDeps,
     private readonly request: CallRequest,
     private readonly charge: Charge | undefined,
     private readonly price: ModelPrice | undefined,
-    private readonly promptTokens: number,
+    promptTokens: number | undefined,
   ) {
+    this.#promptTokens = promptTokens
     const { body, kind, route } = request
     this.#stream = body.stream === true && kind !== 'embeddings'
     this.#includeUsage = (body.stream_options as { include_usage?: unknown } | null | undefined)?.include_usage === true
@@ -135,7 +137,7 @@ export class Call {
     } catch (err) {
       const failure = route.upstream.failure(err)
       // A call cut by its caller reached the provider, which bills its prompt at least.
-      this.#spent(failure.code === 'E_UPSTREAM_ABORTED' ? usageOf(this.promptTokens, 0) : null)
+      this.#spent(failure.code === 'E_UPSTREAM_ABORTED' ? usageOf(this.#prompt(), 0) : null)
       live?.fail(failure)
       throw failure
     }
@@ -153,12 +155,12 @@ export class Call {
     } catch (err) {
       const failure = route.upstream.failure(err)
       // A reply that arrived but is garbage was still a call the provider may bill: its prompt at least.
-      this.#spent(failure.code === 'E_UPSTREAM_INVALID' ? usageOf(this.promptTokens, 0) : null)
+      this.#spent(failure.code === 'E_UPSTREAM_INVALID' ? usageOf(this.#prompt(), 0) : null)
       live?.fail(failure)
       throw failure
     }
     const completion = value as Completion
-    this.#spent(completion.usage ?? usageOf(this.promptTokens, estimateOutputTokens(completion)))
+    this.#spent(this.#usage(completion))
     live?.end(completion)
     return completion
   }
@@ -166,8 +168,9 @@ export class Call {
   async #relay(response: UpstreamResponse, live: LiveStream): Promise<Completion> {
     const assembler = new StreamAssembler(this.request.kind === 'text' ? 'text' : 'chat')
     const parser = new SseParser((data) => {
-      // Only chunk objects and [DONE] go on: a client's SDK would choke on anything else.
-      if (assembler.add(data)) live.push(data)
+      // Only chunks go on: a client's SDK would choke on anything else. [DONE] is ours to send, once the
+      // stream proved complete: after it, an SDK would take a truncated answer for a whole one.
+      if (assembler.add(data) && data !== '[DONE]') live.push(data)
     })
     live.start()
     const upstream = this.request.route.upstream
@@ -179,15 +182,28 @@ export class Call {
     }
     if (!failure && assembler.complete) {
       const completion = assembler.result()
-      this.#spent(completion.usage ?? usageOf(this.promptTokens, estimateOutputTokens(completion)))
+      this.#spent(this.#usage(completion))
+      live.push('[DONE]')
       live.end(completion)
       return completion
     }
-    failure ??= new UpstreamError('E_UPSTREAM_INCOMPLETE', upstream.name, 'the stream ended before every choice finished; nothing was cached')
+    const said = assembler.error ? ` (the upstream said: ${assembler.error})` : ''
+    failure ??= new UpstreamError('E_UPSTREAM_INCOMPLETE', upstream.name, `the stream ended before every choice finished${said}; nothing was cached`)
     // The provider bills what it generated before the stream broke or was cut.
-    this.#spent(usageOf(this.promptTokens, assembler.chunks > 0 ? estimateOutputTokens(assembler.result()) : 0))
+    this.#spent(usageOf(this.#prompt(), assembler.chunks > 0 ? estimateOutputTokens(assembler.result()) : 0))
     live.fail(failure)
     throw failure
+  }
+
+  /** The prompt's estimated tokens, worked out once and only when needed (a hit without limits never needs it). */
+  #prompt(): number {
+    this.#promptTokens ??= estimatePromptTokens(this.request.body)
+    return this.#promptTokens
+  }
+
+  /** A reply's usage, or an estimate when the upstream sent none: what it is charged, and what a hit on it saves. */
+  #usage(completion: Completion): Usage {
+    return completion.usage ?? usageOf(this.#prompt(), estimateOutputTokens(completion))
   }
 
   /** Records an upstream call's cost (null: it cost nothing) and settles the charge with it. */
@@ -199,14 +215,14 @@ export class Call {
 
   /** Records what serving `completion` without an upstream call saved. */
   #saved(completion: Completion): number {
-    const saved = this.#costOf(completion)
-    const usage = completion.usage
-    this.deps.ledger.record(this.request.caller.tenant, this.request.route.model, true, saved, usage?.prompt_tokens ?? 0, usage?.completion_tokens ?? 0)
+    const usage = this.#usage(completion)
+    const saved = costUsd(this.price, usage)
+    this.deps.ledger.record(this.request.caller.tenant, this.request.route.model, true, saved, usage.prompt_tokens ?? 0, usage.completion_tokens ?? 0)
     return saved
   }
 
   #costOf(completion: Completion): number {
-    return costUsd(this.price, completion.usage ?? undefined)
+    return costUsd(this.price, this.#usage(completion))
   }
 
   #served(status: CacheStatus, completion: Completion, createdAt: number): CallOutcome {

@@ -73,6 +73,11 @@ export class CallLimits {
     }
   }
 
+  /** Whether `caller` has limits at all (without any, there is nothing to charge or estimate). */
+  covers(caller: Caller): boolean {
+    return this.#limiter(caller) !== undefined
+  }
+
   /**
    * Takes a call's share up front: one request, `promptTokens` plus `outputTokens` tokens and their
    * price. `decision.allowed` false means refused. Undefined: the caller has no limits.

@@ -49,8 +49,8 @@ export class CallProducer {
     const { pricing, limits } = this.#options
     const { kind, body, route, caller } = request
     const price = pricing.priceFor(route.model)
-    const promptTokens = estimatePromptTokens(body)
-    const charge = await limits?.charge(caller, route.model, request.user, price, promptTokens, kind === 'embeddings' ? 0 : maxOutputTokens(body))
+    const promptTokens = limits?.covers(caller) ? estimatePromptTokens(body) : undefined
+    const charge = promptTokens === undefined ? undefined : await limits?.charge(caller, route.model, request.user, price, promptTokens, kind === 'embeddings' ? 0 : maxOutputTokens(body))
     if (charge && !charge.decision.allowed) throw new RateLimitedError<Charge>(`Rate limit reached for ${refusedRule(charge)}`, charge)
     const call = new Call({ cache: this.#options.cache, live: this.#live, ledger: this.ledger, limits, clock: this.#options.clock }, request, charge, price, promptTokens)
     try {

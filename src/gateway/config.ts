@@ -13,7 +13,12 @@ const upstream = z
   .object({
     name,
     /** OpenAI-compatible base URL, ending where `/chat/completions` is appended (e.g. `https://api.openai.com/v1`). */
-    baseUrl: z.url({ message: 'an http(s) URL' }),
+    baseUrl: z
+      .url({ message: 'an http(s) URL' })
+      .refine((url) => /^https?:\/\//i.test(url), { message: 'an http(s) URL' })
+      .refine((url) => !/^[^/]*\/\/[^/?#]*@/.test(url) && !url.includes('?') && !url.includes('#'), {
+        message: 'a URL without credentials, query or fragment (put the key in apiKey and parameters in query)',
+      }),
     apiKey: z.string().optional(),
     /** Header the key goes in: `authorization` (as `Bearer <key>`, the default) or e.g. `api-key` (Azure). */
     apiKeyHeader: z.string().default('authorization'),
@@ -72,14 +77,17 @@ export const configSchema = z
         bodyLimit: z.number().int().min(1024).default(4 * 1024 * 1024),
         /** How long shutdown waits for in-flight requests (streams included) before cutting them. */
         shutdownTimeout: durationMs.default(10_000),
+        /** Deepest nesting of a request body's JSON; deeper bodies get a 400 before any walk over them. */
+        maxJsonDepth: z.number().int().min(8).max(1_000).default(64),
         /** pino level of `tollgate start`'s JSON log; `info` logs every request, `warn` only trouble. */
         logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
       })
       .strict()
-      .default({ host: '127.0.0.1', port: 8080, bodyLimit: 4 * 1024 * 1024, shutdownTimeout: 10_000, logLevel: 'info' }),
+      .default({ host: '127.0.0.1', port: 8080, bodyLimit: 4 * 1024 * 1024, shutdownTimeout: 10_000, maxJsonDepth: 64, logLevel: 'info' }),
     store: storeSchema.optional(),
     /** `none`: no key needed (local use; logged loudly at start). `keys`: a gateway key from `keys` is required. */
-    auth: z.enum(['none', 'keys'], { message: "'none' or 'keys'" }).default('none'),
+    /** Default `keys` when keys are configured, else `none`; `none` with keys configured is refused. */
+    auth: z.enum(['none', 'keys'], { message: "'none' or 'keys'" }).optional(),
     keys: z.array(gatewayKey).default([]),
     upstreams: z.array(upstream).min(1, { message: 'at least one upstream' }),
     cache: z
@@ -121,6 +129,13 @@ export const configSchema = z
   .strict()
   .superRefine((config, ctx) => {
     if (config.auth === 'keys' && config.keys.length === 0) ctx.addIssue({ code: 'custom', path: ['keys'], message: "at least one key when auth is 'keys'" })
+    // Keys and `auth: none` would be a gateway that looks protected and is not.
+    if (config.auth === 'none' && config.keys.length > 0) ctx.addIssue({ code: 'custom', path: ['auth'], message: "'keys' when keys are configured (remove the keys to run without authentication)" })
+    const upstreams = new Set<string>()
+    for (const [i, upstream] of config.upstreams.entries()) {
+      if (upstreams.has(upstream.name)) ctx.addIssue({ code: 'custom', path: ['upstreams', i, 'name'], message: 'a name not used by another upstream' })
+      upstreams.add(upstream.name)
+    }
     const hashes = new Set<string>()
     const names = new Set<string>()
     for (const [i, key] of config.keys.entries()) {
@@ -130,6 +145,7 @@ export const configSchema = z
       names.add(key.name)
     }
   })
+  .transform((config) => ({ ...config, auth: config.auth ?? (config.keys.length > 0 ? 'keys' : 'none') }))
 
 export { ConfigError }
 export type GatewayConfig = z.output<typeof configSchema>

@@ -24,7 +24,7 @@ const headerValue = (value: string | string[] | undefined) => (Array.isArray(val
  * controls read, the end user found), and the producer's outcome becomes a JSON or SSE reply.
  */
 export async function handleLlm(deps: LlmRouteDeps, kind: CallKind, caller: Caller, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
-  const body = validateBody(kind, request.body)
+  const body = validateBody(kind, request.body, deps.config.server.maxJsonDepth)
   const route = deps.router.resolve(body.model as string)
   if (!route) throw new GatewayHttpError(404, `The model \`${String(body.model)}\` does not exist or is not served by this gateway.`, { code: 'model_not_found', param: 'model' })
   const user = typeof body.user === 'string' && body.user ? body.user : headerValue(request.headers['x-tollgate-user'])

@@ -8,10 +8,40 @@ import { GatewayHttpError } from './openai-errors.js'
 import { rateLimited, rateLimitHeaders } from './ratelimit-headers.js'
 import { clientGone } from './responders.js'
 
+/** The model scope pass-through requests count under (their bodies are not read). */
+const PASS_THROUGH_MODEL = '(pass-through)'
 /** Client headers an upstream may see: what the request is and which API beta it speaks. Never credentials, cookies or tollgate's own. */
 const FORWARDED_REQUEST_HEADERS = ['accept', 'openai-beta', 'idempotency-key']
+/** The LLM routes: a spelling of one of them (`/v1/chat/completions/`, `/v1/Chat/completions`) is never pass-through, or it would escape their limits. */
+const LLM_ROUTES = new Set(['/v1/chat/completions', '/v1/completions', '/v1/embeddings', '/v1/models'])
 /** Upstream reply headers a client may see: what the body is, and the upstream's request id and pacing. */
 const FORWARDED_REPLY_HEADERS = ['content-disposition', 'x-request-id', 'request-id', 'openai-processing-ms', 'openai-version', 'retry-after', 'retry-after-ms']
+
+/**
+ * Why a pass-through path is refused, or undefined. Dot segments (raw or percent-encoded), encoded
+ * slashes and backslashes, backslashes and empty segments are refused rather than normalised: an
+ * upstream or a proxy in front of it may resolve them differently from us, and the allowlist must
+ * mean the path the upstream serves.
+ */
+export function unsafePath(path: string): string | undefined {
+  if (/%2f|%5c|\\/i.test(path)) return 'an encoded slash or a backslash'
+  const segments = path.split('/').slice(1)
+  const decoded: string[] = []
+  for (const [i, segment] of segments.entries()) {
+    if (segment === '' && i < segments.length - 1) return 'an empty segment (//)'
+    let text: string
+    try {
+      text = decodeURIComponent(segment)
+    } catch {
+      return 'invalid percent-encoding'
+    }
+    if (text === '.' || text === '..') return 'a dot segment'
+    decoded.push(text)
+  }
+  const canonical = `/${decoded.join('/')}`.replace(/\/$/, '').toLowerCase()
+  if (LLM_ROUTES.has(canonical)) return `another spelling of ${canonical}`
+  return undefined
+}
 
 /**
  * `/v1/*` routes other than the LLM ones, forwarded to the first upstream only when the config's
@@ -26,6 +56,7 @@ export class PassThrough {
     private readonly upstream: Upstream | undefined,
     private readonly limits: CallLimits | undefined,
     private readonly ledger: CostLedger,
+    private readonly exposeCacheHeaders: boolean,
   ) {
     this.#patterns = patterns.map((pattern) => ({ pattern, regexp: globToRegExp(pattern) }))
   }
@@ -34,13 +65,15 @@ export class PassThrough {
     const url = request.url
     const queryAt = url.indexOf('?')
     const path = queryAt === -1 ? url : url.slice(0, queryAt)
+    const unsafe = unsafePath(path)
+    if (unsafe) throw new GatewayHttpError(400, `The path ${path} has ${unsafe}; send the path itself.`, { code: 'invalid_path' })
     const allowed = this.#patterns.find(({ regexp }) => regexp.test(path))
     if (!allowed || !this.upstream) {
       throw new GatewayHttpError(404, `${request.method} ${path} is not served by this gateway (only the LLM routes and the paths listed under passThrough are).`, { code: 'not_found' })
     }
-    const body = request.body
-    const model = body && typeof body === 'object' && !Buffer.isBuffer(body) && typeof (body as { model?: unknown }).model === 'string' ? (body as { model: string }).model : '-'
-    const charge = await this.limits?.charge(caller, model, undefined, undefined, 0, 0)
+    // Bytes as the client sent them (this route's body parser reads everything as a Buffer).
+    const body = Buffer.isBuffer(request.body) && request.body.byteLength > 0 ? request.body : undefined
+    const charge = await this.limits?.charge(caller, PASS_THROUGH_MODEL, undefined, undefined, 0, 0)
     if (charge && !charge.decision.allowed) throw rateLimited(charge)
     const headers: Record<string, string> = {}
     for (const name of FORWARDED_REQUEST_HEADERS) {
@@ -50,7 +83,7 @@ export class PassThrough {
     const response = await this.upstream.call({
       route: path.slice('/v1'.length),
       method: request.method,
-      body: body === undefined || body === null ? undefined : body,
+      body,
       contentType: typeof request.headers['content-type'] === 'string' ? request.headers['content-type'] : undefined,
       search: queryAt === -1 ? undefined : url.slice(queryAt + 1),
       headers,
@@ -63,6 +96,7 @@ export class PassThrough {
       const value = response.headers[name]
       if (typeof value === 'string') void reply.header(name, value)
     }
-    return reply.status(response.status).type(response.contentType).header('x-tollgate-cache', 'BYPASS').send(response.body)
+    if (this.exposeCacheHeaders) void reply.header('x-tollgate-cache', 'BYPASS')
+    return reply.status(response.status).type(response.contentType).send(response.body)
   }
 }

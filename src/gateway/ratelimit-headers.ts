@@ -56,7 +56,10 @@ export function rateLimited(charge: Charge): GatewayHttpError {
   const wait = Number.isFinite(charge.decision.retryAfterMs) ? charge.decision.retryAfterMs : 86_400_000
   const headers = { ...rateLimitHeaders(charge), 'retry-after': String(Math.max(1, Math.ceil(wait / 1000))), 'retry-after-ms': String(Math.ceil(wait)) }
   if (refused.name === 'budget') {
-    return new GatewayHttpError(429, `Daily budget of this key is spent; it renews in ${goDuration(wait)}.`, { type: 'insufficient_quota', code: 'budget_exceeded', headers })
+    const message = Number.isFinite(refused.retryAfterMs)
+      ? `Daily budget of this key is spent; it renews in ${goDuration(wait)}.`
+      : `This request's estimated cost is more than this key's whole daily budget (${refused.limit / 1_000_000} USD): lower max_tokens or raise the budget.`
+    return new GatewayHttpError(429, message, { type: 'insufficient_quota', code: 'budget_exceeded', headers })
   }
   const what = Number.isFinite(refused.retryAfterMs) ? `try again in ${goDuration(wait)}` : 'this request is larger than the limit itself'
   return new GatewayHttpError(429, `Rate limit reached for ${refused.name}: limit ${refused.limit}, remaining ${refused.remaining}; ${what}.`, {

@@ -1,4 +1,5 @@
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify'
+import type { Duplex } from 'node:stream'
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { type Cache, createCache } from '../cache/cache.js'
 import { CallLimits } from '../calls/limits.js'
 import { CallProducer } from '../calls/producer.js'
@@ -70,11 +71,19 @@ export class Gateway {
     const pricing = new Pricing(config.pricing, config.unpricedModel, config.unpricedPrice)
     this.producer = new CallProducer({ cache: this.cache, pricing, limits: this.#limits, clock: options.clock })
     this.warnings.push(...startupWarnings(config, this.#router, pricing))
-    this.app = Fastify({ logger: options.logger ? { level: config.server.logLevel } : false, bodyLimit: config.server.bodyLimit, forceCloseConnections: false, return503OnClosing: true })
+    this.app = Fastify({
+      logger: options.logger ? { level: config.server.logLevel } : false,
+      bodyLimit: config.server.bodyLimit,
+      forceCloseConnections: false,
+      return503OnClosing: true,
+      // Errors Fastify and Node answer before a route runs get the OpenAI shape too.
+      frameworkErrors: (error, _request, reply) => void (reply as FastifyReply).status(400).send(new GatewayHttpError(400, `The request URL is not valid: ${error.message}`, { code: 'invalid_url' }).body()),
+      clientErrorHandler: answerClientError,
+    })
     const deps: LlmRouteDeps = { config, router: this.#router, producer: this.producer }
     const auth = new Authenticator(config)
     const models = new ModelList(this.#router)
-    const passThrough = new PassThrough(config.passThrough, this.#router.upstreams[0], this.#limits, this.producer.ledger)
+    const passThrough = new PassThrough(config.passThrough, this.#router.upstreams[0], this.#limits, this.producer.ledger, config.cache.exposeHeaders)
     const callers = new WeakMap<FastifyRequest, Caller>()
     const callerOf = (request: FastifyRequest) => callers.get(request) as Caller
 
@@ -102,7 +111,12 @@ export class Gateway {
     this.app.post('/v1/completions', (request, reply) => handleLlm(deps, 'text', callerOf(request), request, reply))
     this.app.post('/v1/embeddings', (request, reply) => handleLlm(deps, 'embeddings', callerOf(request), request, reply))
     this.app.get('/v1/models', () => models.list())
-    this.app.all('/v1/*', (request, reply) => passThrough.handle(callerOf(request), request, reply))
+    // Pass-through bodies go upstream as the bytes the client sent: no JSON round trip in this scope.
+    void this.app.register(async (scope) => {
+      scope.removeAllContentTypeParsers()
+      scope.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body))
+      scope.all('/v1/*', (request, reply) => passThrough.handle(callerOf(request), request, reply))
+    })
   }
 
   /** Spend and savings per tenant and model. */
@@ -143,6 +157,22 @@ export class Gateway {
     })()
     return this.#closing
   }
+}
+
+/**
+ * A request Node's HTTP parser refused (headers too large, a malformed request line or Content-Length,
+ * a request timeout): answered on the socket with an OpenAI-shaped error, as Fastify's own route errors are.
+ */
+function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
+  if (!socket.writable) return void socket.destroy()
+  const [status, reason, code, message] =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request Header Fields Too Large', 'headers_too_large', 'The request headers are larger than the gateway accepts.']
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout', 'request_timeout', 'The request was not received in time.']
+        : [400, 'Bad Request', 'invalid_request', 'The request is not valid HTTP (request line, headers or Content-Length).']
+  const body = JSON.stringify(new GatewayHttpError(status, message, { code }).body())
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
 }
 
 /** Creates a gateway (not yet listening); see {@link Gateway}. */

@@ -13,14 +13,33 @@ const optionalNumber = (body: Record<string, unknown>, name: string, min: number
 }
 
 /**
+ * The first path (`messages.0.content`) at which `value` nests deeper than `maxDepth`, or undefined.
+ * Iterative on purpose: it is the bound that lets every later walk over the body recurse safely.
+ */
+export function tooDeep(value: unknown, maxDepth: number): string | undefined {
+  const stack: Array<[unknown, number, string]> = [[value, 0, '']]
+  while (stack.length > 0) {
+    const [item, depth, path] = stack.pop() as [unknown, number, string]
+    if (item === null || typeof item !== 'object') continue
+    if (depth >= maxDepth) return path || 'body'
+    const entries = Array.isArray(item) ? item.entries() : Object.entries(item)
+    for (const [key, child] of entries) if (child !== null && typeof child === 'object') stack.push([child, depth + 1, path ? `${path}.${key}` : String(key)])
+  }
+  return undefined
+}
+
+/**
  * Checks what the gateway itself relies on (and what a provider would reject anyway), so bad input
  * gets a precise 400 here instead of a cache key, a limiter charge and an upstream round trip.
  */
-export function validateBody(kind: LlmKind, body: unknown): Record<string, unknown> {
+export function validateBody(kind: LlmKind, body: unknown, maxDepth: number): Record<string, unknown> {
   check(body !== null && typeof body === 'object' && !Array.isArray(body) && !Buffer.isBuffer(body), 'The request body must be a JSON object sent as application/json.', 'body')
+  const deep = tooDeep(body, maxDepth)
+  if (deep !== undefined) throw badRequest(`The request body nests deeper than ${maxDepth} levels (at ${deep.split('.').slice(0, 4).join('.')}…).`, deep.split('.')[0])
   const b = body as Record<string, unknown>
   check(typeof b.model === 'string' && b.model.length > 0 && b.model.length <= 256, 'model must be a non-empty string', 'model')
   check(b.stream === undefined || b.stream === null || typeof b.stream === 'boolean', 'stream must be a boolean', 'stream')
+  check(b.user === undefined || b.user === null || typeof b.user === 'string', 'user must be a string', 'user')
   if (kind === 'chat') {
     check(Array.isArray(b.messages) && b.messages.length > 0, 'messages must be a non-empty array', 'messages')
     for (const [i, message] of (b.messages as unknown[]).entries()) {

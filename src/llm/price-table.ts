@@ -73,6 +73,9 @@ export const PRICE_TABLE: ReadonlyArray<readonly [model: string, price: ModelPri
   ['text-embedding-ada-002', { input: 0.1, output: 0 }],
 
   // Anthropic, through its OpenAI-compatible endpoint
+  // Claude 3.5: Anthropic's published list prices (not in the LiteLLM copy above under Anthropic's own names).
+  ['claude-3-5-sonnet', { input: 3, output: 15 }],
+  ['claude-3-5-haiku', { input: 0.8, output: 4 }],
   ['claude-fable-5', { input: 10, output: 50 }],
   ['claude-sonnet-5', { input: 2, output: 10 }],
   ['claude-opus-4-8', { input: 5, output: 25 }],

@@ -45,6 +45,11 @@ function merge(target: Json, delta: Json, depth: number): void {
   }
 }
 
+function describeError(error: unknown): string {
+  const message = typeof error === 'string' ? error : (error as { message?: unknown }).message
+  return typeof message === 'string' ? message.slice(0, 500) : 'an error event'
+}
+
 interface ChoiceParts {
   /** Chat: the message so far; legacy: unused. */
   message: Json
@@ -67,10 +72,14 @@ export class StreamAssembler {
   #usage: Usage | undefined
   #done = false
   #chunks = 0
+  #error: string | undefined
 
   constructor(private readonly kind: 'chat' | 'text') {}
 
-  /** One `data:` payload of the stream. Returns false for a payload that is not a chunk object. */
+  /**
+   * One `data:` payload of the stream. Returns false for a payload that is not a chunk (not an object
+   * with `choices`, or a usage-only chunk): an `{"error":…}` event (see {@link error}), a keep-alive `{}`.
+   */
   add(data: string): boolean {
     if (data === '[DONE]') {
       this.#done = true
@@ -83,8 +92,16 @@ export class StreamAssembler {
       return false
     }
     if (chunk === null || typeof chunk !== 'object' || Array.isArray(chunk)) return false
-    this.addChunk(chunk as Json)
+    const object = chunk as Json
+    if (object.error) this.#error = describeError(object.error)
+    if (!Array.isArray(object.choices) && !(object.usage && typeof object.usage === 'object')) return false
+    this.addChunk(object)
     return true
+  }
+
+  /** The message of an `{"error":…}` event the upstream sent mid-stream, if any. */
+  get error(): string | undefined {
+    return this.#error
   }
 
   /** One parsed chunk object. */

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { request as httpRequest } from 'node:http'
 import { after, before, describe, it } from 'node:test'
 import { hashKey } from '../../src/index.js'
 import { type FakeUpstream, startFakeUpstream } from '../fixtures/fake-upstream.js'
@@ -88,5 +89,66 @@ describe('pass-through: deny by default, allowlisted routes limited, forwarded f
     let rest = ''
     for (let r = await reader.read(); !r.done; r = await reader.read()) rest += Buffer.from(r.value).toString()
     assert.equal(rest, 'second\n')
+  })
+})
+
+describe('pass-through paths are confined, bodies forwarded as sent', () => {
+  let upstream: FakeUpstream
+  let gw: RunningGateway
+  let everything: RunningGateway
+  before(async () => {
+    upstream = await startFakeUpstream()
+    gw = await startGateway(upstream.url, { passThrough: ['/v1/responses', '/v1/audio/*', '/v1/files*'], cache: { exposeHeaders: false } })
+    everything = await startGateway(upstream.url, { passThrough: ['/v1/*'], limits: { tokens: { limit: 10, window: '1h' } } })
+  })
+  after(async () => {
+    await Promise.all([gw.close(), everything.close()])
+    await upstream.close()
+  })
+  /** A request with its path exactly as written: fetch would resolve dot segments before sending. */
+  const raw = (base: string, method: string, path: string, body = '') =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const { hostname, port } = new URL(base)
+      const request = httpRequest({ host: hostname, port, method, path, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (response) => {
+        let text = ''
+        response.on('data', (chunk: Buffer) => (text += chunk.toString()))
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text }))
+      })
+      request.on('error', reject)
+      request.end(body)
+    })
+
+  it('dot segments, encoded slashes, backslashes and empty segments never reach the upstream', async () => {
+    upstream.reset()
+    const escapes = ['/v1/audio/../chat/completions', '/v1/audio/%2e%2e/chat/completions', '/v1/audio/..%2fbatches', '/v1/audio/%2E%2E%2Fbatches', '/v1/audio/\\..\\batches', '/v1/files/../batches', '/v1/audio//x', '/v1/audio/./x', '/v1/audio/x/%2e%2e%2f%2e%2e%2fbatches']
+    for (const path of escapes) {
+      const response = await raw(gw.url, 'POST', path, '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"x"}]}')
+      assert.equal(response.status, 400, path)
+      assert.equal((JSON.parse(response.body) as { error: { code: string } }).error.code, 'invalid_path', path)
+    }
+    assert.deepEqual(upstream.calls, {}, 'nothing went upstream')
+  })
+
+  it('with /v1/* allowed, no spelling of an LLM route is served as pass-through', async () => {
+    upstream.reset()
+    const body = '{"model":"gpt-4o-mini","max_tokens":100000,"messages":[{"role":"user","content":"x"}]}'
+    for (const path of ['/v1/chat/completions/', '/v1//chat/completions', '/v1/chat/./completions', '/v1/x/../chat/completions', '/v1/embeddings/', '/v1/completions/', '/v1/Chat/Completions', '/v1/ch%61t/completions']) {
+      const response = await raw(everything.url, 'POST', path, body)
+      // Refused, or (Fastify decodes %61) routed to the real LLM route with its limits: 429 here.
+      assert.ok([400, 404, 429].includes(response.status), `${path}: ${response.status}`)
+    }
+    assert.deepEqual(upstream.calls, {})
+    const direct = await raw(everything.url, 'POST', '/v1/chat/completions', body)
+    assert.equal(direct.status, 429, 'the real route applies the token limit')
+  })
+
+  it('forwards the body byte for byte, big numbers, duplicate keys and all; an empty JSON body is no body', async () => {
+    const body = '{"seed":12345678901234567890,"y":"a","y":"b","__proto__":{"x":1}}'
+    const response = await fetch(`${gw.url}/v1/responses`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
+    assert.equal(response.status, 200)
+    assert.equal(((await response.json()) as { body: string }).body, body)
+    const deleted = await fetch(`${gw.url}/v1/files/f1?x=1`, { method: 'DELETE', headers: { 'content-type': 'application/json' } })
+    assert.equal(deleted.status, 200)
+    assert.equal(deleted.headers.get('x-tollgate-cache'), null, 'exposeHeaders: false hides the cache header here too')
   })
 })

@@ -139,3 +139,25 @@ describe('a stream-assembled entry answers a JSON request with every field the p
     assert.equal(audio.join(''), (json.choices[0]!.message as { audio?: { data: string } }).audio!.data)
   })
 })
+
+describe('a stream that did not finish is never passed off as whole', () => {
+  const env = useGateway()
+
+  it('an upstream [DONE] without every finish_reason: the client gets an error event and no [DONE]; the SDK raises', async () => {
+    const request = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'cut but claims done [nofinish]' }], stream: true }
+    const text = await (await env.gw.post('/v1/chat/completions', request)).text()
+    assert.doesNotMatch(text, /\[DONE\]/)
+    const last = JSON.parse(events(text).at(-1) as string) as { error: { code: string } }
+    assert.equal(last.error.code, 'upstream_incomplete')
+    const stream = await env.gw.client().chat.completions.create({ ...request, messages: [{ role: 'user', content: 'sdk sees it [nofinish]' }], stream: true })
+    await assert.rejects(async () => {
+      for await (const _chunk of stream) void _chunk
+    }, /upstream_incomplete|stream ended/)
+  })
+
+  it('keep-alive `{}` and other non-chunks are not relayed', async () => {
+    const text = await (await env.gw.post('/v1/chat/completions', { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'junk in between [junk]' }], stream: true })).text()
+    assert.ok(events(text).every((data) => data === '[DONE]' || Array.isArray((JSON.parse(data) as { choices?: unknown }).choices)))
+    assert.ok(text.endsWith('data: [DONE]\n\n'))
+  })
+})

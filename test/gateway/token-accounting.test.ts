@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test'
 import { createGateway, DEFAULT_PRICES, parseConfig, Pricing } from '../../src/index.js'
 import { estimatePromptTokens } from '../../src/llm/usage-estimate.js'
 import { type FakeUpstream, startFakeUpstream } from '../fixtures/fake-upstream.js'
-import { type RunningGateway, startGateway } from './helpers.js'
+import { type RunningGateway, startGateway, useGateway } from './helpers.js'
 
 const chat = (content: unknown, extra: object = {}) => ({ model: 'gpt-4o-mini', messages: [{ role: 'user', content }], ...extra })
 
@@ -116,5 +116,27 @@ describe('token and budget accounting fails closed', () => {
     } finally {
       await gw.close()
     }
+  })
+})
+
+describe('cost headers and budget refusals say what happened', () => {
+  const env = useGateway({ limits: { dailyBudgetUsd: 0.05 } })
+
+  it('a reply without usage reports the estimated cost, and a hit on it the estimated saving', async () => {
+    const body = { model: 'gpt-4o', messages: [{ role: 'user', content: `${'long prompt '.repeat(200)}[nousage]` }], max_tokens: 5 }
+    const miss = await env.gw.post('/v1/chat/completions', body)
+    await miss.text()
+    assert.ok(Number(miss.headers.get('x-tollgate-cost-usd')) > 0)
+    const hit = await env.gw.post('/v1/chat/completions', body)
+    await hit.text()
+    assert.ok(Number(hit.headers.get('x-tollgate-saved-usd')) > 0)
+  })
+
+  it('a request whose estimate alone is over the whole budget is told so, not that the budget is spent', async () => {
+    const response = await env.gw.post('/v1/chat/completions', { model: 'gpt-4o', messages: [{ role: 'user', content: 'expensive' }], max_tokens: 1_000_000 })
+    assert.equal(response.status, 429)
+    const error = ((await response.json()) as { error: { message: string; code: string } }).error
+    assert.equal(error.code, 'budget_exceeded')
+    assert.match(error.message, /more than this key's whole daily budget/)
   })
 })
