@@ -49,13 +49,17 @@ export class Call {
     const { body, kind, route } = request
     this.#stream = body.stream === true && kind !== 'embeddings'
     this.#includeUsage = (body.stream_options as { include_usage?: unknown } | null | undefined)?.include_usage === true
-    // Streams always ask upstream for usage: cost accounting and the cached entry need it.
-    this.#upstreamBody = { ...body, model: route.model, ...(this.#stream ? { stream_options: { ...(body.stream_options as object), include_usage: true } } : {}) }
+    // Streams always ask upstream for usage: cost accounting and the cached entry need it. The body is
+    // copied only when it must change (an alias, a stream): the common call sends it as it came.
+    this.#upstreamBody =
+      this.#stream || body.model !== route.model
+        ? { ...body, model: route.model, ...(this.#stream ? { stream_options: { ...(body.stream_options as object), include_usage: true } } : {}) }
+        : body
     this.#key = requestCacheKey(UPSTREAM_ROUTE[kind], this.#upstreamBody, route.model)
     this.#cache = deps.cache.namespaced(request.policy.namespace)
   }
 
-  async answer(): Promise<CallOutcome> {
+  answer(): Promise<CallOutcome> {
     const { policy } = this.request
     if (!policy.read && !policy.write) return this.#own('BYPASS', false)
     if (policy.read && this.#stream) {
@@ -86,22 +90,25 @@ export class Call {
     if (result.status === 'miss') return this.#answered('MISS', result.value)
     const tooOld = policy.maxAgeMs !== undefined && this.deps.clock.now() - result.createdAt > policy.maxAgeMs
     // An entry that is not a completion (written by an older version, or by hand) is never replayed.
-    if (tooOld || completionProblem(this.request.kind, result.value)) return this.#own('MISS', true)
+    if (tooOld || !isReplayable(this.request.kind, result.value)) return this.#own('MISS', true)
     return this.#served(result.status === 'stale' ? 'STALE' : 'HIT', result.value, result.createdAt)
   }
 
   /** An upstream call of this caller's own, outside the cache's single-flight; `write` caches its answer. */
   async #own(status: CacheStatus, write: boolean): Promise<CallOutcome> {
     const own = this.#stream ? new LiveStream() : undefined
-    // Nobody else needs an uncached answer: when this caller goes, the upstream call goes too.
-    const abort = write ? undefined : new AbortController()
-    const signal = this.request.signal
-    if (abort && signal) {
-      if (signal.aborted) abort.abort()
-      else signal.addEventListener('abort', () => abort.abort(), { once: true })
+    // Nobody else needs an uncached answer: when this caller goes, the upstream call goes too. A JSON
+    // call goes with the caller's own signal; a stream also goes when its reader stops reading.
+    let signal = write ? undefined : this.request.signal
+    if (own && !write) {
+      const abort = new AbortController()
+      const caller = this.request.signal
+      if (caller?.aborted) abort.abort()
+      else caller?.addEventListener('abort', () => abort.abort(), { once: true })
+      own.onIdle = () => abort.abort()
+      signal = abort.signal
     }
-    if (own && abort) own.onIdle = () => abort.abort()
-    const answer = this.#fetch(own, write, abort?.signal)
+    const answer = this.#fetch(own, write, signal)
     const policy = this.request.policy
     if (write) answer.then((value) => this.#cache.set(this.#key, value, { ttl: policy.ttlMs, tags: policy.tags })).catch(() => {})
     if (own) {
@@ -262,6 +269,18 @@ export class Call {
       events: () => (includeUsage ? live.read() : stripped(live.read())),
     }
   }
+}
+
+/**
+ * Entries already checked, by object: an L1 hit hands out the same object every time, so its shape is
+ * checked once (weakly held: it goes when L1 drops the entry), not on every hit.
+ */
+const replayable = new WeakSet<object>()
+function isReplayable(kind: CallKind, value: unknown): boolean {
+  if (value !== null && typeof value === 'object' && replayable.has(value)) return true
+  if (completionProblem(kind, value)) return false
+  replayable.add(value as object)
+  return true
 }
 
 async function* replay(completion: Completion, kind: 'chat' | 'text', includeUsage: boolean): AsyncGenerator<string> {

@@ -3,7 +3,7 @@ import { type Clock, systemClock } from '../core/clock.js'
 import { RateLimitedError } from '../core/errors.js'
 import type { Pricing } from '../llm/pricing.js'
 import { estimatePromptTokens, maxOutputTokens } from '../llm/usage-estimate.js'
-import { Call } from './call.js'
+import { Call, type CallDeps } from './call.js'
 import { CostLedger } from './cost-ledger.js'
 import type { CallLimits, Charge } from './limits.js'
 import { LiveStreams } from './live-streams.js'
@@ -32,12 +32,13 @@ export interface CallProducerOptions {
  */
 export class CallProducer {
   readonly ledger: CostLedger
-  readonly #live = new LiveStreams()
-  readonly #options: CallProducerOptions & { clock: Clock }
+  readonly #options: CallProducerOptions
+  readonly #deps: CallDeps
 
   constructor(options: CallProducerOptions) {
     this.ledger = options.ledger ?? new CostLedger()
-    this.#options = { ...options, clock: options.clock ?? systemClock }
+    this.#options = options
+    this.#deps = { cache: options.cache, live: new LiveStreams(), ledger: this.ledger, limits: options.limits, clock: options.clock ?? systemClock }
   }
 
   /**
@@ -52,7 +53,8 @@ export class CallProducer {
     const promptTokens = limits?.covers(caller) ? estimatePromptTokens(body) : undefined
     const charge = promptTokens === undefined ? undefined : await limits?.charge(caller, route.model, request.user, price, promptTokens, kind === 'embeddings' ? 0 : maxOutputTokens(body))
     if (charge && !charge.decision.allowed) throw new RateLimitedError<Charge>(`Rate limit reached for ${refusedRule(charge)}`, charge)
-    const call = new Call({ cache: this.#options.cache, live: this.#live, ledger: this.ledger, limits, clock: this.#options.clock }, request, charge, price, promptTokens)
+    const call = new Call(this.#deps, request, charge, price, promptTokens)
+    if (!charge) return call.answer()
     try {
       return await call.answer()
     } catch (err) {
@@ -63,7 +65,7 @@ export class CallProducer {
 
   /** Calls in flight that others can join, in this process. */
   get liveCalls(): number {
-    return this.#live.size
+    return this.#deps.live.size
   }
 }
 

@@ -11,6 +11,7 @@ const header = (headers: Headers, name: string): string | undefined => {
   return Array.isArray(value) ? value.join(',') : value
 }
 
+const NO_DIRECTIVES: ReadonlySet<string> = new Set()
 /** Longest cache namespace the cache accepts; a longer composition is shortened to a digest. */
 const MAX_NAMESPACE = 128
 const digest = (text: string, length: number) => createHash('sha256').update(text).digest('hex').slice(0, length)
@@ -38,7 +39,7 @@ export function cacheNamespace(config: GatewayConfig, caller: Caller, user: stri
  */
 export function cachePolicy(config: GatewayConfig, caller: Caller, user: string | undefined, headers: Headers, body: Record<string, unknown>): CachePolicy {
   const control = (header(headers, 'cache-control') ?? '').toLowerCase()
-  const directives = new Set(control.split(',').map((d) => d.trim()))
+  const directives = control ? new Set(control.split(',').map((d) => d.trim())) : NO_DIRECTIVES
   const policy: CachePolicy = { read: true, write: true, ttlMs: config.cache.ttl, namespace: '', tags: [] }
   const maxAge = /max-age=(\d+)/.exec(control)?.[1]
   if (maxAge !== undefined) policy.maxAgeMs = Number(maxAge) * 1000

@@ -13,17 +13,38 @@ const optionalNumber = (body: Record<string, unknown>, name: string, min: number
 }
 
 /**
- * The first path (`messages.0.content`) at which `value` nests deeper than `maxDepth`, or undefined.
- * Iterative on purpose: it is the bound that lets every later walk over the body recurse safely.
+ * The top-level field under which `value` nests deeper than `maxDepth` (`body` for the body itself),
+ * or undefined. Iterative and allocation-light on purpose: it runs on every request, and it is the
+ * bound that lets every later walk over the body recurse safely.
  */
-export function tooDeep(value: unknown, maxDepth: number): string | undefined {
-  const stack: Array<[unknown, number, string]> = [[value, 0, '']]
-  while (stack.length > 0) {
-    const [item, depth, path] = stack.pop() as [unknown, number, string]
-    if (item === null || typeof item !== 'object') continue
-    if (depth >= maxDepth) return path || 'body'
-    const entries = Array.isArray(item) ? item.entries() : Object.entries(item)
-    for (const [key, child] of entries) if (child !== null && typeof child === 'object') stack.push([child, depth + 1, path ? `${path}.${key}` : String(key)])
+export function tooDeep(value: Record<string, unknown>, maxDepth: number): string | undefined {
+  for (const field in value) {
+    const child = value[field]
+    if (child === null || typeof child !== 'object') continue
+    const stack: unknown[] = [child]
+    const depths: number[] = [2]
+    while (stack.length > 0) {
+      const item = stack.pop() as Record<string, unknown> | unknown[]
+      const depth = depths.pop() as number
+      if (depth > maxDepth) return field
+      if (Array.isArray(item)) {
+        for (let i = 0; i < item.length; i++) {
+          const next = item[i]
+          if (next !== null && typeof next === 'object') {
+            stack.push(next)
+            depths.push(depth + 1)
+          }
+        }
+      } else {
+        for (const key in item) {
+          const next = item[key]
+          if (next !== null && typeof next === 'object') {
+            stack.push(next)
+            depths.push(depth + 1)
+          }
+        }
+      }
+    }
   }
   return undefined
 }
@@ -34,9 +55,9 @@ export function tooDeep(value: unknown, maxDepth: number): string | undefined {
  */
 export function validateBody(kind: LlmKind, body: unknown, maxDepth: number): Record<string, unknown> {
   check(body !== null && typeof body === 'object' && !Array.isArray(body) && !Buffer.isBuffer(body), 'The request body must be a JSON object sent as application/json.', 'body')
-  const deep = tooDeep(body, maxDepth)
-  if (deep !== undefined) throw badRequest(`The request body nests deeper than ${maxDepth} levels (at ${deep.split('.').slice(0, 4).join('.')}…).`, deep.split('.')[0])
   const b = body as Record<string, unknown>
+  const deep = tooDeep(b, maxDepth)
+  if (deep !== undefined) throw badRequest(`The request body nests deeper than ${maxDepth} levels (under ${deep}).`, deep)
   check(typeof b.model === 'string' && b.model.length > 0 && b.model.length <= 256, 'model must be a non-empty string', 'model')
   check(b.stream === undefined || b.stream === null || typeof b.stream === 'boolean', 'stream must be a boolean', 'stream')
   check(b.user === undefined || b.user === null || typeof b.user === 'string', 'user must be a string', 'user')
