@@ -67,6 +67,6 @@ export { CallLimits, type Charge, type LimitsSpec, type WindowSpec } from './cal
 export { CostLedger, type CostLine } from './calls/cost-ledger.js'
 export { ModelRouter, type Route } from './calls/router.js'
 export { Upstream, type UpstreamSpec } from './calls/upstream.js'
-export type { CachePolicy, Caller, CacheStatus, CallKind, CallOutcome, CallRequest } from './calls/types.js'
+export type { CachePolicy, Caller, CacheStatus, CallKind, CallOutcome, CallRequest, CallResult } from './calls/types.js'
 export { DEFAULT_PRICES, ESTIMATE_PRICE, type ModelPrice, Pricing, type UnpricedModel } from './llm/pricing.js'
 export { type Completion, StreamAssembler, type Usage } from './llm/stream-assembler.js'

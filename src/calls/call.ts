@@ -254,12 +254,17 @@ export class Call {
       costUsd,
       savedUsd,
       events: () => replay(completion, kind, includeUsage),
+      result: Promise.resolve({ completion, ...(costUsd !== undefined ? { costUsd } : {}), ...(savedUsd !== undefined ? { savedUsd } : {}) }),
     }
   }
 
   #live(cache: CacheStatus, live: LiveStream): CallOutcome {
     const includeUsage = this.#includeUsage
+    const result = live.result.then((completion) => (cache === 'HIT' ? { completion, savedUsd: this.#costOf(completion) } : { completion, costUsd: this.#costOf(completion) }))
+    // Nobody may ask for it: a broken stream is reported through events(), never as an unhandled rejection.
+    result.catch(() => {})
     return {
+      result,
       cache,
       ageSeconds: 0,
       charge: this.charge,

@@ -64,6 +64,15 @@ export interface CallRequest {
   signal?: AbortSignal | undefined
 }
 
+/** The whole answer of a call and what it cost or saved, once produced. */
+export interface CallResult {
+  completion: Completion
+  /** USD the upstream call cost (MISS/BYPASS). */
+  costUsd?: number
+  /** USD a reply served without an upstream call saved (HIT/STALE). */
+  savedUsd?: number
+}
+
 /** How a call was answered, once known; what settles after the reply is read. */
 export interface CallOutcome {
   readonly cache: CacheStatus
@@ -83,4 +92,9 @@ export interface CallOutcome {
    * stopping early (`return()`) tells the producer this caller is gone.
    */
   events(): AsyncIterable<string>
+  /**
+   * The whole answer with its cost or saving: at once for a completion at hand, at the end of a live
+   * stream (rejecting as `events()` would throw). Reading it does not consume `events()`.
+   */
+  readonly result: Promise<CallResult>
 }
