@@ -79,13 +79,7 @@ export class Call {
     const { policy } = this.request
     const own = this.#stream ? new LiveStream() : undefined
     const entry = this.#cache.getOrSetEntry(this.#key, () => this.#fetch(own, true), { ttl: policy.ttlMs, tags: policy.tags })
-    if (own) {
-      const first = await Promise.race([own.started.then(() => own), entry])
-      if (first === own) {
-        entry.catch(() => {})
-        return this.#live('MISS', own)
-      }
-    }
+    if (own && (await startedFirst(own, entry))) return this.#live('MISS', own)
     const result = await entry
     if (result.status === 'miss') return this.#answered('MISS', result.value)
     const tooOld = policy.maxAgeMs !== undefined && this.deps.clock.now() - result.createdAt > policy.maxAgeMs
@@ -111,13 +105,7 @@ export class Call {
     const answer = this.#fetch(own, write, signal)
     const policy = this.request.policy
     if (write) answer.then((value) => this.#cache.set(this.#key, value, { ttl: policy.ttlMs, tags: policy.tags })).catch(() => {})
-    if (own) {
-      const first = await Promise.race([own.started.then(() => own), answer])
-      if (first === own) {
-        answer.catch(() => {})
-        return this.#live(status, own)
-      }
-    }
+    if (own && (await startedFirst(own, answer))) return this.#live(status, own)
     return this.#answered(status, await answer)
   }
 
@@ -274,6 +262,17 @@ export class Call {
       events: () => (includeUsage ? live.read() : stripped(live.read())),
     }
   }
+}
+
+/**
+ * Whether `own` began to stream before `pending` (the whole answer, or the cache's verdict) settled.
+ * The loser is left to settle on its own, its failure already reported through the stream.
+ */
+async function startedFirst(own: LiveStream, pending: Promise<unknown>): Promise<boolean> {
+  const first = await Promise.race([own.started.then(() => own), pending])
+  if (first !== own) return false
+  pending.catch(() => {})
+  return true
 }
 
 /**
