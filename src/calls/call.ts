@@ -242,7 +242,10 @@ export class Call {
       costUsd,
       savedUsd,
       events: () => replay(completion, kind, includeUsage),
-      result: Promise.resolve({ completion, ...(costUsd !== undefined ? { costUsd } : {}), ...(savedUsd !== undefined ? { savedUsd } : {}) }),
+      // A getter: most callers of a whole completion never ask, and a hit should not pay for a promise.
+      get result() {
+        return Promise.resolve({ completion, ...(costUsd !== undefined ? { costUsd } : {}), ...(savedUsd !== undefined ? { savedUsd } : {}) })
+      },
     }
   }
 
