@@ -50,6 +50,11 @@ export interface UpstreamResponse {
 /** Longest wait a Retry-After may impose before a retry; beyond it the 429/5xx goes to the caller. */
 const MAX_RETRY_WAIT_MS = 20_000
 const RETRIED = (status: number) => status === 429 || status >= 500
+/**
+ * What a model name spliced into a `{model}` path (Azure deployments) may hold: encoding alone would
+ * not do, since an upstream or a proxy that decodes `%2F` or resolves `..` would turn it into a path.
+ */
+const SAFE_PATH_MODEL = /^[\w.:-]{1,128}$/
 /** Upstream reply headers a client may see with an error: when to retry, and which request it was. */
 const PASSED_ON = ['retry-after', 'retry-after-ms', 'x-request-id', 'request-id', 'openai-processing-ms']
 
@@ -140,6 +145,15 @@ export class Upstream {
 
   close(): Promise<void> {
     return this.#pool.close()
+  }
+
+  /** Whether `model` can be spliced into this upstream's `{model}` path as one plain segment (always, without one). */
+  acceptsModel(model: string): boolean {
+    return !this.#modelInPath || (SAFE_PATH_MODEL.test(model) && model !== '.' && model !== '..')
+  }
+
+  get #modelInPath(): boolean {
+    return /\{model\}|%7Bmodel%7D/i.test(this.#base.pathname)
   }
 
   #path(route: string, model: string | undefined, search: string | undefined): string {

@@ -27,6 +27,7 @@ export async function handleLlm(deps: LlmRouteDeps, kind: CallKind, caller: Call
   const body = validateBody(kind, request.body, deps.config.server.maxJsonDepth)
   const route = deps.router.resolve(body.model as string)
   if (!route) throw new GatewayHttpError(404, `The model \`${String(body.model)}\` does not exist or is not served by this gateway.`, { code: 'model_not_found', param: 'model' })
+  if (!route.upstream.acceptsModel(route.model)) throw new GatewayHttpError(400, 'model must be letters, digits, _ . : - (at most 128) for this upstream, which takes it in its path.', { code: 'invalid_model', param: 'model' })
   const user = typeof body.user === 'string' && body.user ? body.user : headerValue(request.headers['x-tollgate-user'])
   const policy = cachePolicy(deps.config, caller, user, request.headers, body)
   let outcome: CallOutcome

@@ -118,6 +118,17 @@ export class Gateway {
     this.app.post('/v1/completions', (request, reply) => handleLlm(deps, 'text', callerOf(request), request, reply))
     this.app.post('/v1/embeddings', (request, reply) => handleLlm(deps, 'embeddings', callerOf(request), request, reply))
     this.app.get('/v1/models', () => models.list())
+    // Every other method on the gateway's own routes is a 405 naming the one that works, not a fall
+    // through to pass-through (where a spelling of a route would escape its limits).
+    for (const [url, allowed] of [['/v1/chat/completions', 'POST'], ['/v1/completions', 'POST'], ['/v1/embeddings', 'POST'], ['/v1/models', 'GET']] as const) {
+      this.app.route({
+        method: OTHER_METHODS.filter((method) => method !== allowed && !(allowed === 'GET' && method === 'HEAD')),
+        url,
+        handler: (request, reply) => {
+          void reply.status(405).header('allow', allowed).send(new GatewayHttpError(405, `${request.method} is not allowed on ${url}; use ${allowed}.`, { code: 'method_not_allowed' }).body())
+        },
+      })
+    }
     // Pass-through bodies go upstream as the bytes the client sent: no JSON round trip in this scope.
     void this.app.register(async (scope) => {
       scope.removeAllContentTypeParsers()
@@ -165,6 +176,9 @@ export class Gateway {
     return this.#closing
   }
 }
+
+/** Methods answered with 405 on the gateway's own routes (HEAD goes with GET). */
+const OTHER_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
 
 /**
  * A request Node's HTTP parser refused (headers too large, a malformed request line or Content-Length,
