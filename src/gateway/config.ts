@@ -79,11 +79,16 @@ export const configSchema = z
         shutdownTimeout: durationMs.default(10_000),
         /** Deepest nesting of a request body's JSON; deeper bodies get a 400 before any walk over them. */
         maxJsonDepth: z.number().int().min(8).max(1_000).default(64),
+        /** Longest a client may take to send its whole request (headers and body); then 408. Replies (streams) are not bounded by it. */
+        requestTimeout: positiveDurationMs.default(30_000),
+        /** Longest a client may take to send its headers; then 408. At most `requestTimeout`. */
+        headersTimeout: positiveDurationMs.default(10_000),
         /** pino level of `tollgate start`'s JSON log; `info` logs every request, `warn` only trouble. */
         logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
       })
       .strict()
-      .default({ host: '127.0.0.1', port: 8080, bodyLimit: 4 * 1024 * 1024, shutdownTimeout: 10_000, maxJsonDepth: 64, logLevel: 'info' }),
+      .refine((server) => server.headersTimeout <= server.requestTimeout, { message: 'headersTimeout of at most requestTimeout', path: ['headersTimeout'] })
+      .default({ host: '127.0.0.1', port: 8080, bodyLimit: 4 * 1024 * 1024, shutdownTimeout: 10_000, maxJsonDepth: 64, requestTimeout: 30_000, headersTimeout: 10_000, logLevel: 'info' }),
     store: storeSchema.optional(),
     /** `none`: no key needed (local use; logged loudly at start). `keys`: a gateway key from `keys` is required. */
     /** Default `keys` when keys are configured, else `none`; `none` with keys configured is refused. */

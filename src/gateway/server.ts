@@ -76,6 +76,11 @@ export class Gateway {
       bodyLimit: config.server.bodyLimit,
       forceCloseConnections: false,
       return503OnClosing: true,
+      // Fastify's default (0) turns Node's own request timeout off: a body sent a byte every few
+      // seconds would hold its connection for ever. Node checks these bounds on an interval, 30 s by
+      // default, which would stretch a short bound: it checks four times per header bound here.
+      requestTimeout: config.server.requestTimeout,
+      http: { headersTimeout: config.server.headersTimeout, connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(config.server.headersTimeout / 4))) },
       // Errors Fastify and Node answer before a route runs get the OpenAI shape too.
       frameworkErrors: (error, _request, reply) => void (reply as FastifyReply).status(400).send(new GatewayHttpError(400, `The request URL is not valid: ${error.message}`, { code: 'invalid_url' }).body()),
       clientErrorHandler: answerClientError,
