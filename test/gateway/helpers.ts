@@ -1,7 +1,7 @@
 import { after, before } from 'node:test'
 import OpenAI from 'openai'
 import { type FakeUpstream, startFakeUpstream } from '../fixtures/fake-upstream.js'
-import { type Gateway, type GatewayOptions, parseConfig } from '../../src/index.js'
+import { type Gateway, type GatewayOptions, hashKey, parseConfig } from '../../src/index.js'
 import { createGateway } from '../../src/index.js'
 
 export interface RunningGateway {
@@ -53,4 +53,25 @@ export function useGateway(overrides: Record<string, unknown> = {}): { upstream:
 /** `promise`, or a rejection naming `what` after 10 s: a test that would hang fails instead. */
 export function within<T>(promise: Promise<T>, what: string): Promise<T> {
   return Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what}: not within 10 s`)), 10_000).unref())])
+}
+
+/** Two keys of tenant `acme` (`key-a1`, `key-a2`) and one of tenant `bravo` (`key-b1`). */
+export const TWO_TENANTS = [
+  { name: 'a1', hash: hashKey('key-a1'), tenant: 'acme' },
+  { name: 'a2', hash: hashKey('key-a2'), tenant: 'acme' },
+  { name: 'b1', hash: hashKey('key-b1'), tenant: 'bravo' },
+]
+
+/** Reads a response until its first body chunk (for a stream: it is live from then on); the reader goes on from there. */
+export async function firstChunk(response: Response): Promise<ReadableStreamDefaultReader<Uint8Array>> {
+  const reader = response.body!.getReader()
+  await reader.read()
+  return reader
+}
+
+/** The rest of a body, as text. */
+export async function readRest(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<string> {
+  let text = ''
+  for (let r = await reader.read(); !r.done; r = await reader.read()) text += Buffer.from(r.value).toString()
+  return text
 }

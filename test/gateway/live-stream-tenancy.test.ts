@@ -1,23 +1,9 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { hashKey } from '../../src/index.js'
 import { type FakeUpstream, startFakeUpstream } from '../fixtures/fake-upstream.js'
-import { type RunningGateway, startGateway } from './helpers.js'
+import { firstChunk, readRest, type RunningGateway, startGateway, TWO_TENANTS } from './helpers.js'
 
 const chat = (content: string) => ({ model: 'gpt-4o-mini', messages: [{ role: 'user', content }], stream: true })
-
-/** Reads a response until its first body chunk: the stream is live upstream from then on. */
-async function firstChunk(response: Response): Promise<ReadableStreamDefaultReader<Uint8Array>> {
-  const reader = response.body!.getReader()
-  await reader.read()
-  return reader
-}
-
-async function rest(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<string> {
-  let text = ''
-  for (let r = await reader.read(); !r.done; r = await reader.read()) text += Buffer.from(r.value).toString()
-  return text
-}
 
 describe('live streams are joined only inside the cache namespace that could have served them', () => {
   let upstream: FakeUpstream
@@ -26,11 +12,7 @@ describe('live streams are joined only inside the cache namespace that could hav
     upstream = await startFakeUpstream({ chunkDelayMs: 20 })
     gw = await startGateway(upstream.url, {
       auth: 'keys',
-      keys: [
-        { name: 'a1', hash: hashKey('key-a1'), tenant: 'acme' },
-        { name: 'a2', hash: hashKey('key-a2'), tenant: 'acme' },
-        { name: 'b1', hash: hashKey('key-b1'), tenant: 'bravo' },
-      ],
+      keys: TWO_TENANTS,
       limits: { tokens: { limit: 1_000_000, window: '1m' } },
     })
   })
@@ -48,7 +30,7 @@ describe('live streams are joined only inside the cache namespace that could hav
     const [bravo, acme] = others
     assert.equal(bravo!.headers.get('x-tollgate-cache'), 'MISS', 'another tenant never joins')
     assert.equal(acme!.headers.get('x-tollgate-cache'), 'HIT', 'another key of the same tenant joins the live stream')
-    await Promise.all([rest(reader), bravo!.text(), acme!.text()])
+    await Promise.all([readRest(reader), bravo!.text(), acme!.text()])
     assert.equal(upstream.calls['/v1/chat/completions'], 2, 'one call per tenant')
     await gw.gateway.limitsSettled()
     const lines = gw.gateway.ledger.lines()
@@ -69,7 +51,7 @@ describe('live streams are joined only inside the cache namespace that could hav
     const reader = await firstChunk(leader)
     const follower = await as('key-a2', chat('refund for followers'))
     assert.equal(follower.headers.get('x-tollgate-cache'), 'HIT')
-    await Promise.all([rest(reader), follower.text()])
+    await Promise.all([readRest(reader), follower.text()])
     await gw.gateway.limitsSettled()
     const after = await as('key-a2', { ...chat('probe'), stream: false })
     await after.text()
@@ -87,7 +69,7 @@ describe('live streams are joined only inside the cache namespace that could hav
     const reader = await firstChunk(leader)
     const second = await as('key-a2', chat('private stream'))
     assert.equal(second.headers.get('x-tollgate-cache'), 'MISS')
-    await Promise.all([rest(reader), second.text()])
+    await Promise.all([readRest(reader), second.text()])
     assert.equal(upstream.calls['/v1/chat/completions'], 2)
   })
 })

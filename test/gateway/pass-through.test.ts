@@ -3,7 +3,7 @@ import { request as httpRequest } from 'node:http'
 import { after, before, describe, it } from 'node:test'
 import { hashKey } from '../../src/index.js'
 import { type FakeUpstream, startFakeUpstream } from '../fixtures/fake-upstream.js'
-import { type RunningGateway, startGateway, within } from './helpers.js'
+import { readRest, type RunningGateway, startGateway, within } from './helpers.js'
 
 
 describe('pass-through: deny by default, allowlisted routes limited, forwarded faithfully and streamed', () => {
@@ -86,9 +86,7 @@ describe('pass-through: deny by default, allowlisted routes limited, forwarded f
     const first = await within(reader.read(), 'the first line, before the upstream finished')
     assert.equal(Buffer.from(first.value!).toString(), 'first\n')
     upstream.release()
-    let rest = ''
-    for (let r = await reader.read(); !r.done; r = await reader.read()) rest += Buffer.from(r.value).toString()
-    assert.equal(rest, 'second\n')
+    assert.equal(await readRest(reader), 'second\n')
   })
 })
 

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { RedisServer } from '../harness/redis-server.js'
 import { type FakeUpstream, startFakeUpstream } from '../fixtures/fake-upstream.js'
-import { type RunningGateway, startGateway } from './helpers.js'
+import { firstChunk, readRest, type RunningGateway, startGateway } from './helpers.js'
 
 const WORKER = fileURLToPath(new URL('../fixtures/gateway-worker.js', import.meta.url))
 
@@ -66,11 +66,9 @@ describe('single-flight through the gateway', () => {
     it('followers of an in-flight stream receive the same stream, live', async () => {
       const body = chat('one stream for all of us', true)
       const leader = await post(gw.url, body)
-      const reader = leader.body!.getReader()
-      await reader.read()
+      const reader = await firstChunk(leader)
       const followers = await Promise.all([post(gw.url, body), post(gw.url, body)])
-      let leaderText = ''
-      for (let r = await reader.read(); !r.done; r = await reader.read()) leaderText += Buffer.from(r.value).toString()
+      const leaderText = await readRest(reader)
       const followerTexts = await Promise.all(followers.map((f) => f.text()))
       assert.deepEqual(followers.map((f) => f.headers.get('x-tollgate-cache')), ['HIT', 'HIT'])
       for (const text of followerTexts) {

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { hashKey } from '../../src/index.js'
 import { type FakeUpstream, startFakeUpstream } from '../fixtures/fake-upstream.js'
-import { type RunningGateway, startGateway } from './helpers.js'
+import { type RunningGateway, startGateway, TWO_TENANTS } from './helpers.js'
 
 const chat = (content: string, extra: object = {}) => ({ model: 'gpt-4o-mini', messages: [{ role: 'user', content }], ...extra })
 
@@ -13,11 +12,7 @@ describe('tenants, keys and per-request cache control', () => {
     upstream = await startFakeUpstream()
     gw = await startGateway(upstream.url, {
       auth: 'keys',
-      keys: [
-        { name: 'a1', hash: hashKey('key-a1'), tenant: 'acme' },
-        { name: 'a2', hash: hashKey('key-a2'), tenant: 'acme' },
-        { name: 'b1', hash: hashKey('key-b1'), tenant: 'bravo' },
-      ],
+      keys: TWO_TENANTS,
       cache: { sharedNamespaces: ['public'] },
     })
   })
