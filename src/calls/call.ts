@@ -23,6 +23,10 @@ export interface CallDeps {
   ledger: CostLedger
   limits: CallLimits | undefined
   clock: Clock
+  /** How far a stream is read ahead of its fastest reader. */
+  readAheadBytes: number
+  /** Streams whose upstream waits for a reader to catch up, right now. */
+  heldBack: { count: number }
 }
 
 /**
@@ -77,7 +81,7 @@ export class Call {
 
   async #cached(): Promise<CallOutcome> {
     const { policy } = this.request
-    const own = this.#stream ? new LiveStream() : undefined
+    const own = this.#stream ? new LiveStream(this.deps.readAheadBytes) : undefined
     const entry = this.#cache.getOrSetEntry(this.#key, () => this.#fetch(own, true), { ttl: policy.ttlMs, tags: policy.tags })
     if (own && (await startedFirst(own, entry))) return this.#live('MISS', own)
     const result = await entry
@@ -90,7 +94,7 @@ export class Call {
 
   /** An upstream call of this caller's own, outside the cache's single-flight; `write` caches its answer. */
   async #own(status: CacheStatus, write: boolean): Promise<CallOutcome> {
-    const own = this.#stream ? new LiveStream() : undefined
+    const own = this.#stream ? new LiveStream(this.deps.readAheadBytes) : undefined
     // Nobody else needs an uncached answer: when this caller goes, the upstream call goes too. A JSON
     // call goes with the caller's own signal; a stream also goes when its reader stops reading.
     let signal = write ? undefined : this.request.signal
@@ -128,7 +132,7 @@ export class Call {
     if (live && joinable) this.deps.live.register(policy.namespace, this.#key, live)
     let response: UpstreamResponse
     try {
-      response = await route.upstream.call({ route: UPSTREAM_ROUTE[kind], body: this.#upstreamBody, model: route.model, signal })
+      response = await route.upstream.call({ route: UPSTREAM_ROUTE[kind], body: this.#upstreamBody, model: route.model, signal, tenant: this.request.caller.tenant })
     } catch (err) {
       const failure = route.upstream.failure(err)
       // A call cut by its caller reached the provider, which bills its prompt at least.
@@ -139,7 +143,7 @@ export class Call {
     if (live && response.contentType.includes('text/event-stream')) return this.#relay(response, live)
     let value: unknown
     try {
-      const text = await response.body.text()
+      const text = (await route.upstream.read(response)).toString('utf8')
       try {
         value = JSON.parse(text)
       } catch {
@@ -169,9 +173,25 @@ export class Call {
     })
     live.start()
     const upstream = this.request.route.upstream
+    const max = upstream.maxReplyBytes
     let failure: UpstreamError | undefined
+    let size = 0
     try {
-      for await (const chunk of response.body) parser.push(chunk)
+      for await (const chunk of response.body) {
+        size += chunk.byteLength
+        if (size > max) {
+          failure = new UpstreamError('E_UPSTREAM_TOO_LARGE', upstream.name, `streamed more than maxUpstreamReplyBytes (${max} bytes); the stream was cut and not cached`)
+          response.body.destroy()
+          break
+        }
+        parser.push(chunk)
+        // Backpressure: while every reader lags far behind, the upstream waits (its socket unread).
+        const room = live.room()
+        if (room) {
+          this.deps.heldBack.count++
+          await room.finally(() => this.deps.heldBack.count--)
+        }
+      }
     } catch (err) {
       failure = upstream.failure(err)
     }

@@ -1,3 +1,4 @@
+import { DEFAULTS } from '../core/defaults.js'
 import type { Completion } from '../llm/stream-assembler.js'
 
 /** A promise with its settle functions (Promise.withResolvers is Node ≥ 22). */
@@ -25,7 +26,14 @@ export class LiveStream {
   #ended = false
   #failure: Error | undefined
   #wake: ReturnType<typeof deferred<void>> | undefined
-  #readers = 0
+  /** Characters each reader has taken so far. */
+  readonly #readers = new Set<{ taken: number }>()
+  /** Characters pushed so far. */
+  #pushed = 0
+  #room: ReturnType<typeof deferred<void>> | undefined
+
+  /** @param readAhead How far (in characters) the stream may run ahead of its fastest reader before {@link room} makes the writer wait. */
+  constructor(private readonly readAhead: number = DEFAULTS.gateway.streamReadAheadBytes) {}
 
   /** Called when the last reader stops early while the stream still runs: nobody reads it any more. */
   onIdle: (() => void) | undefined
@@ -46,7 +54,22 @@ export class LiveStream {
 
   push(data: string): void {
     this.#chunks.push(data)
+    this.#pushed += data.length
     this.#notify()
+  }
+
+  /**
+   * Undefined while some reader keeps up (or nobody reads: a stream the cache still wants runs at the
+   * upstream's pace); else a promise that resolves when one catches up or leaves. The writer awaits
+   * it before reading on, so a client that stops reading stops the upstream instead of being buffered for.
+   */
+  room(): Promise<void> | undefined {
+    if (this.#readers.size === 0) return undefined
+    let fastest = 0
+    for (const reader of this.#readers) fastest = Math.max(fastest, reader.taken)
+    if (this.#pushed - fastest <= this.readAhead) return undefined
+    this.#room ??= deferred<void>()
+    return this.#room.promise
   }
 
   /** The call succeeded; `completion` is its whole answer. */
@@ -66,20 +89,34 @@ export class LiveStream {
 
   /** Every payload from the first, live until the end; throws the failure if the stream breaks. */
   async *read(): AsyncGenerator<string> {
-    this.#readers++
+    const reader = { taken: 0 }
+    this.#readers.add(reader)
     let at = 0
     try {
       for (;;) {
-        while (at < this.#chunks.length) yield this.#chunks[at++] as string
+        while (at < this.#chunks.length) {
+          const payload = this.#chunks[at++] as string
+          yield payload
+          // The consumer asked for more: it took this one.
+          reader.taken += payload.length
+          if (this.#room && this.#pushed - reader.taken <= this.readAhead) this.#freeRoom()
+        }
         if (this.#failure) throw this.#failure
         if (this.#ended) return
         this.#wake ??= deferred<void>()
         await this.#wake.promise
       }
     } finally {
-      this.#readers--
-      if (this.#readers === 0 && !this.#ended && !this.#failure) this.onIdle?.()
+      this.#readers.delete(reader)
+      this.#freeRoom()
+      if (this.#readers.size === 0 && !this.#ended && !this.#failure) this.onIdle?.()
     }
+  }
+
+  #freeRoom(): void {
+    const room = this.#room
+    this.#room = undefined
+    room?.resolve()
   }
 
   #notify(): void {

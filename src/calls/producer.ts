@@ -1,5 +1,6 @@
 import type { Cache } from '../cache/cache.js'
 import { type Clock, systemClock } from '../core/clock.js'
+import { DEFAULTS } from '../core/defaults.js'
 import { RateLimitedError } from '../core/errors.js'
 import type { Pricing } from '../llm/pricing.js'
 import { estimatePromptTokens, maxOutputTokens } from '../llm/usage-estimate.js'
@@ -20,6 +21,11 @@ export interface CallProducerOptions {
   ledger?: CostLedger
   /** The clock ages and max-age are measured with; the cache's own clock should be the same. Default the system clock. */
   clock?: Clock
+  /**
+   * How far a stream is read from the upstream ahead of its fastest reader before the upstream is
+   * made to wait: a client that stops reading stops the upstream, not fills the gateway's memory. Default 256 KiB.
+   */
+  streamReadAheadBytes?: number
 }
 
 /**
@@ -38,7 +44,11 @@ export class CallProducer {
   constructor(options: CallProducerOptions) {
     this.ledger = options.ledger ?? new CostLedger()
     this.#options = options
-    this.#deps = { cache: options.cache, live: new LiveStreams(), ledger: this.ledger, limits: options.limits, clock: options.clock ?? systemClock }
+    this.#deps = {
+      cache: options.cache, live: new LiveStreams(), ledger: this.ledger, limits: options.limits, clock: options.clock ?? systemClock,
+      readAheadBytes: options.streamReadAheadBytes ?? DEFAULTS.gateway.streamReadAheadBytes,
+      heldBack: { count: 0 },
+    }
   }
 
   /**
@@ -61,6 +71,11 @@ export class CallProducer {
       call.refund()
       throw err
     }
+  }
+
+  /** Streams whose upstream is waiting, right now, for a slow reader to take what was already read. */
+  get streamsHeldBack(): number {
+    return this.#deps.heldBack.count
   }
 
   /** Calls in flight that others can join, in this process. */

@@ -1,6 +1,9 @@
+import type { Readable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Pool } from 'undici'
+import { DEFAULTS } from '../core/defaults.js'
 import { UpstreamError } from '../core/errors.js'
+import { ConnectionGate } from './connection-gate.js'
 
 /** One OpenAI-compatible provider, as the gateway config describes it. */
 export interface UpstreamSpec {
@@ -19,6 +22,14 @@ export interface UpstreamSpec {
   timeout: number
   /** Retries of a 429 or 5xx (or a refused connection) before any byte reached the caller. */
   maxRetries: number
+  /** Connections to the upstream's origin; calls beyond them wait (at most `timeout`) for one. Default 256. */
+  connections?: number
+  /** Connections one tenant may hold at once, so one tenant's calls cannot starve the others. Default all of them. */
+  connectionsPerTenant?: number
+  /** Largest reply read whole (a JSON completion) or relayed (a stream); past it the call fails with `E_UPSTREAM_TOO_LARGE`. Default 32 MiB. */
+  maxReplyBytes?: number
+  /** Largest error body read to pass on; a longer one is replaced by a note saying so. Default 64 KiB. */
+  maxErrorBytes?: number
 }
 
 export interface UpstreamRequest {
@@ -38,13 +49,17 @@ export interface UpstreamRequest {
   signal?: AbortSignal
   /** Retry a 429/5xx or a refused connection (`maxRetries`). Default true; off for non-idempotent pass-through. */
   retry?: boolean
+  /** Whose call it is: a tenant holds at most `connectionsPerTenant` connections. */
+  tenant: string
+  /** Resolve with an error status's reply (its body unread) instead of throwing: pass-through streams it on. */
+  errorsAsReplies?: boolean
 }
 
 export interface UpstreamResponse {
   status: number
   contentType: string
   headers: Record<string, string | string[] | undefined>
-  body: AsyncIterable<Buffer> & NodeJS.ReadableStream & { text(): Promise<string>; arrayBuffer(): Promise<ArrayBuffer>; dump(): Promise<void> }
+  body: Readable & AsyncIterable<Buffer> & { text(): Promise<string>; arrayBuffer(): Promise<ArrayBuffer>; dump(): Promise<void> }
 }
 
 /** Longest wait a Retry-After may impose before a retry; beyond it the 429/5xx goes to the caller. */
@@ -66,20 +81,58 @@ export class Upstream {
   readonly name: string
   readonly #pool: Pool
   readonly #base: URL
+  /** Who holds the connections, and who waits for one. */
+  readonly gate: ConnectionGate
+  readonly maxReplyBytes: number
+  readonly #maxErrorBytes: number
 
   constructor(readonly config: UpstreamSpec) {
     this.name = config.name
     this.#base = new URL(config.baseUrl)
-    // Keep-alive is undici's default; the pool bounds connections per origin so a burst queues
-    // instead of opening thousands of sockets to the provider.
-    this.#pool = new Pool(this.#base.origin, { connections: 256, keepAliveTimeout: 30_000 })
+    const connections = config.connections ?? DEFAULTS.upstream.connections
+    this.maxReplyBytes = config.maxReplyBytes ?? DEFAULTS.upstream.maxReplyBytes
+    this.#maxErrorBytes = config.maxErrorBytes ?? DEFAULTS.upstream.maxErrorBytes
+    // Keep-alive is undici's default. The gate keeps calls to at most `connections` at a time, shared
+    // fairly between tenants, so the pool never queues and never opens more sockets than that.
+    this.#pool = new Pool(this.#base.origin, { connections, keepAliveTimeout: 30_000 })
+    this.gate = new ConnectionGate(config.name, connections, config.connectionsPerTenant ?? connections, config.timeout)
   }
 
   /**
-   * Sends a request; resolves with a 2xx/3xx reply whose body is still to be read. An error status
-   * (after retries), a timeout, an unreachable origin or an abort throw an {@link UpstreamError}.
+   * Sends a request; resolves with a 2xx/3xx reply whose body is still to be read (it holds one of
+   * the tenant's connections until it is read to the end or destroyed). An error status (after
+   * retries), a timeout, an unreachable origin or an abort throw an {@link UpstreamError}.
    */
   async call(request: UpstreamRequest): Promise<UpstreamResponse> {
+    let release: () => void
+    try {
+      release = await this.gate.acquire(request.tenant, request.signal)
+    } catch (err) {
+      throw this.failure(err)
+    }
+    try {
+      const response = await this.#send(request)
+      response.body.once('close', release)
+      // A body already consumed or destroyed has closed before the listener: nothing would release it.
+      if (response.body.destroyed) release()
+      return response
+    } catch (err) {
+      release()
+      throw err
+    }
+  }
+
+  /**
+   * The whole body of a reply, at most `maxReplyBytes` of it: past that the body is dropped and
+   * `E_UPSTREAM_TOO_LARGE` thrown, before the gateway holds a reply of any size in memory.
+   */
+  async read(response: UpstreamResponse): Promise<Buffer> {
+    const body = await readUpTo(response.body, this.maxReplyBytes)
+    if (body) return body
+    throw new UpstreamError('E_UPSTREAM_TOO_LARGE', this.name, `answered ${response.status} with a reply over maxUpstreamReplyBytes (${this.maxReplyBytes} bytes); it was dropped and not cached`)
+  }
+
+  async #send(request: UpstreamRequest): Promise<UpstreamResponse> {
     const method = request.method ?? 'POST'
     const path = this.#path(request.route, request.model, request.search)
     const headers: Record<string, string> = { accept: 'application/json, text/event-stream', ...request.headers }
@@ -110,7 +163,7 @@ export class Upstream {
         continue
       }
       const contentType = String(response.headers['content-type'] ?? 'application/json')
-      if (response.statusCode < 400) return { status: response.statusCode, contentType, headers: response.headers, body: response.body as UpstreamResponse['body'] }
+      if (response.statusCode < 400 || request.errorsAsReplies) return { status: response.statusCode, contentType, headers: response.headers, body: response.body as UpstreamResponse['body'] }
       const wait = retryWait(response.headers, attempt)
       if (RETRIED(response.statusCode) && attempt < maxRetries && wait <= MAX_RETRY_WAIT_MS) {
         await response.body.dump().catch(() => {})
@@ -118,16 +171,17 @@ export class Upstream {
         if (request.signal?.aborted) throw this.failure(request.signal.reason)
         continue
       }
-      let body: Buffer
+      let body: Buffer | undefined
       try {
-        body = Buffer.from(await response.body.arrayBuffer())
+        body = await readUpTo(response.body, this.#maxErrorBytes)
       } catch (err) {
         throw this.failure(err)
       }
+      const tooLong = `The upstream ${this.name} answered ${response.statusCode} with an error body over ${this.#maxErrorBytes} bytes (maxUpstreamErrorBytes); it was not read.`
       throw new UpstreamError('E_UPSTREAM_STATUS', this.name, `answered ${response.statusCode}`, {
         status: response.statusCode,
-        body,
-        contentType,
+        body: body ?? Buffer.from(JSON.stringify({ error: { message: tooLong, type: 'api_error', param: null, code: 'upstream_error_too_large' } })),
+        contentType: body ? contentType : 'application/json',
         headers: passedOn(response.headers),
       })
     }
@@ -162,6 +216,21 @@ export class Upstream {
     const query = [new URLSearchParams(this.config.query).toString(), search ?? ''].filter(Boolean).join('&')
     return `${base}${route}${query ? `?${query}` : ''}`
   }
+}
+
+/** The body of a reply, or undefined (the body destroyed) as soon as it runs past `max` bytes. */
+async function readUpTo(body: UpstreamResponse['body'], max: number): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of body) {
+    size += chunk.byteLength
+    if (size > max) {
+      body.destroy()
+      return undefined
+    }
+    chunks.push(chunk)
+  }
+  return Buffer.concat(chunks, size)
 }
 
 /** The headers of an upstream reply that a client may be shown with an error it caused upstream. */

@@ -108,6 +108,25 @@ export const DEFAULTS = {
     /** Compare-and-set attempts of one `update` before `E_SESSION_CONFLICT`. */
     maxRetries: 20,
   },
+  upstream: {
+    /** Connections to one upstream's origin; calls past them wait for one. */
+    connections: 256,
+    /**
+     * Largest reply read whole or relayed as a stream: far above any completion, and what a batch of
+     * 2048 embeddings of 1536 dimensions takes as JSON is about this. A reply past it is dropped, not
+     * buffered: a 2 GB reply once took the whole process down.
+     */
+    maxReplyBytes: 32 * 1024 * 1024,
+    /** Largest error body passed on: provider errors are a few hundred bytes; a huge one is not an error message. */
+    maxErrorBytes: 64 * 1024,
+  },
+  gateway: {
+    /**
+     * How far a stream is read ahead of its fastest reader: enough to keep a reader that keeps up
+     * from waiting on the upstream, little enough that one that stops reading holds little.
+     */
+    streamReadAheadBytes: 256 * 1024,
+  },
   memcached: {
     /** memcached refuses keys over 250 bytes; longer ones are hashed (prefix included). */
     maxKeyBytes: 250,

@@ -179,8 +179,8 @@ export class StoreFullError extends TollgateError {
  * An upstream call did not produce a completion. `code` says why: `E_UPSTREAM_STATUS` (it answered
  * an error status: `status`, `body`, `contentType` and `headers` hold its reply), `E_UPSTREAM_TIMEOUT`,
  * `E_UPSTREAM_UNREACHABLE`, `E_UPSTREAM_INVALID` (a 2xx that is not a completion),
- * `E_UPSTREAM_INCOMPLETE` (a stream that ended before every choice finished) or `E_UPSTREAM_ABORTED`
- * (no one needed the answer any more).
+ * `E_UPSTREAM_INCOMPLETE` (a stream that ended before every choice finished), `E_UPSTREAM_TOO_LARGE`
+ * (a reply past `maxUpstreamReplyBytes`) or `E_UPSTREAM_ABORTED` (no one needed the answer any more).
  */
 export class UpstreamError extends TollgateError {
   readonly upstream: string
@@ -191,7 +191,7 @@ export class UpstreamError extends TollgateError {
   readonly headers: Record<string, string>
 
   constructor(
-    code: 'E_UPSTREAM_STATUS' | 'E_UPSTREAM_TIMEOUT' | 'E_UPSTREAM_UNREACHABLE' | 'E_UPSTREAM_INVALID' | 'E_UPSTREAM_INCOMPLETE' | 'E_UPSTREAM_ABORTED',
+    code: 'E_UPSTREAM_STATUS' | 'E_UPSTREAM_TIMEOUT' | 'E_UPSTREAM_UNREACHABLE' | 'E_UPSTREAM_INVALID' | 'E_UPSTREAM_INCOMPLETE' | 'E_UPSTREAM_TOO_LARGE' | 'E_UPSTREAM_ABORTED',
     upstream: string,
     message: string,
     details: { status?: number; body?: Buffer; contentType?: string; headers?: Record<string, string>; cause?: unknown } = {},

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs'
 import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
+import type { UpstreamSpec } from '../calls/upstream.js'
+import { DEFAULTS } from '../core/defaults.js'
 import { ConfigError } from '../core/errors.js'
 import { durationMs, positiveDurationMs } from '../core/options.js'
 import { ESTIMATE_PRICE } from '../llm/pricing.js'
@@ -28,9 +30,17 @@ const upstream = z
     models: z.array(z.string().min(1)).min(1).default(['*']),
     /** Names clients may use instead of a model name: `{ fast: gpt-4o-mini }`. */
     aliases: z.record(z.string(), z.string()).default({}),
+    /** Longest wait for the headers, between two pieces of the body, and for a free connection. */
     timeout: positiveDurationMs.default(120_000),
     /** Retries of a 429 or 5xx before any byte reached the client; Retry-After is honoured. */
     maxRetries: z.number().int().min(0).max(10).default(2),
+    /** Connections to this upstream at most; calls beyond them wait for one (at most `timeout`). Default 256. */
+    connections: z.number().int().min(1).max(65_536).default(DEFAULTS.upstream.connections),
+    /**
+     * Connections one tenant may hold at once, so its burst (or its abandoned calls the cache still
+     * wants) cannot starve the other tenants. Default: all of them with one tenant, a quarter with several.
+     */
+    connectionsPerTenant: z.number().int().min(1).optional(),
   })
   .strict()
 
@@ -83,12 +93,42 @@ export const configSchema = z
         requestTimeout: positiveDurationMs.default(30_000),
         /** Longest a client may take to send its headers; then 408. At most `requestTimeout`. */
         headersTimeout: positiveDurationMs.default(10_000),
+        /**
+         * Longest a connection may go without a byte received or sent; then it is closed. It bounds a
+         * client that stops reading a reply (and the upstream call held for it). Above every upstream's `timeout`.
+         */
+        idleTimeout: positiveDurationMs.default(180_000),
+        /** How long an idle keep-alive connection is kept open between requests. */
+        keepAliveTimeout: positiveDurationMs.default(72_000),
+        /** Client connections at once; the ones past it are closed as they arrive. */
+        maxConnections: z.number().int().min(1).default(10_000),
+        /** Largest upstream reply read whole or relayed as a stream; past it the client gets a 502 and nothing is cached. */
+        maxUpstreamReplyBytes: z.number().int().min(1024).default(DEFAULTS.upstream.maxReplyBytes),
+        /** Largest upstream error body passed on to the client; a longer one is replaced by a note saying so. */
+        maxUpstreamErrorBytes: z.number().int().min(256).default(DEFAULTS.upstream.maxErrorBytes),
+        /** How far a stream is read from the upstream ahead of its fastest reader before the upstream is made to wait. */
+        streamReadAheadBytes: z.number().int().min(1024).default(DEFAULTS.gateway.streamReadAheadBytes),
         /** pino level of `tollgate start`'s JSON log; `info` logs every request, `warn` only trouble. */
         logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
       })
       .strict()
       .refine((server) => server.headersTimeout <= server.requestTimeout, { message: 'headersTimeout of at most requestTimeout', path: ['headersTimeout'] })
-      .default({ host: '127.0.0.1', port: 8080, bodyLimit: 4 * 1024 * 1024, shutdownTimeout: 10_000, maxJsonDepth: 64, requestTimeout: 30_000, headersTimeout: 10_000, logLevel: 'info' }),
+      .default({
+        host: '127.0.0.1',
+        port: 8080,
+        bodyLimit: 4 * 1024 * 1024,
+        shutdownTimeout: 10_000,
+        maxJsonDepth: 64,
+        requestTimeout: 30_000,
+        headersTimeout: 10_000,
+        idleTimeout: 180_000,
+        keepAliveTimeout: 72_000,
+        maxConnections: 10_000,
+        maxUpstreamReplyBytes: DEFAULTS.upstream.maxReplyBytes,
+        maxUpstreamErrorBytes: DEFAULTS.upstream.maxErrorBytes,
+        streamReadAheadBytes: DEFAULTS.gateway.streamReadAheadBytes,
+        logLevel: 'info',
+      }),
     store: storeSchema.optional(),
     /** `none`: no key needed (local use; logged loudly at start). `keys`: a gateway key from `keys` is required. */
     /** Default `keys` when keys are configured, else `none`; `none` with keys configured is refused. */
@@ -140,6 +180,13 @@ export const configSchema = z
     for (const [i, upstream] of config.upstreams.entries()) {
       if (upstreams.has(upstream.name)) ctx.addIssue({ code: 'custom', path: ['upstreams', i, 'name'], message: 'a name not used by another upstream' })
       upstreams.add(upstream.name)
+      if (upstream.connectionsPerTenant !== undefined && upstream.connectionsPerTenant > upstream.connections) {
+        ctx.addIssue({ code: 'custom', path: ['upstreams', i, 'connectionsPerTenant'], message: 'at most connections' })
+      }
+      // A silent upstream (a model thinking) must time out as an upstream failure, not as an idle client.
+      if (upstream.timeout >= config.server.idleTimeout) {
+        ctx.addIssue({ code: 'custom', path: ['server', 'idleTimeout'], message: `more than every upstream's timeout (${upstream.name}: ${upstream.timeout} ms)` })
+      }
     }
     const hashes = new Set<string>()
     const names = new Set<string>()
@@ -151,6 +198,17 @@ export const configSchema = z
     }
   })
   .transform((config) => ({ ...config, auth: config.auth ?? (config.keys.length > 0 ? 'keys' : 'none') }))
+
+/** The upstreams as the call layer takes them: each with its connection shares and the gateway's byte bounds. */
+export function upstreamSpecs(config: GatewayConfig): UpstreamSpec[] {
+  const tenants = new Set(config.keys.map((key) => key.tenant)).size
+  return config.upstreams.map((upstream) => ({
+    ...upstream,
+    connectionsPerTenant: upstream.connectionsPerTenant ?? (tenants > 1 ? Math.max(1, Math.ceil(upstream.connections / 4)) : upstream.connections),
+    maxReplyBytes: config.server.maxUpstreamReplyBytes,
+    maxErrorBytes: config.server.maxUpstreamErrorBytes,
+  }))
+}
 
 export { ConfigError }
 export type GatewayConfig = z.output<typeof configSchema>

@@ -1,4 +1,5 @@
 import type { ModelRouter } from '../calls/router.js'
+import type { Upstream } from '../calls/upstream.js'
 
 interface ModelEntry {
   id: string
@@ -16,30 +17,43 @@ const LIST_TTL_MS = 60_000
  */
 export class ModelList {
   readonly #lists = new Map<string, { at: number; models: ModelEntry[] }>()
+  /** One fetch per upstream at a time: a burst of polls costs the upstream one call. */
+  readonly #fetching = new Map<string, Promise<ModelEntry[]>>()
 
   constructor(private readonly router: ModelRouter) {}
 
-  async list(): Promise<{ object: 'list'; data: ModelEntry[] }> {
+  /** The list, as `tenant` (whose connection share a fetch uses) asks for it. */
+  async list(tenant: string): Promise<{ object: 'list'; data: ModelEntry[] }> {
     const byId = new Map<string, ModelEntry>()
     for (const id of this.router.configuredModels()) byId.set(id, { id, object: 'model', created: 0, owned_by: 'tollgate' })
     const open = this.router.upstreams.filter((upstream) => upstream.config.models.some((m) => m.includes('*')))
-    const lists = await Promise.all(open.map((upstream) => this.#fetch(upstream.name, () => upstream.call({ route: '/models', method: 'GET' }))))
+    const lists = await Promise.all(open.map((upstream) => this.#models(upstream, tenant)))
     for (const models of lists) for (const model of models) if (!byId.has(model.id)) byId.set(model.id, model)
     return { object: 'list', data: [...byId.values()] }
   }
 
-  async #fetch(name: string, call: () => Promise<{ body: { text(): Promise<string> } }>): Promise<ModelEntry[]> {
-    const cached = this.#lists.get(name)
-    if (cached && Date.now() - cached.at < LIST_TTL_MS) return cached.models
+  #models(upstream: Upstream, tenant: string): Promise<ModelEntry[]> {
+    const cached = this.#lists.get(upstream.name)
+    if (cached && Date.now() - cached.at < LIST_TTL_MS) return Promise.resolve(cached.models)
+    let fetching = this.#fetching.get(upstream.name)
+    if (!fetching) {
+      fetching = this.#fetch(upstream, tenant).finally(() => this.#fetching.delete(upstream.name))
+      this.#fetching.set(upstream.name, fetching)
+    }
+    return fetching
+  }
+
+  async #fetch(upstream: Upstream, tenant: string): Promise<ModelEntry[]> {
     try {
-      const reply = JSON.parse(await (await call()).body.text()) as { data?: Array<Partial<ModelEntry>> }
-      const models = (reply.data ?? [])
-        .filter((m) => typeof m.id === 'string')
-        .map((m) => ({ id: m.id as string, object: 'model' as const, created: m.created ?? 0, owned_by: m.owned_by ?? name }))
-      this.#lists.set(name, { at: Date.now(), models })
+      const response = await upstream.call({ route: '/models', method: 'GET', tenant })
+      const reply = JSON.parse((await upstream.read(response)).toString('utf8')) as { data?: unknown }
+      const models = (Array.isArray(reply?.data) ? (reply.data as Array<Partial<ModelEntry> | null>) : [])
+        .filter((m) => typeof m?.id === 'string')
+        .map((m) => ({ id: m?.id as string, object: 'model' as const, created: typeof m?.created === 'number' ? m.created : 0, owned_by: typeof m?.owned_by === 'string' ? m.owned_by : upstream.name }))
+      this.#lists.set(upstream.name, { at: Date.now(), models })
       return models
     } catch {
-      return cached?.models ?? []
+      return this.#lists.get(upstream.name)?.models ?? []
     }
   }
 }

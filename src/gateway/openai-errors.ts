@@ -33,6 +33,7 @@ const UPSTREAM_FAILURES: Record<string, { status: number; code: string }> = {
   E_UPSTREAM_UNREACHABLE: { status: 502, code: 'upstream_unreachable' },
   E_UPSTREAM_INVALID: { status: 502, code: 'upstream_invalid_reply' },
   E_UPSTREAM_INCOMPLETE: { status: 502, code: 'upstream_incomplete' },
+  E_UPSTREAM_TOO_LARGE: { status: 502, code: 'upstream_reply_too_large' },
   E_UPSTREAM_ABORTED: { status: 502, code: 'upstream_aborted' },
 }
 

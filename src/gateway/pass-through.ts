@@ -89,6 +89,9 @@ export class PassThrough {
       headers,
       signal: clientGone(reply),
       retry: request.method === 'GET' || request.method === 'HEAD',
+      tenant: caller.tenant,
+      // The upstream's error replies stream on as they came, never read whole into the gateway.
+      errorsAsReplies: true,
     })
     this.ledger.record(caller.tenant, `pass-through ${allowed.pattern}`, false, 0, 0, 0)
     if (charge) void reply.headers(rateLimitHeaders(charge))

@@ -12,7 +12,7 @@ import { Pricing } from '../llm/pricing.js'
 import { createStore } from '../stores/create-store.js'
 import type { Store } from '../stores/types.js'
 import { Authenticator } from './auth.js'
-import type { GatewayConfig } from './config.js'
+import { type GatewayConfig, upstreamSpecs } from './config.js'
 import { handleLlm, type LlmRouteDeps } from './llm-route.js'
 import { ModelList } from './models.js'
 import { GatewayHttpError, httpErrorOf } from './openai-errors.js'
@@ -66,10 +66,10 @@ export class Gateway {
       l1: { maxBytes: config.cache.l1MaxBytes },
       ...(options.clock ? { clock: options.clock } : {}),
     })
-    this.#router = new ModelRouter(config.upstreams)
+    this.#router = new ModelRouter(upstreamSpecs(config))
     this.#limits = new CallLimits(limits, config.keys, this.limitsStore)
     const pricing = new Pricing(config.pricing, config.unpricedModel, config.unpricedPrice)
-    this.producer = new CallProducer({ cache: this.cache, pricing, limits: this.#limits, clock: options.clock })
+    this.producer = new CallProducer({ cache: this.cache, pricing, limits: this.#limits, clock: options.clock, streamReadAheadBytes: config.server.streamReadAheadBytes })
     this.warnings.push(...startupWarnings(config, this.#router, pricing))
     this.app = Fastify({
       logger: options.logger ? { level: config.server.logLevel } : false,
@@ -80,11 +80,15 @@ export class Gateway {
       // seconds would hold its connection for ever. Node checks these bounds on an interval, 30 s by
       // default, which would stretch a short bound: it checks four times per header bound here.
       requestTimeout: config.server.requestTimeout,
+      connectionTimeout: config.server.idleTimeout,
+      keepAliveTimeout: config.server.keepAliveTimeout,
       http: { headersTimeout: config.server.headersTimeout, connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(config.server.headersTimeout / 4))) },
       // Errors Fastify and Node answer before a route runs get the OpenAI shape too.
       frameworkErrors: (error, _request, reply) => void (reply as FastifyReply).status(400).send(new GatewayHttpError(400, `The request URL is not valid: ${error.message}`, { code: 'invalid_url' }).body()),
       clientErrorHandler: answerClientError,
     })
+    // Past it Node closes new connections as they arrive: idle keep-alive sockets cannot pile up without bound.
+    this.app.server.maxConnections = config.server.maxConnections
     const deps: LlmRouteDeps = { config, router: this.#router, producer: this.producer }
     const auth = new Authenticator(config)
     const models = new ModelList(this.#router)
@@ -122,7 +126,7 @@ export class Gateway {
     this.app.post('/v1/chat/completions', (request, reply) => handleLlm(deps, 'chat', callerOf(request), request, reply))
     this.app.post('/v1/completions', (request, reply) => handleLlm(deps, 'text', callerOf(request), request, reply))
     this.app.post('/v1/embeddings', (request, reply) => handleLlm(deps, 'embeddings', callerOf(request), request, reply))
-    this.app.get('/v1/models', () => models.list())
+    this.app.get('/v1/models', (request) => models.list(callerOf(request).tenant))
     // Every other method on the gateway's own routes is a 405 naming the one that works, not a fall
     // through to pass-through (where a spelling of a route would escape its limits).
     for (const [url, allowed] of [['/v1/chat/completions', 'POST'], ['/v1/completions', 'POST'], ['/v1/embeddings', 'POST'], ['/v1/models', 'GET']] as const) {
@@ -145,6 +149,11 @@ export class Gateway {
   /** Spend and savings per tenant and model. */
   get ledger(): CallProducer['ledger'] {
     return this.producer.ledger
+  }
+
+  /** Each upstream's connections in use and calls waiting for one. */
+  upstreamConnections(): Array<{ upstream: string; inUse: number; waiting: number }> {
+    return this.#router.upstreams.map((upstream) => ({ upstream: upstream.name, inUse: upstream.gate.inUse, waiting: upstream.gate.waiting }))
   }
 
   /** Resolves when the token and budget settlements of calls answered so far are applied. */

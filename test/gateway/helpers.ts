@@ -37,11 +37,11 @@ export async function startGateway(upstreamUrl: string, overrides: Record<string
  * For a describe block: a fake upstream and a gateway in front of it, started before its tests and
  * closed after them. Read `env.upstream` and `env.gw` inside the tests.
  */
-export function useGateway(overrides: Record<string, unknown> = {}): { upstream: FakeUpstream; gw: RunningGateway } {
+export function useGateway(overrides: Record<string, unknown> | ((upstreamUrl: string) => Record<string, unknown>) = {}): { upstream: FakeUpstream; gw: RunningGateway } {
   const env = {} as { upstream: FakeUpstream; gw: RunningGateway }
   before(async () => {
     env.upstream = await startFakeUpstream()
-    env.gw = await startGateway(env.upstream.url, overrides)
+    env.gw = await startGateway(env.upstream.url, typeof overrides === 'function' ? overrides(env.upstream.url) : overrides)
   })
   after(async () => {
     await env.gw.close()
@@ -53,6 +53,11 @@ export function useGateway(overrides: Record<string, unknown> = {}): { upstream:
 /** `promise`, or a rejection naming `what` after 10 s: a test that would hang fails instead. */
 export function within<T>(promise: Promise<T>, what: string): Promise<T> {
   return Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what}: not within 10 s`)), 10_000).unref())])
+}
+
+/** Resolves once `condition()` holds, looking every 20 ms (wrap it in {@link within}: it never gives up by itself). */
+export async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 20))
 }
 
 /** Two keys of tenant `acme` (`key-a1`, `key-a2`) and one of tenant `bravo` (`key-b1`). */

@@ -1,0 +1,129 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { until, useGateway, within } from './helpers.js'
+
+const MiB = 1024 * 1024
+
+interface ErrorBody {
+  error: { message: string; code: string | null }
+}
+
+/**
+ * Each hostile reply of the fixture, and what the client gets for it. The same request is sent twice:
+ * the upstream sees both, so nothing of the first was cached.
+ */
+describe('a hostile upstream: every reply is a valid answer or an OpenAI-shaped error, nothing hangs, nothing invalid is cached', () => {
+  const env = useGateway((upstream) => ({
+    server: { port: 0, shutdownTimeout: '5s', maxUpstreamReplyBytes: MiB, maxUpstreamErrorBytes: 4096 },
+    upstreams: [{ name: 'fake', baseUrl: upstream, maxRetries: 0, timeout: '500ms' }],
+    passThrough: ['/v1/huge/*', '/v1/huge-error/*'],
+  }))
+  const ask = (content: string, stream = false) => env.gw.post('/v1/chat/completions', { model: 'gpt-4o-mini', messages: [{ role: 'user', content }], ...(stream ? { stream } : {}) })
+
+  /** Sends `content` twice; returns both replies, after checking the upstream was called both times. */
+  async function twice(content: string, stream = false): Promise<Array<{ status: number; text: string }>> {
+    const replies = []
+    const before = env.upstream.calls['/v1/chat/completions'] ?? 0
+    for (let i = 0; i < 2; i++) {
+      const response = await within(ask(content, stream), `the reply to ${content}`)
+      replies.push({ status: response.status, text: await within(response.text(), `the body of ${content}`) })
+    }
+    assert.equal((env.upstream.calls['/v1/chat/completions'] ?? 0) - before, 2, 'not cached: the second call went upstream too')
+    return replies
+  }
+
+  for (const [marker, what] of [
+    ['[garbage:html]', 'an HTML page'],
+    ['[garbage:null]', 'null'],
+    ['[garbage:string]', 'a JSON string'],
+    ['[garbage:array]', 'a JSON array'],
+    ['[garbage:error]', 'an {"error":…} body'],
+  ] as const) {
+    it(`a 200 with ${what} is a 502 upstream_invalid_reply, streamed or not`, async () => {
+      for (const stream of [false, true]) {
+        for (const reply of await twice(`${marker} ${stream}`, stream)) {
+          assert.equal(reply.status, 502)
+          assert.equal((JSON.parse(reply.text) as ErrorBody).error.code, 'upstream_invalid_reply')
+        }
+      }
+    })
+  }
+
+  it('a stall before the headers, and one in the middle of a JSON body, are 504s', async () => {
+    for (const marker of ['[slow:3000]', '[stall-body]']) {
+      for (const reply of await twice(marker)) {
+        assert.equal(reply.status, 504)
+        assert.equal((JSON.parse(reply.text) as ErrorBody).error.code, 'upstream_timeout')
+      }
+    }
+  })
+
+  it('a stream that stalls after its first chunks ends with an upstream_timeout error event, no [DONE]', async () => {
+    for (const reply of await twice('[stall-stream]', true)) {
+      assert.equal(reply.status, 200)
+      assert.match(reply.text, /a start/)
+      assert.match(reply.text, /"code":"upstream_timeout"/)
+      assert.ok(!reply.text.includes('[DONE]'))
+    }
+  })
+
+  it('a data: null event in a stream is skipped, not taken for the end', async () => {
+    const response = await ask('[data-null]', true)
+    const text = await response.text()
+    assert.match(text, /before null/)
+    assert.match(text, /after null/)
+    assert.ok(text.endsWith('data: [DONE]\n\n'))
+    assert.ok(!text.includes('data: null'))
+  })
+
+  it('a JSON reply past maxUpstreamReplyBytes is a 502 upstream_reply_too_large; the upstream is cut off', async () => {
+    for (const reply of await twice('[huge:64]')) {
+      assert.equal(reply.status, 502)
+      assert.equal((JSON.parse(reply.text) as ErrorBody).error.code, 'upstream_reply_too_large')
+    }
+    assert.ok(env.upstream.hostile.written < 16 * MiB, `the gateway stopped reading (${env.upstream.hostile.written} bytes written of 64 MiB)`)
+  })
+
+  it('an endless stream is cut at maxUpstreamReplyBytes with an error event', async () => {
+    for (const reply of await twice('[endless]', true)) {
+      assert.equal(reply.status, 200)
+      assert.match(reply.text, /"code":"upstream_reply_too_large"/)
+      assert.ok(!reply.text.includes('[DONE]'))
+    }
+  })
+
+  it('an error body past maxUpstreamErrorBytes is replaced by a note; the status stays', async () => {
+    for (const reply of await twice('[huge-error:64]')) {
+      assert.equal(reply.status, 500)
+      const body = JSON.parse(reply.text) as ErrorBody
+      assert.equal(body.error.code, 'upstream_error_too_large')
+      assert.match(body.error.message, /over 4096 bytes/)
+    }
+  })
+
+  it('a pass-through reply of any size streams through, its error replies too, neither held whole in memory', async () => {
+    for (const [path, status] of [
+      ['/v1/huge/96', 200],
+      ['/v1/huge-error/96', 500],
+    ] as const) {
+      const start = process.memoryUsage().rss
+      let peak = start
+      const response = await within(fetch(`${env.gw.url}${path}`), `the headers of ${path}`)
+      assert.equal(response.status, status)
+      const reader = response.body!.getReader()
+      let received = 0
+      for (let r = await reader.read(); !r.done; r = await reader.read()) {
+        received += r.value.byteLength
+        peak = Math.max(peak, process.memoryUsage().rss)
+      }
+      assert.ok(received > 96 * MiB, `all of it arrived (${received} bytes)`)
+      // Gateway and client share this process: a reply held whole would add its 96 MiB (twice, as a Buffer and a string).
+      assert.ok(peak - start < 64 * MiB, `RSS rose by ${Math.round((peak - start) / MiB)} MiB`)
+    }
+  })
+
+  it('the upstream connections of all these calls were given back', async () => {
+    await within(until(() => env.upstream.open === 0), 'the upstream replies to close')
+    assert.deepEqual(env.gw.gateway.upstreamConnections(), [{ upstream: 'fake', inUse: 0, waiting: 0 }])
+  })
+})
