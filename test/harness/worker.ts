@@ -10,6 +10,8 @@ import { fileURLToPath } from 'node:url'
 export class Worker {
   readonly #child: ChildProcess
   readonly #lines: AsyncIterator<string>
+  /** The fixture's first line (its readiness, e.g. the URL it listens on). */
+  first: unknown
 
   private constructor(child: ChildProcess) {
     this.#child = child
@@ -20,7 +22,7 @@ export class Worker {
   static async start(fixture: string, args: string[]): Promise<Worker> {
     const path = fileURLToPath(new URL(`../fixtures/${fixture}`, import.meta.url))
     const worker = new Worker(spawn(process.execPath, [path, ...args], { stdio: ['pipe', 'pipe', 'inherit'] }))
-    await worker.#next()
+    worker.first = await worker.#next()
     return worker
   }
 
@@ -30,6 +32,11 @@ export class Worker {
     const reply = (await this.#next()) as { ok: boolean; result?: R; error?: string }
     if (!reply.ok) throw new Error(`worker: ${reply.error}`)
     return reply.result as R
+  }
+
+  /** The exit code once the fixture exited (null while it runs, or the signal that killed it). */
+  get exit(): number | string | null {
+    return this.#child.exitCode ?? this.#child.signalCode
   }
 
   /** Ends stdin (the fixture then closes what it opened and exits) and waits for the exit. */
