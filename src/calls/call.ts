@@ -4,13 +4,13 @@ import { UpstreamError } from '../core/errors.js'
 import { requestCacheKey } from '../llm/canonical.js'
 import { completionProblem } from '../llm/completion-shape.js'
 import { costUsd, type ModelPrice } from '../llm/pricing.js'
-import { SseParser } from '../llm/sse-parser.js'
 import { replayPayloads, withoutUsage } from '../llm/sse-replay.js'
-import { type Completion, StreamAssembler, type Usage } from '../llm/stream-assembler.js'
+import type { Completion, Usage } from '../llm/stream-assembler.js'
 import { estimateOutputTokens, estimatePromptTokens, usageOf } from '../llm/usage-estimate.js'
 import type { CostLedger } from './cost-ledger.js'
 import type { CallLimits, Charge } from './limits.js'
 import { LiveStream, type LiveStreams } from './live-streams.js'
+import { relayStream } from './relay.js'
 import type { CallKind, CallOutcome, CallRequest, CacheStatus } from './types.js'
 import type { UpstreamResponse } from './upstream.js'
 
@@ -165,45 +165,15 @@ export class Call {
   }
 
   async #relay(response: UpstreamResponse, live: LiveStream): Promise<Completion> {
-    const assembler = new StreamAssembler(this.request.kind === 'text' ? 'text' : 'chat')
-    const parser = new SseParser((data) => {
-      // Only chunks go on: a client's SDK would choke on anything else. [DONE] is ours to send, once the
-      // stream proved complete: after it, an SDK would take a truncated answer for a whole one.
-      if (assembler.add(data) && data !== '[DONE]') live.push(data)
-    })
-    live.start()
-    const upstream = this.request.route.upstream
-    const max = upstream.maxReplyBytes
-    let failure: UpstreamError | undefined
-    let size = 0
-    try {
-      for await (const chunk of response.body) {
-        size += chunk.byteLength
-        if (size > max) {
-          failure = new UpstreamError('E_UPSTREAM_TOO_LARGE', upstream.name, `streamed more than maxUpstreamReplyBytes (${max} bytes); the stream was cut and not cached`)
-          response.body.destroy()
-          break
-        }
-        parser.push(chunk)
-        // Backpressure: while every reader lags far behind, the upstream waits (its socket unread).
-        const room = live.room()
-        if (room) {
-          this.deps.heldBack.count++
-          await room.finally(() => this.deps.heldBack.count--)
-        }
-      }
-    } catch (err) {
-      failure = upstream.failure(err)
-    }
-    if (!failure && assembler.complete) {
+    const { route, kind } = this.request
+    const { assembler, failure } = await relayStream(response, live, route.upstream, kind === 'text' ? 'text' : 'chat', this.deps.heldBack)
+    if (!failure) {
       const completion = assembler.result()
       this.#spent(this.#usage(completion))
       live.push('[DONE]')
       live.end(completion)
       return completion
     }
-    const said = assembler.error ? ` (the upstream said: ${assembler.error})` : ''
-    failure ??= new UpstreamError('E_UPSTREAM_INCOMPLETE', upstream.name, `the stream ended before every choice finished${said}; nothing was cached`)
     // The provider bills what it generated before the stream broke or was cut.
     this.#spent(usageOf(this.#prompt(), assembler.chunks > 0 ? estimateOutputTokens(assembler.result()) : 0))
     live.fail(failure)
