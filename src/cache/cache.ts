@@ -102,6 +102,11 @@ export class Cache {
     this.events = this.#core.events
   }
 
+  /** Largest serialized entry this cache takes (`maxEntryBytes`). */
+  get maxEntryBytes(): number {
+    return this.#core.options.maxEntryBytes
+  }
+
   /** Resolves once the invalidation bus is subscribed (immediately without one). Never rejects. */
   ready(): Promise<void> {
     return this.#core.ready

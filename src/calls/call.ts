@@ -5,11 +5,11 @@ import { requestCacheKey } from '../llm/canonical.js'
 import { completionProblem } from '../llm/completion-shape.js'
 import { costUsd, type ModelPrice } from '../llm/pricing.js'
 import { replayPayloads, withoutUsage } from '../llm/sse-replay.js'
-import type { Completion, Usage } from '../llm/stream-assembler.js'
+import type { Completion, StreamAssembler, Usage } from '../llm/stream-assembler.js'
 import { estimateOutputTokens, estimatePromptTokens, usageOf } from '../llm/usage-estimate.js'
 import type { CostLedger } from './cost-ledger.js'
 import type { CallLimits, Charge } from './limits.js'
-import { LiveStream, type LiveStreams } from './live-streams.js'
+import { LiveStream, type LiveStreamBounds, type LiveStreams } from './live-streams.js'
 import { relayStream } from './relay.js'
 import type { CallKind, CallOutcome, CallRequest, CacheStatus } from './types.js'
 import type { UpstreamResponse } from './upstream.js'
@@ -23,8 +23,8 @@ export interface CallDeps {
   ledger: CostLedger
   limits: CallLimits | undefined
   clock: Clock
-  /** How far a stream is read ahead of its fastest reader. */
-  readAheadBytes: number
+  /** How far a stream is read ahead of its fastest reader, and how much of it is kept for late joiners. */
+  streams: LiveStreamBounds
   /** Streams whose upstream waits for a reader to catch up, right now. */
   heldBack: { count: number }
 }
@@ -81,7 +81,7 @@ export class Call {
 
   async #cached(): Promise<CallOutcome> {
     const { policy } = this.request
-    const own = this.#stream ? new LiveStream(this.deps.readAheadBytes) : undefined
+    const own = this.#stream ? new LiveStream(this.deps.streams) : undefined
     const entry = this.#cache.getOrSetEntry(this.#key, () => this.#fetch(own, true), { ttl: policy.ttlMs, tags: policy.tags })
     if (own && (await startedFirst(own, entry))) return this.#live('MISS', own)
     const result = await entry
@@ -94,7 +94,7 @@ export class Call {
 
   /** An upstream call of this caller's own, outside the cache's single-flight; `write` caches its answer. */
   async #own(status: CacheStatus, write: boolean): Promise<CallOutcome> {
-    const own = this.#stream ? new LiveStream(this.deps.readAheadBytes) : undefined
+    const own = this.#stream ? new LiveStream(this.deps.streams) : undefined
     // Nobody else needs an uncached answer: when this caller goes, the upstream call goes too. A JSON
     // call goes with the caller's own signal; a stream also goes when its reader stops reading.
     let signal = write ? undefined : this.request.signal
@@ -140,15 +140,10 @@ export class Call {
       live?.fail(failure)
       throw failure
     }
-    if (live && response.contentType.includes('text/event-stream')) return this.#relay(response, live)
+    if (live && response.contentType.includes('text/event-stream')) return this.#relay(response, live, joinable)
     let value: unknown
     try {
-      const text = (await route.upstream.read(response)).toString('utf8')
-      try {
-        value = JSON.parse(text)
-      } catch {
-        throw new UpstreamError('E_UPSTREAM_INVALID', route.upstream.name, `answered ${response.status} with a body that is not JSON (${response.contentType})`)
-      }
+      value = await route.upstream.readJson(response)
       const problem = completionProblem(kind, value)
       if (problem) throw new UpstreamError('E_UPSTREAM_INVALID', route.upstream.name, `answered ${response.status} with something that is not a completion: ${problem}`)
     } catch (err) {
@@ -164,9 +159,9 @@ export class Call {
     return completion
   }
 
-  async #relay(response: UpstreamResponse, live: LiveStream): Promise<Completion> {
+  async #relay(response: UpstreamResponse, live: LiveStream, cached: boolean): Promise<Completion> {
     const { route, kind } = this.request
-    const { assembler, failure } = await relayStream(response, live, route.upstream, kind === 'text' ? 'text' : 'chat', this.deps.heldBack)
+    const { assembler, failure } = await relayStream(response, live, route.upstream, kind === 'text' ? 'text' : 'chat', this.deps.heldBack, cached ? this.#cacheable() : undefined)
     if (!failure) {
       const completion = assembler.result()
       this.#spent(this.#usage(completion))
@@ -178,6 +173,21 @@ export class Call {
     this.#spent(usageOf(this.#prompt(), assembler.chunks > 0 ? estimateOutputTokens(assembler.result()) : 0))
     live.fail(failure)
     throw failure
+  }
+
+  /**
+   * For a stream the cache wants: whether its answer so far could still be cached, looked at each time
+   * another quarter of the cache's entry bound was relayed. Once every reader left, a stream that
+   * could not be cached any more is cut: nobody needs the rest.
+   */
+  #cacheable(): (assembler: StreamAssembler, relayed: number) => boolean {
+    const max = this.#cache.maxEntryBytes
+    let next = 0
+    return (assembler, relayed) => {
+      if (relayed < next) return true
+      next = relayed + max / 4
+      return JSON.stringify(assembler.result()).length <= max
+    }
   }
 
   /** The prompt's estimated tokens, worked out once and only when needed (a hit without limits never needs it). */

@@ -14,29 +14,48 @@ function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void; reje
   return { promise, resolve, reject }
 }
 
+/** How a live stream is bounded: how far it runs ahead of its readers, how much of it is kept for callers joining late. */
+export interface LiveStreamBounds {
+  /** How far (in characters) the stream may run ahead of its fastest reader before {@link LiveStream.room} makes the writer wait. */
+  readAhead: number
+  /** Characters kept from the first payload on for callers joining late; past them the stream is no longer joinable. */
+  joinable: number
+}
+
 /**
  * One upstream call in flight, as the callers interested in it see it: its stream's `data:` payloads
  * so far (a reader that joins late gets them from the first one), then the end, or the failure. Every
- * reader has its own position: a slow one holds nobody up.
+ * reader has its own position: a slow one holds nobody up. Payloads are kept for late joiners only
+ * while the stream is joinable (its first `joinable` characters, and while someone still reads it);
+ * after that only what a reader has not taken yet is kept.
  */
 export class LiveStream {
+  /** Payloads from index `#dropped` on; the ones before were taken by every reader once nobody could join. */
   readonly #chunks: string[] = []
+  #dropped = 0
   readonly #started = deferred<void>()
   readonly #result = deferred<Completion>()
   #ended = false
   #failure: Error | undefined
   #wake: ReturnType<typeof deferred<void>> | undefined
-  /** Characters each reader has taken so far. */
-  readonly #readers = new Set<{ taken: number }>()
+  /** Each reader's next payload index, and the characters it has taken so far. */
+  readonly #readers = new Set<{ at: number; taken: number }>()
   /** Characters pushed so far. */
   #pushed = 0
   #room: ReturnType<typeof deferred<void>> | undefined
+  #joinable = true
+  /** Whether anyone ever read: before the first reader (the caller that started it) nothing may be dropped. */
+  #read = false
+  readonly #bounds: LiveStreamBounds
 
-  /** @param readAhead How far (in characters) the stream may run ahead of its fastest reader before {@link room} makes the writer wait. */
-  constructor(private readonly readAhead: number = DEFAULTS.gateway.streamReadAheadBytes) {}
+  constructor(bounds: Partial<LiveStreamBounds> = {}) {
+    this.#bounds = { readAhead: bounds.readAhead ?? DEFAULTS.gateway.streamReadAheadBytes, joinable: bounds.joinable ?? DEFAULTS.gateway.joinableStreamBytes }
+  }
 
   /** Called when the last reader stops early while the stream still runs: nobody reads it any more. */
   onIdle: (() => void) | undefined
+  /** Called once when the stream stops being joinable (too long to keep, or every reader gone). */
+  onUnjoinable: (() => void) | undefined
 
   /** Resolves when the upstream started to stream (rejects if it failed first). */
   get started(): Promise<void> {
@@ -48,6 +67,15 @@ export class LiveStream {
     return this.#result.promise
   }
 
+  /** Callers reading the stream right now. */
+  get readers(): number {
+    return this.#readers.size
+  }
+
+  get joinable(): boolean {
+    return this.#joinable
+  }
+
   start(): void {
     this.#started.resolve()
   }
@@ -55,6 +83,8 @@ export class LiveStream {
   push(data: string): void {
     this.#chunks.push(data)
     this.#pushed += data.length
+    if (this.#joinable && this.#pushed > this.#bounds.joinable) this.#unjoinable()
+    else if (!this.#joinable) this.#trim()
     this.#notify()
   }
 
@@ -67,7 +97,7 @@ export class LiveStream {
     if (this.#readers.size === 0) return undefined
     let fastest = 0
     for (const reader of this.#readers) fastest = Math.max(fastest, reader.taken)
-    if (this.#pushed - fastest <= this.readAhead) return undefined
+    if (this.#pushed - fastest <= this.#bounds.readAhead) return undefined
     this.#room ??= deferred<void>()
     return this.#room.promise
   }
@@ -89,17 +119,19 @@ export class LiveStream {
 
   /** Every payload from the first, live until the end; throws the failure if the stream breaks. */
   async *read(): AsyncGenerator<string> {
-    const reader = { taken: 0 }
+    if (this.#dropped > 0) throw new Error('LiveStream.read(): the first payloads are gone; the stream is no longer joinable')
+    const reader = { at: 0, taken: 0 }
     this.#readers.add(reader)
-    let at = 0
+    this.#read = true
     try {
       for (;;) {
-        while (at < this.#chunks.length) {
-          const payload = this.#chunks[at++] as string
+        while (reader.at - this.#dropped < this.#chunks.length) {
+          const payload = this.#chunks[reader.at - this.#dropped] as string
+          reader.at++
           yield payload
           // The consumer asked for more: it took this one.
           reader.taken += payload.length
-          if (this.#room && this.#pushed - reader.taken <= this.readAhead) this.#freeRoom()
+          if (this.#room && this.#pushed - reader.taken <= this.#bounds.readAhead) this.#freeRoom()
         }
         if (this.#failure) throw this.#failure
         if (this.#ended) return
@@ -109,8 +141,31 @@ export class LiveStream {
     } finally {
       this.#readers.delete(reader)
       this.#freeRoom()
-      if (this.#readers.size === 0 && !this.#ended && !this.#failure) this.onIdle?.()
+      if (this.#readers.size === 0 && !this.#ended && !this.#failure) {
+        // Nobody to keep the payloads for: a caller joining now would wait on a stream its client left.
+        this.#unjoinable()
+        this.onIdle?.()
+      }
     }
+  }
+
+  #unjoinable(): void {
+    if (!this.#joinable) return
+    this.#joinable = false
+    this.onUnjoinable?.()
+    this.#trim()
+  }
+
+  /** Drops the payloads every reader has taken (all of them when nobody reads). */
+  #trim(): void {
+    if (!this.#read) return
+    let slowest = this.#dropped + this.#chunks.length
+    for (const reader of this.#readers) slowest = Math.min(slowest, reader.at)
+    const drop = slowest - this.#dropped
+    // In batches: a splice per payload would copy the array per payload.
+    if (drop === 0 || (drop < 1_024 && drop < this.#chunks.length)) return
+    this.#chunks.splice(0, drop)
+    this.#dropped += drop
   }
 
   #freeRoom(): void {
@@ -138,13 +193,14 @@ export class LiveStreams {
     return this.#live.get(`${namespace}\n${key}`)
   }
 
-  /** Makes `stream` joinable until it ends or fails. */
+  /** Makes `stream` joinable until it ends, fails or stops being joinable. */
   register(namespace: string, key: string, stream: LiveStream): void {
     const id = `${namespace}\n${key}`
     this.#live.set(id, stream)
     const remove = () => {
       if (this.#live.get(id) === stream) this.#live.delete(id)
     }
+    stream.onUnjoinable = remove
     stream.result.then(remove, remove)
   }
 

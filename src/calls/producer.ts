@@ -26,6 +26,12 @@ export interface CallProducerOptions {
    * made to wait: a client that stops reading stops the upstream, not fills the gateway's memory. Default 256 KiB.
    */
   streamReadAheadBytes?: number
+  /**
+   * How much of a stream (in payload characters) is kept for callers that join it late; past it, or
+   * once every reader left, it is no longer joinable and only what its readers have not taken is kept.
+   * Default 4 MiB.
+   */
+  joinableStreamBytes?: number
 }
 
 /**
@@ -46,7 +52,10 @@ export class CallProducer {
     this.#options = options
     this.#deps = {
       cache: options.cache, live: new LiveStreams(), ledger: this.ledger, limits: options.limits, clock: options.clock ?? systemClock,
-      readAheadBytes: options.streamReadAheadBytes ?? DEFAULTS.gateway.streamReadAheadBytes,
+      streams: {
+        readAhead: options.streamReadAheadBytes ?? DEFAULTS.gateway.streamReadAheadBytes,
+        joinable: options.joinableStreamBytes ?? DEFAULTS.gateway.joinableStreamBytes,
+      },
       heldBack: { count: 0 },
     }
   }

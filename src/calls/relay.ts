@@ -1,4 +1,5 @@
 import { UpstreamError } from '../core/errors.js'
+import { countJsonContainers } from '../core/json-size.js'
 import { SseParser } from '../llm/sse-parser.js'
 import { StreamAssembler } from '../llm/stream-assembler.js'
 import type { LiveStream } from './live-streams.js'
@@ -17,19 +18,39 @@ export interface Relayed {
  * so a client that stops reading stops the upstream instead of filling the gateway's memory.
  * `[DONE]` is not pushed: the caller sends it once the stream proved complete.
  */
-export async function relayStream(response: UpstreamResponse, live: LiveStream, upstream: Upstream, kind: 'chat' | 'text', heldBack: { count: number }): Promise<Relayed> {
+export async function relayStream(
+  response: UpstreamResponse,
+  live: LiveStream,
+  upstream: Upstream,
+  kind: 'chat' | 'text',
+  heldBack: { count: number },
+  /** Asked once every reader left: whether the rest is still wanted (the cache can still take the answer). Default no. */
+  unread?: (assembler: StreamAssembler, relayed: number) => boolean,
+): Promise<Relayed> {
   const assembler = new StreamAssembler(kind)
+  let failure: UpstreamError | undefined
+  let objects = 0
   const parser = new SseParser((data) => {
+    if (failure) return
+    // Counted before each event is parsed: one event may be a 30 MiB array of empty objects.
+    objects += countJsonContainers(data, upstream.maxReplyObjects - objects)
+    if (objects > upstream.maxReplyObjects) {
+      failure = new UpstreamError('E_UPSTREAM_TOO_LARGE', upstream.name, `streamed more than ${upstream.maxReplyObjects} JSON objects and arrays (maxUpstreamReplyObjects); the stream was cut and not cached`)
+      return
+    }
     // Only chunks go on: a client's SDK would choke on anything else, and after a [DONE] it would take
     // a truncated answer for a whole one.
     if (assembler.add(data) && data !== '[DONE]') live.push(data)
   })
   live.start()
   const max = upstream.maxReplyBytes
-  let failure: UpstreamError | undefined
   let size = 0
   try {
     for await (const chunk of response.body) {
+      if (failure) {
+        response.body.destroy()
+        break
+      }
       size += chunk.byteLength
       if (size > max) {
         failure = new UpstreamError('E_UPSTREAM_TOO_LARGE', upstream.name, `streamed more than maxUpstreamReplyBytes (${max} bytes); the stream was cut and not cached`)
@@ -37,6 +58,11 @@ export async function relayStream(response: UpstreamResponse, live: LiveStream, 
         break
       }
       parser.push(chunk)
+      if (live.readers === 0 && !live.joinable && !unread?.(assembler, size)) {
+        failure = new UpstreamError('E_UPSTREAM_ABORTED', upstream.name, 'every reader left and the answer can no longer be cached; the rest was not read')
+        response.body.destroy()
+        break
+      }
       const room = live.room()
       if (room) {
         heldBack.count++

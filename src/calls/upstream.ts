@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Pool } from 'undici'
 import { DEFAULTS } from '../core/defaults.js'
+import { countJsonContainers } from '../core/json-size.js'
 import { UpstreamError } from '../core/errors.js'
 import { ConnectionGate } from './connection-gate.js'
 
@@ -30,6 +31,10 @@ export interface UpstreamSpec {
   maxReplyBytes?: number
   /** Largest error body read to pass on; a longer one is replaced by a note saying so. Default 64 KiB. */
   maxErrorBytes?: number
+  /** Most objects and arrays parsed from one reply (a stream: from all its events). Default 500,000. */
+  maxReplyObjects?: number
+  /** Longest a whole call may take, from the wait for a connection to the last byte of the reply (ms). Default 10 min. */
+  deadline?: number
 }
 
 export interface UpstreamRequest {
@@ -85,6 +90,8 @@ export class Upstream {
   readonly gate: ConnectionGate
   readonly maxReplyBytes: number
   readonly #maxErrorBytes: number
+  readonly #deadlineMs: number
+  readonly maxReplyObjects: number
 
   constructor(readonly config: UpstreamSpec) {
     this.name = config.name
@@ -92,6 +99,8 @@ export class Upstream {
     const connections = config.connections ?? DEFAULTS.upstream.connections
     this.maxReplyBytes = config.maxReplyBytes ?? DEFAULTS.upstream.maxReplyBytes
     this.#maxErrorBytes = config.maxErrorBytes ?? DEFAULTS.upstream.maxErrorBytes
+    this.#deadlineMs = config.deadline ?? DEFAULTS.upstream.deadlineMs
+    this.maxReplyObjects = config.maxReplyObjects ?? DEFAULTS.upstream.maxReplyObjects
     // Keep-alive is undici's default. The gate keeps calls to at most `connections` at a time, shared
     // fairly between tenants, so the pool never queues and never opens more sockets than that.
     this.#pool = new Pool(this.#base.origin, { connections, keepAliveTimeout: 30_000 })
@@ -104,21 +113,31 @@ export class Upstream {
    * retries), a timeout, an unreachable origin or an abort throw an {@link UpstreamError}.
    */
   async call(request: UpstreamRequest): Promise<UpstreamResponse> {
-    let release: () => void
-    try {
-      release = await this.gate.acquire(request.tenant, request.signal)
-    } catch (err) {
-      throw this.failure(err)
+    // The deadline covers the whole call, the wait for a connection and the last byte of the body
+    // included: `timeout` alone bounds only the gaps, and an upstream dripping a byte more often than
+    // that (or a cacheable call nobody waits for) would hold a connection for ever.
+    const deadline = new AbortController()
+    const timer = setTimeout(() => deadline.abort(new UpstreamError('E_UPSTREAM_TIMEOUT', this.name, `did not finish within its deadline of ${this.#deadlineMs} ms`)), this.#deadlineMs)
+    const caller = request.signal
+    const follow = () => deadline.abort(caller?.reason)
+    if (caller?.aborted) follow()
+    else caller?.addEventListener('abort', follow, { once: true })
+    let release = () => {}
+    const done = () => {
+      clearTimeout(timer)
+      caller?.removeEventListener('abort', follow)
+      release()
     }
     try {
-      const response = await this.#send(request)
-      response.body.once('close', release)
+      release = await this.gate.acquire(request.tenant, deadline.signal)
+      const response = await this.#send({ ...request, signal: deadline.signal })
+      response.body.once('close', done)
       // A body already consumed or destroyed has closed before the listener: nothing would release it.
-      if (response.body.destroyed) release()
+      if (response.body.destroyed) done()
       return response
     } catch (err) {
-      release()
-      throw err
+      done()
+      throw this.failure(err)
     }
   }
 
@@ -130,6 +149,22 @@ export class Upstream {
     const body = await readUpTo(response.body, this.maxReplyBytes)
     if (body) return body
     throw new UpstreamError('E_UPSTREAM_TOO_LARGE', this.name, `answered ${response.status} with a reply over maxUpstreamReplyBytes (${this.maxReplyBytes} bytes); it was dropped and not cached`)
+  }
+
+  /**
+   * The JSON of a reply, read within `maxReplyBytes` and parsed only if it holds at most
+   * `maxReplyObjects` objects and arrays: `E_UPSTREAM_TOO_LARGE` past either, `E_UPSTREAM_INVALID` when it is not JSON.
+   */
+  async readJson(response: UpstreamResponse): Promise<unknown> {
+    const text = (await this.read(response)).toString('utf8')
+    if (countJsonContainers(text, this.maxReplyObjects) > this.maxReplyObjects) {
+      throw new UpstreamError('E_UPSTREAM_TOO_LARGE', this.name, `answered ${response.status} with more than ${this.maxReplyObjects} JSON objects and arrays (maxUpstreamReplyObjects); it was not parsed`)
+    }
+    try {
+      return JSON.parse(text) as unknown
+    } catch {
+      throw new UpstreamError('E_UPSTREAM_INVALID', this.name, `answered ${response.status} with a body that is not JSON (${response.contentType})`)
+    }
   }
 
   async #send(request: UpstreamRequest): Promise<UpstreamResponse> {
@@ -163,6 +198,11 @@ export class Upstream {
         continue
       }
       const contentType = String(response.headers['content-type'] ?? 'application/json')
+      if (response.statusCode < 200 || response.statusCode > 599) {
+        // Destroyed unread, undici reports the abort as an error event: nobody is there to hear it.
+        response.body.on('error', () => {}).destroy()
+        throw new UpstreamError('E_UPSTREAM_INVALID', this.name, `answered with status ${response.statusCode}, which is not an HTTP status`)
+      }
       if (response.statusCode < 400 || request.errorsAsReplies) return { status: response.statusCode, contentType, headers: response.headers, body: response.body as UpstreamResponse['body'] }
       const wait = retryWait(response.headers, attempt)
       if (RETRIED(response.statusCode) && attempt < maxRetries && wait <= MAX_RETRY_WAIT_MS) {
@@ -203,10 +243,11 @@ export class Upstream {
 
   /** Whether `model` can be spliced into this upstream's `{model}` path as one plain segment (always, without one). */
   acceptsModel(model: string): boolean {
-    return !this.#modelInPath || (SAFE_PATH_MODEL.test(model) && model !== '.' && model !== '..')
+    return !this.modelInPath || (SAFE_PATH_MODEL.test(model) && model !== '.' && model !== '..')
   }
 
-  get #modelInPath(): boolean {
+  /** Whether the base URL takes the model in its path (`{model}`, Azure deployments). */
+  get modelInPath(): boolean {
     return /\{model\}|%7Bmodel%7D/i.test(this.#base.pathname)
   }
 

@@ -119,6 +119,16 @@ export const DEFAULTS = {
     maxReplyBytes: 32 * 1024 * 1024,
     /** Largest error body passed on: provider errors are a few hundred bytes; a huge one is not an error message. */
     maxErrorBytes: 64 * 1024,
+    /**
+     * Longest a whole upstream call may take. Long enough for the longest reasoning completion a
+     * provider serves; it bounds what `timeout` (the gaps) cannot: an upstream dripping a byte at a time.
+     */
+    deadlineMs: 10 * 60_000,
+    /**
+     * Most objects and arrays in one reply (or, for a stream, in all its events): parsing is what
+     * costs, ~20× the bytes in memory. A reply of 4,096 tokens with 20 top logprobs each holds ~170,000.
+     */
+    maxReplyObjects: 500_000,
   },
   gateway: {
     /**
@@ -126,6 +136,17 @@ export const DEFAULTS = {
      * from waiting on the upstream, little enough that one that stops reading holds little.
      */
     streamReadAheadBytes: 256 * 1024,
+    /**
+     * How much of a stream is kept for callers joining it late: every ordinary completion (a 4,096-token
+     * answer streams ~600 KB of events), not the 32 MiB a reply may reach, times every stream in flight.
+     */
+    joinableStreamBytes: 4 * 1024 * 1024,
+    /**
+     * Most objects and arrays in a request body, counted before it is parsed. A conversation of
+     * 10,000 messages with tools holds a few tens of thousands; a 4 MiB body of `[{},{},…]` holds a
+     * million and cost over a second of event loop.
+     */
+    maxJsonObjects: 100_000,
   },
   memcached: {
     /** memcached refuses keys over 250 bytes; longer ones are hashed (prefix included). */

@@ -32,6 +32,8 @@ const upstream = z
     aliases: z.record(z.string(), z.string()).default({}),
     /** Longest wait for the headers, between two pieces of the body, and for a free connection. */
     timeout: positiveDurationMs.default(120_000),
+    /** Longest a whole call may take (the wait for a connection and the last byte of a stream included); then 504. Default 10 min. */
+    deadline: positiveDurationMs.default(DEFAULTS.upstream.deadlineMs),
     /** Retries of a 429 or 5xx before any byte reached the client; Retry-After is honoured. */
     maxRetries: z.number().int().min(0).max(10).default(2),
     /** Connections to this upstream at most; calls beyond them wait for one (at most `timeout`). Default 256. */
@@ -89,6 +91,10 @@ export const configSchema = z
         shutdownTimeout: durationMs.default(10_000),
         /** Deepest nesting of a request body's JSON; deeper bodies get a 400 before any walk over them. */
         maxJsonDepth: z.number().int().min(8).max(1_000).default(64),
+        /** Most objects and arrays in a request body, counted before it is parsed; more: 400 `request_too_complex`. */
+        maxJsonObjects: z.number().int().min(100).default(DEFAULTS.gateway.maxJsonObjects),
+        /** Most objects and arrays parsed from one upstream reply (a stream: all its events); more: 502 `upstream_reply_too_large`. */
+        maxUpstreamReplyObjects: z.number().int().min(1_000).default(DEFAULTS.upstream.maxReplyObjects),
         /** Longest a client may take to send its whole request (headers and body); then 408. Replies (streams) are not bounded by it. */
         requestTimeout: positiveDurationMs.default(30_000),
         /** Longest a client may take to send its headers; then 408. At most `requestTimeout`. */
@@ -108,6 +114,8 @@ export const configSchema = z
         maxUpstreamErrorBytes: z.number().int().min(256).default(DEFAULTS.upstream.maxErrorBytes),
         /** How far a stream is read from the upstream ahead of its fastest reader before the upstream is made to wait. */
         streamReadAheadBytes: z.number().int().min(1024).default(DEFAULTS.gateway.streamReadAheadBytes),
+        /** How much of a stream is kept for identical requests joining it late; past it the stream is no longer joinable. */
+        joinableStreamBytes: z.number().int().min(1024).default(DEFAULTS.gateway.joinableStreamBytes),
         /** pino level of `tollgate start`'s JSON log; `info` logs every request, `warn` only trouble. */
         logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
       })
@@ -119,6 +127,8 @@ export const configSchema = z
         bodyLimit: 4 * 1024 * 1024,
         shutdownTimeout: 10_000,
         maxJsonDepth: 64,
+        maxJsonObjects: DEFAULTS.gateway.maxJsonObjects,
+        maxUpstreamReplyObjects: DEFAULTS.upstream.maxReplyObjects,
         requestTimeout: 30_000,
         headersTimeout: 10_000,
         idleTimeout: 180_000,
@@ -127,6 +137,7 @@ export const configSchema = z
         maxUpstreamReplyBytes: DEFAULTS.upstream.maxReplyBytes,
         maxUpstreamErrorBytes: DEFAULTS.upstream.maxErrorBytes,
         streamReadAheadBytes: DEFAULTS.gateway.streamReadAheadBytes,
+        joinableStreamBytes: DEFAULTS.gateway.joinableStreamBytes,
         logLevel: 'info',
       }),
     store: storeSchema.optional(),
@@ -165,7 +176,7 @@ export const configSchema = z
      */
     limits: limitsSchema.extend({ store: storeSchema.optional() }).strict().default({}),
     /**
-     * `/v1/*` paths other than the LLM routes that are forwarded to the first upstream (deny by default).
+     * `/v1/*` paths other than the LLM routes that are forwarded to the first upstream without `{model}` (deny by default).
      * Each forwarded request counts against the key's request limits. Resource routes (`/v1/files`,
      * `/v1/batches`) reach the upstream's one account: every tenant sees every other's resources.
      */
@@ -206,6 +217,7 @@ export function upstreamSpecs(config: GatewayConfig): UpstreamSpec[] {
     ...upstream,
     connectionsPerTenant: upstream.connectionsPerTenant ?? (tenants > 1 ? Math.max(1, Math.ceil(upstream.connections / 4)) : upstream.connections),
     maxReplyBytes: config.server.maxUpstreamReplyBytes,
+    maxReplyObjects: config.server.maxUpstreamReplyObjects,
     maxErrorBytes: config.server.maxUpstreamErrorBytes,
   }))
 }

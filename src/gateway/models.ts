@@ -46,7 +46,7 @@ export class ModelList {
   async #fetch(upstream: Upstream, tenant: string): Promise<ModelEntry[]> {
     try {
       const response = await upstream.call({ route: '/models', method: 'GET', tenant })
-      const reply = JSON.parse((await upstream.read(response)).toString('utf8')) as { data?: unknown }
+      const reply = (await upstream.readJson(response)) as { data?: unknown } | null
       const models = (Array.isArray(reply?.data) ? (reply.data as Array<Partial<ModelEntry> | null>) : [])
         .filter((m) => typeof m?.id === 'string')
         .map((m) => ({ id: m?.id as string, object: 'model' as const, created: typeof m?.created === 'number' ? m.created : 0, owned_by: typeof m?.owned_by === 'string' ? m.owned_by : upstream.name }))

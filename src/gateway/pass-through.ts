@@ -12,10 +12,18 @@ import { clientGone } from './responders.js'
 const PASS_THROUGH_MODEL = '(pass-through)'
 /** Client headers an upstream may see: what the request is and which API beta it speaks. Never credentials, cookies or tollgate's own. */
 const FORWARDED_REQUEST_HEADERS = ['accept', 'openai-beta', 'idempotency-key']
-/** The LLM routes: a spelling of one of them (`/v1/chat/completions/`, `/v1/Chat/completions`) is never pass-through, or it would escape their limits. */
-const LLM_ROUTES = new Set(['/v1/chat/completions', '/v1/completions', '/v1/embeddings', '/v1/models'])
-/** Upstream reply headers a client may see: what the body is, and the upstream's request id and pacing. */
-const FORWARDED_REPLY_HEADERS = ['content-disposition', 'x-request-id', 'request-id', 'openai-processing-ms', 'openai-version', 'retry-after', 'retry-after-ms']
+/**
+ * The gateway's own `/v1` routes and the one method each serves. A spelling of one of them
+ * (`/v1/chat/completions/`, `/v1/Chat/completions;x`) is never pass-through, or it would escape their limits.
+ */
+export const LLM_ROUTES = new Map<string, string>([
+  ['/v1/chat/completions', 'POST'],
+  ['/v1/completions', 'POST'],
+  ['/v1/embeddings', 'POST'],
+  ['/v1/models', 'GET'],
+])
+/** Upstream reply headers a client may see: what the body is (its encoding too: it is relayed as it came), and the upstream's request id and pacing. */
+const FORWARDED_REPLY_HEADERS = ['content-encoding', 'content-disposition', 'x-request-id', 'request-id', 'openai-processing-ms', 'openai-version', 'retry-after', 'retry-after-ms']
 
 /**
  * Why a pass-through path is refused, or undefined. Dot segments (raw or percent-encoded), encoded
@@ -36,7 +44,10 @@ export function unsafePath(path: string): string | undefined {
       return 'invalid percent-encoding'
     }
     if (text === '.' || text === '..') return 'a dot segment'
-    decoded.push(text)
+    // eslint-disable-next-line no-control-regex
+    if (/[\u0000-\u001f\u007f]/.test(text)) return 'a control character'
+    // What servers are known to drop when they resolve a path: `;parameters`, trailing dots and spaces, case.
+    decoded.push(text.replace(/;.*$/s, '').replace(/[.\s]+$/, ''))
   }
   const canonical = `/${decoded.join('/')}`.replace(/\/$/, '').toLowerCase()
   if (LLM_ROUTES.has(canonical)) return `another spelling of ${canonical}`

@@ -1,8 +1,8 @@
 import { Readable } from 'node:stream'
-import type { FastifyReply } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { CallOutcome } from '../calls/types.js'
 import type { Completion } from '../llm/stream-assembler.js'
-import { httpErrorOf } from './openai-errors.js'
+import { GatewayHttpError, httpErrorOf } from './openai-errors.js'
 
 /**
  * JSON of a reply, once per cached object: an L1 hit hands out the same object every time, so its
@@ -51,4 +51,11 @@ async function* frames(outcome: CallOutcome): AsyncGenerator<string> {
   } catch (err) {
     yield `data: ${JSON.stringify(httpErrorOf(err as Error).body())}\n\n`
   }
+}
+
+/** 405 for a method `url` does not serve, naming the one it does in `Allow`. */
+export function methodNotAllowed(request: FastifyRequest, reply: FastifyReply, url: string, allowed: string): FastifyReply {
+  // The method on the wire: Fastify runs a GET route's handler for HEAD.
+  const method = request.raw.method ?? request.method
+  return reply.status(405).header('allow', allowed).send(new GatewayHttpError(405, `${method} is not allowed on ${url}; use ${allowed}.`, { code: 'method_not_allowed' }).body())
 }

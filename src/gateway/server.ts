@@ -7,6 +7,7 @@ import { ModelRouter } from '../calls/router.js'
 import type { Caller } from '../calls/types.js'
 import type { Clock } from '../core/clock.js'
 import { DEFAULTS } from '../core/defaults.js'
+import { countJsonContainers } from '../core/json-size.js'
 import { UpstreamError } from '../core/errors.js'
 import { Pricing } from '../llm/pricing.js'
 import { createStore } from '../stores/create-store.js'
@@ -16,7 +17,8 @@ import { type GatewayConfig, upstreamSpecs } from './config.js'
 import { handleLlm, type LlmRouteDeps } from './llm-route.js'
 import { ModelList } from './models.js'
 import { GatewayHttpError, httpErrorOf } from './openai-errors.js'
-import { PassThrough } from './pass-through.js'
+import { LLM_ROUTES, PassThrough } from './pass-through.js'
+import { methodNotAllowed } from './responders.js'
 import { readiness, startupWarnings } from './readiness.js'
 
 export interface GatewayOptions {
@@ -69,7 +71,9 @@ export class Gateway {
     this.#router = new ModelRouter(upstreamSpecs(config))
     this.#limits = new CallLimits(limits, config.keys, this.limitsStore)
     const pricing = new Pricing(config.pricing, config.unpricedModel, config.unpricedPrice)
-    this.producer = new CallProducer({ cache: this.cache, pricing, limits: this.#limits, clock: options.clock, streamReadAheadBytes: config.server.streamReadAheadBytes })
+    this.producer = new CallProducer({ cache: this.cache, pricing, limits: this.#limits, clock: options.clock, streamReadAheadBytes: config.server.streamReadAheadBytes,
+      joinableStreamBytes: config.server.joinableStreamBytes,
+    })
     this.warnings.push(...startupWarnings(config, this.#router, pricing))
     this.app = Fastify({
       logger: options.logger ? { level: config.server.logLevel } : false,
@@ -92,20 +96,42 @@ export class Gateway {
     const deps: LlmRouteDeps = { config, router: this.#router, producer: this.producer }
     const auth = new Authenticator(config)
     const models = new ModelList(this.#router)
-    const passThrough = new PassThrough(config.passThrough, this.#router.upstreams[0], this.#limits, this.producer.ledger, config.cache.exposeHeaders)
+    // The first upstream whose base takes no model: a `{model}` base would give `/deployments//files`.
+    const passThrough = new PassThrough(config.passThrough, this.#router.upstreams.find((upstream) => !upstream.modelInPath), this.#limits, this.producer.ledger, config.cache.exposeHeaders)
     const callers = new WeakMap<FastifyRequest, Caller>()
-    const callerOf = (request: FastifyRequest) => callers.get(request) as Caller
+    const callerOf = (request: FastifyRequest): Caller => {
+      const caller = callers.get(request)
+      if (!caller) throw new GatewayHttpError(401, 'The request was not authenticated.', { code: 'invalid_api_key' })
+      return caller
+    }
 
     // Before the body is read: an unauthenticated caller learns nothing about validation.
     // A callback hook, not an async one: it runs on every request, and a promise per request is measurable.
-    this.app.addHook('onRequest', (request, _reply, done) => {
-      if (!request.url.startsWith('/v1/')) return done()
+    this.app.addHook('onRequest', (request, reply, done) => {
+      // Any method but the route's own on an LLM route, before its body is read: methods without a
+      // route of their own (TRACE, QUERY, ...) would otherwise fall through to pass-through.
+      const path = request.url.split('?')[0] as string
+      const allowed = LLM_ROUTES.get(path)
+      if (allowed && request.method !== allowed && !(allowed === 'GET' && request.method === 'HEAD')) return void methodNotAllowed(request, reply, path, allowed)
+      // By the route matched, not by the URL's spelling: an absolute-form target (`POST http://x/v1/...`)
+      // or an encoded `%76` reaches the same routes and must meet the same check.
+      if (!request.routeOptions.url?.startsWith('/v1/')) return done()
       try {
         callers.set(request, auth.authenticate(request.headers.authorization))
         done()
       } catch (err) {
         done(err as Error)
       }
+    })
+    // JSON bodies are measured before they are parsed: a body of a million empty objects is cheap to
+    // send and costs seconds and gigabytes once parsed and walked. Fastify's own parser does the rest
+    // (a `__proto__` or `constructor` key is refused).
+    const parseJson = this.app.getDefaultJsonParser('error', 'error')
+    const maxObjects = config.server.maxJsonObjects
+    this.app.removeContentTypeParser('application/json')
+    this.app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+      if (countJsonContainers(body as string, maxObjects) <= maxObjects) return parseJson(request, body as string, done)
+      done(new GatewayHttpError(400, `The request body holds more than ${maxObjects} JSON objects and arrays (server.maxJsonObjects).`, { code: 'request_too_complex' }), undefined)
     })
     // Bodies that are not JSON (multipart uploads for audio and files) pass through to the upstream untouched.
     this.app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body))
@@ -127,17 +153,6 @@ export class Gateway {
     this.app.post('/v1/completions', (request, reply) => handleLlm(deps, 'text', callerOf(request), request, reply))
     this.app.post('/v1/embeddings', (request, reply) => handleLlm(deps, 'embeddings', callerOf(request), request, reply))
     this.app.get('/v1/models', (request) => models.list(callerOf(request).tenant))
-    // Every other method on the gateway's own routes is a 405 naming the one that works, not a fall
-    // through to pass-through (where a spelling of a route would escape its limits).
-    for (const [url, allowed] of [['/v1/chat/completions', 'POST'], ['/v1/completions', 'POST'], ['/v1/embeddings', 'POST'], ['/v1/models', 'GET']] as const) {
-      this.app.route({
-        method: OTHER_METHODS.filter((method) => method !== allowed && !(allowed === 'GET' && method === 'HEAD')),
-        url,
-        handler: (request, reply) => {
-          void reply.status(405).header('allow', allowed).send(new GatewayHttpError(405, `${request.method} is not allowed on ${url}; use ${allowed}.`, { code: 'method_not_allowed' }).body())
-        },
-      })
-    }
     // Pass-through bodies go upstream as the bytes the client sent: no JSON round trip in this scope.
     void this.app.register(async (scope) => {
       scope.removeAllContentTypeParsers()
@@ -190,9 +205,6 @@ export class Gateway {
     return this.#closing
   }
 }
-
-/** Methods answered with 405 on the gateway's own routes (HEAD goes with GET). */
-const OTHER_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
 
 /**
  * A request Node's HTTP parser refused (headers too large, a malformed request line or Content-Length,

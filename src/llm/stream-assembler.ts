@@ -27,14 +27,19 @@ const MAX_MERGE_DEPTH = 12
  */
 function merge(target: Json, delta: Json, depth: number): void {
   for (const key of Object.keys(delta)) {
+    // Upstream input: a `__proto__` key would be assigned as the prototype, not kept as a field.
+    if (key === '__proto__') continue
     const next = delta[key]
-    const prev = target[key]
+    const prev = Object.hasOwn(target, key) ? target[key] : undefined
     if (next === null || next === undefined) {
-      if (!(key in target)) target[key] = null
+      if (!Object.hasOwn(target, key)) target[key] = null
     } else if (typeof next === 'string') {
       target[key] = JOINED.has(key) && typeof prev === 'string' ? prev + next : next
     } else if (Array.isArray(next)) {
-      target[key] = Array.isArray(prev) ? [...prev, ...next] : [...next]
+      // Appended in place (the array is the assembler's own copy): copying it per chunk made a stream
+      // of 100k logprob chunks take a minute.
+      if (Array.isArray(prev)) for (const item of next) prev.push(item)
+      else target[key] = [...next]
     } else if (typeof next === 'object' && depth < MAX_MERGE_DEPTH) {
       const into = prev !== null && typeof prev === 'object' && !Array.isArray(prev) ? (prev as Json) : {}
       merge(into, next as Json, depth + 1)
@@ -108,10 +113,10 @@ export class StreamAssembler {
   addChunk(chunk: Json): void {
     this.#chunks++
     for (const key of Object.keys(chunk)) {
-      if (STREAM_ONLY.has(key)) continue
+      if (STREAM_ONLY.has(key) || key === '__proto__') continue
       const value = chunk[key]
       if (value !== null && value !== undefined) this.#head[key] = value
-      else if (!(key in this.#head)) this.#head[key] = null
+      else if (!Object.hasOwn(this.#head, key)) this.#head[key] = null
     }
     if (chunk.usage && typeof chunk.usage === 'object') this.#usage = chunk.usage as Usage
     if (Array.isArray(chunk.choices)) for (const raw of chunk.choices) if (raw && typeof raw === 'object') this.#addChoice(raw as Json)

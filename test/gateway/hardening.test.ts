@@ -126,6 +126,17 @@ describe('what Node and Fastify refuse before a route runs is OpenAI-shaped too'
     }
   })
 
+  it('a body of more objects and arrays than maxJsonObjects is a 400 before it is parsed; brackets inside strings do not count', async () => {
+    const post = (body: string) => fetch(`${env.gw.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: 'Bearer key-k', 'content-type': 'application/json' }, body })
+    const many = await post(`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"x"}],"metadata":[${Array.from({ length: 200_000 }, () => '{}').join(',')}]}`)
+    assert.equal(many.status, 400)
+    const error = ((await many.json()) as { error: { code: string; message: string } }).error
+    assert.equal(error.code, 'request_too_complex')
+    assert.match(error.message, /more than 100000 JSON objects and arrays/)
+    const code = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: `[{"a":"\\"}]`.repeat(150_000) }] })
+    assert.equal((await post(code)).status, 200, 'a prompt full of brackets is one string')
+  })
+
   it('a user that is not a string is a 400', async () => {
     for (const user of [1, {}, ['a']]) {
       const response = await env.gw.post('/v1/chat/completions', { ...chat('who'), user }, { authorization: 'Bearer key-k' })

@@ -14,9 +14,13 @@ interface ErrorBody {
  */
 describe('a hostile upstream: every reply is a valid answer or an OpenAI-shaped error, nothing hangs, nothing invalid is cached', () => {
   const env = useGateway((upstream) => ({
-    server: { port: 0, shutdownTimeout: '5s', maxUpstreamReplyBytes: MiB, maxUpstreamErrorBytes: 4096 },
-    upstreams: [{ name: 'fake', baseUrl: upstream, maxRetries: 0, timeout: '500ms' }],
-    passThrough: ['/v1/huge/*', '/v1/huge-error/*'],
+    server: { port: 0, shutdownTimeout: '5s', maxUpstreamReplyBytes: MiB, maxUpstreamErrorBytes: 4096, maxUpstreamReplyObjects: 10_000 },
+    upstreams: [
+      // {model} in its path: pass-through goes to the next upstream instead (never `/deployments//files`).
+      { name: 'azure', baseUrl: `${upstream.replace('/v1', '')}/openai/deployments/{model}`, models: ['az-*'] },
+      { name: 'fake', baseUrl: upstream, maxRetries: 0, timeout: '500ms', deadline: '2s' },
+    ],
+    passThrough: ['/v1/huge/*', '/v1/huge-error/*', '/v1/status/*', '/v1/gzip'],
   }))
   const ask = (content: string, stream = false) => env.gw.post('/v1/chat/completions', { model: 'gpt-4o-mini', messages: [{ role: 'user', content }], ...(stream ? { stream } : {}) })
 
@@ -92,6 +96,38 @@ describe('a hostile upstream: every reply is a valid answer or an OpenAI-shaped 
     }
   })
 
+  it('a reply of more JSON objects and arrays than maxUpstreamReplyObjects is a 502, not parsed; in a stream, an error event', async () => {
+    for (const reply of await twice('[objects:50]')) {
+      assert.equal(reply.status, 502)
+      assert.match((JSON.parse(reply.text) as ErrorBody).error.message, /more than 10000 JSON objects/)
+    }
+    for (const reply of await twice('[objects-stream:50]', true)) assert.match(reply.text, /"code":"upstream_reply_too_large"/)
+  })
+
+  it('an upstream that drips its reply faster than timeout is cut at the deadline (504)', async () => {
+    for (const reply of await twice('[drip-json:100]')) {
+      assert.equal(reply.status, 504)
+      assert.match((JSON.parse(reply.text) as ErrorBody).error.message, /deadline of 2000 ms/)
+    }
+  })
+
+  it('a status that is not an HTTP status (600) is a 502, on the LLM routes and on pass-through', async () => {
+    for (const reply of await twice('[status:600]')) {
+      assert.equal(reply.status, 502)
+      assert.match((JSON.parse(reply.text) as ErrorBody).error.message, /status 600/)
+    }
+    const passed = await within(fetch(`${env.gw.url}/v1/status/600`), 'the pass-through reply')
+    assert.equal(passed.status, 502)
+    assert.equal(((await passed.json()) as ErrorBody).error.code, 'upstream_invalid_reply')
+  })
+
+  it('a gzipped pass-through reply keeps its Content-Encoding, so the client can read it', async () => {
+    const response = await within(fetch(`${env.gw.url}/v1/gzip`), 'the pass-through reply')
+    assert.equal(response.headers.get('content-encoding'), 'gzip')
+    assert.deepEqual(await response.json(), { object: 'list', data: [{ id: 'file-1' }] })
+    assert.equal(env.upstream.last?.url, '/v1/gzip', 'sent to the upstream without {model}, as it came')
+  })
+
   it('an error body past maxUpstreamErrorBytes is replaced by a note; the status stays', async () => {
     for (const reply of await twice('[huge-error:64]')) {
       assert.equal(reply.status, 500)
@@ -124,6 +160,18 @@ describe('a hostile upstream: every reply is a valid answer or an OpenAI-shaped 
 
   it('the upstream connections of all these calls were given back', async () => {
     await within(until(() => env.upstream.open === 0), 'the upstream replies to close')
-    assert.deepEqual(env.gw.gateway.upstreamConnections(), [{ upstream: 'fake', inUse: 0, waiting: 0 }])
+    assert.deepEqual(env.gw.gateway.upstreamConnections(), [
+      { upstream: 'azure', inUse: 0, waiting: 0 },
+      { upstream: 'fake', inUse: 0, waiting: 0 },
+    ])
+  })
+})
+
+describe('a long stream of small chunks, under the default bounds', () => {
+  const env = useGateway()
+
+  it('50,000 logprob chunks are assembled in linear time (they took 16 s when each one copied the array)', async () => {
+    const response = await within(env.gw.post('/v1/chat/completions', { model: 'gpt-4o-mini', messages: [{ role: 'user', content: '[logprobs:50000]' }], stream: true }), 'the stream')
+    assert.ok((await within(response.text(), 'the whole stream')).endsWith('data: [DONE]\n\n'))
   })
 })

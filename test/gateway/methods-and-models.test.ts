@@ -1,7 +1,19 @@
 import assert from 'node:assert/strict'
+import { once } from 'node:events'
+import { connect } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import { type FakeUpstream, startFakeUpstream } from '../fixtures/fake-upstream.js'
-import { type RunningGateway, startGateway } from './helpers.js'
+import { type RunningGateway, startGateway, TWO_TENANTS, useGateway, within } from './helpers.js'
+
+/** Sends `request` as it is on a socket and resolves with what came back before the gateway closed it. */
+async function raw(url: string, request: string): Promise<string> {
+  const { hostname, port } = new URL(url)
+  const socket = connect(Number(port), hostname, () => socket.end(request))
+  let text = ''
+  socket.on('data', (chunk: Buffer) => (text += chunk.toString()))
+  await within(once(socket, 'close'), 'the reply')
+  return text
+}
 
 describe('methods, model names and stalled upstreams', () => {
   let upstream: FakeUpstream
@@ -38,6 +50,28 @@ describe('methods, model names and stalled upstreams', () => {
     assert.equal(upstream.calls['/v1/chat/completions'], undefined, 'nothing was forwarded')
   })
 
+  it('methods without a route of their own (TRACE, QUERY, PROPFIND) on an LLM route get 405 too; HEAD is named as HEAD', async () => {
+    for (const method of ['TRACE', 'QUERY', 'PROPFIND', 'SEARCH']) {
+      const reply = await raw(gw.url, `${method} /v1/chat/completions HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`)
+      assert.match(reply, /^HTTP\/1.1 405/, method)
+      assert.match(reply, /allow: POST/i, method)
+    }
+    const head = await raw(gw.url, 'HEAD /v1/embeddings HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+    assert.match(head, /^HTTP\/1.1 405/)
+    const get = await fetch(`${gw.url}/v1/embeddings`)
+    assert.match(((await get.json()) as { error: { message: string } }).error.message, /^GET is not allowed/)
+  })
+
+  it('spellings that servers resolve to an LLM route (;params, trailing dots and spaces, control characters) are refused, not passed through', async () => {
+    upstream.reset()
+    for (const path of ['/v1/chat/completions;x', '/v1/chat/completions;', '/v1/chat/completions.', '/v1/chat/completions%20', '/v1/chat/completions%00', '/v1/chat/completions%09', '/v1/embeddings;', '/v1/Chat/Completions.%20']) {
+      const response = await gw.post(path, { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] })
+      assert.equal(response.status, 400, path)
+      assert.equal(((await response.json()) as { error: { code: string } }).error.code, 'invalid_path', path)
+    }
+    assert.deepEqual(upstream.calls, {}, 'nothing was forwarded')
+  })
+
   it('a model spliced into an upstream path must be one plain segment', async () => {
     upstream.reset()
     for (const model of ['../../admin', 'az/../../x']) {
@@ -66,5 +100,19 @@ describe('methods, model names and stalled upstreams', () => {
       assert.equal(response.status, 504, content)
       assert.equal(((await response.json()) as { error: { code: string } }).error.code, 'upstream_timeout')
     }
+  })
+})
+
+describe('request targets and authentication', () => {
+  const env = useGateway({ keys: TWO_TENANTS })
+
+  it('an absolute-form request target meets the same authentication (401), never a 500', async () => {
+    for (const target of ['http://x/v1/chat/completions', 'http://x/v1/models']) {
+      const method = target.endsWith('models') ? 'GET' : 'POST'
+      const body = '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"x"}]}'
+      const reply = await raw(env.gw.url, `${method} ${target} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${method === 'POST' ? body : ''}`)
+      assert.match(reply, /^HTTP\/1.1 401/, target)
+    }
+    assert.deepEqual(env.upstream.calls, {})
   })
 })

@@ -81,6 +81,20 @@ describe('a stream reader that pauses holds the upstream back, not the gateway m
   })
 })
 
+describe('a cacheable stream whose every reader left', () => {
+  const env = useGateway({ server: { port: 0, shutdownTimeout: '5s', maxUpstreamReplyBytes: 1024 * MiB } })
+
+  it('runs on for the cache only while its answer can still be cached, then the upstream is cut', async () => {
+    const socket = await rawRequest(env.gw.url, streamRequest('[endless] abandoned'))
+    const aborted = env.upstream.whenAborted()
+    socket.destroy()
+    await within(aborted, 'the upstream call to be cut')
+    // The cache takes entries up to 1 MiB; without the rule the stream would run to maxUpstreamReplyBytes (1 GiB).
+    assert.ok(env.upstream.hostile.written < 128 * MiB, `the upstream wrote ${Math.round(env.upstream.hostile.written / MiB)} MiB`)
+    assert.equal(env.gw.gateway.producer.liveCalls, 0, 'no longer joinable')
+  })
+})
+
 describe('a client that stops reading for good', () => {
   const env = useGateway((upstream) => ({
     server: { port: 0, shutdownTimeout: '5s', idleTimeout: '1500ms', streamReadAheadBytes: 64 * 1024 },
