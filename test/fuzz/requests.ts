@@ -43,6 +43,12 @@ const ODD_PATHS = [
   '/admin',
   '/v1/chat/completions#fragment',
   '/v1/%F0%9F%92%A9',
+  '/v1/chat/completions;x',
+  '/v1/chat/completions.',
+  '/v1/chat/completions%20',
+  '/v1/chat/completions%09',
+  '/v1/%63hat/completions',
+  '/%761/chat/completions',
 ]
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
 const WRONG_VALUES: unknown[] = [null, true, false, 0, -1, 1.5, 1e308, -1e308, '', 'x', '0', [], {}, [null], [[]], { a: { b: {} } }, '__proto__', 'constructor', 'NaN', 'Infinity']
@@ -75,6 +81,10 @@ const MARKERS = [
   '[big:20000]',
   '[nousage]',
   '[rich]',
+  '[objects:20]',
+  '[objects-stream:20]',
+  '[status:600]',
+  '[logprobs:300]',
 ]
 
 function baseBody(random: Random, path: string): Record<string, unknown> {
@@ -214,7 +224,9 @@ function malformedHttp(random: Random, key: string): [Buffer, string] {
     [`${head}No colon here\r\n\r\n`, 'a header without a colon'],
     [`${head}X-A: b\nX-Injected: c\r\nContent-Length: ${body.length}\r\n\r\n${body}`, 'a bare LF in the headers'],
     [`${head}Content-Length: ${body.length + 50}\r\n\r\n${body}`, 'a body shorter than its Content-Length'],
-    [`${random.pick(['TRACE', 'PROPFIND', 'BREW', 'CONNECT'])} /v1/chat/completions HTTP/1.1\r\nHost: x\r\n\r\n`, 'an odd method'],
+    [`${random.pick(['TRACE', 'PROPFIND', 'QUERY', 'SEARCH', 'BREW', 'CONNECT'])} /v1/chat/completions HTTP/1.1\r\nHost: x\r\n\r\n`, 'an odd method'],
+    [`POST http://x/v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`, 'an absolute-form target without a key'],
+    [`${head}Content-Length: ${body.length * 2}\r\n\r\n${`{"model":"gpt-4o-mini","x":[${'{},'.repeat(body.length / 3)}{}]}`.slice(0, body.length * 2)}`, 'a body of empty objects'],
     [`GET /${'a'.repeat(random.pick([1_000, 20_000, 100_000]))} HTTP/1.1\r\nHost: x\r\n\r\n`, 'a very long URL'],
     [`GET /v1/models HTTP/1.1\r\n${'X-Pad: y\r\n'.repeat(2_000)}\r\n`, 'thousands of header lines'],
     [`${head}Content-Length: ${body.length}\r\n\r\n${body}${head}Content-Length: 2\r\n\r\n{}`, 'two pipelined requests'],
