@@ -148,8 +148,8 @@ export class Call {
       if (problem) throw new UpstreamError('E_UPSTREAM_INVALID', route.upstream.name, `answered ${response.status} with something that is not a completion: ${problem}`)
     } catch (err) {
       const failure = route.upstream.failure(err)
-      // A reply that arrived but is garbage was still a call the provider may bill: its prompt at least.
-      this.#spent(failure.code === 'E_UPSTREAM_INVALID' ? usageOf(this.#prompt(), 0) : null)
+      // A reply that arrived but is garbage, or too large to read, was still a call the provider may bill: its prompt at least.
+      this.#spent(failure.code === 'E_UPSTREAM_INVALID' || failure.code === 'E_UPSTREAM_TOO_LARGE' ? usageOf(this.#prompt(), 0) : null)
       live?.fail(failure)
       throw failure
     }

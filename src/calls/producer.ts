@@ -51,7 +51,11 @@ export class CallProducer {
     this.ledger = options.ledger ?? new CostLedger()
     this.#options = options
     this.#deps = {
-      cache: options.cache, live: new LiveStreams(), ledger: this.ledger, limits: options.limits, clock: options.clock ?? systemClock,
+      cache: options.cache,
+      live: new LiveStreams(),
+      ledger: this.ledger,
+      limits: options.limits,
+      clock: options.clock ?? systemClock,
       streams: {
         readAhead: options.streamReadAheadBytes ?? DEFAULTS.gateway.streamReadAheadBytes,
         joinable: options.joinableStreamBytes ?? DEFAULTS.gateway.joinableStreamBytes,

@@ -71,7 +71,12 @@ export class Gateway {
     this.#router = new ModelRouter(upstreamSpecs(config))
     this.#limits = new CallLimits(limits, config.keys, this.limitsStore)
     const pricing = new Pricing(config.pricing, config.unpricedModel, config.unpricedPrice)
-    this.producer = new CallProducer({ cache: this.cache, pricing, limits: this.#limits, clock: options.clock, streamReadAheadBytes: config.server.streamReadAheadBytes,
+    this.producer = new CallProducer({
+      cache: this.cache,
+      pricing,
+      limits: this.#limits,
+      clock: options.clock,
+      streamReadAheadBytes: config.server.streamReadAheadBytes,
       joinableStreamBytes: config.server.joinableStreamBytes,
     })
     this.warnings.push(...startupWarnings(config, this.#router, pricing))
