@@ -132,11 +132,14 @@ export class Call {
     if (live && joinable) this.deps.live.register(policy.namespace, this.#key, live)
     let response: UpstreamResponse
     try {
-      response = await route.upstream.call({ route: UPSTREAM_ROUTE[kind], body: this.#upstreamBody, model: route.model, signal, tenant: this.request.caller.tenant })
+      // The caller leaving drops the call while it waits for a connection, even one the cache wants.
+      const queueSignal = this.request.signal
+      response = await route.upstream.call({ route: UPSTREAM_ROUTE[kind], body: this.#upstreamBody, model: route.model, signal, queueSignal, tenant: this.request.caller.tenant })
     } catch (err) {
       const failure = route.upstream.failure(err)
-      // A call cut by its caller reached the provider, which bills its prompt at least.
-      this.#spent(failure.code === 'E_UPSTREAM_ABORTED' ? usageOf(this.#prompt(), 0) : null)
+      // A call cut by its caller reached the provider, which bills its prompt at least; one dropped
+      // while it waited for a connection cost nothing.
+      this.#spent(failure.code === 'E_UPSTREAM_ABORTED' && failure.sent ? usageOf(this.#prompt(), 0) : null)
       live?.fail(failure)
       throw failure
     }
@@ -242,6 +245,7 @@ export class Call {
       costUsd,
       savedUsd,
       events: () => replay(completion, kind, includeUsage),
+      abandon: () => {},
       // A getter: most callers of a whole completion never ask, and a hit should not pay for a promise.
       get result() {
         return Promise.resolve({ completion, ...(costUsd !== undefined ? { costUsd } : {}), ...(savedUsd !== undefined ? { savedUsd } : {}) })
@@ -263,6 +267,7 @@ export class Call {
       costUsd: undefined,
       savedUsd: undefined,
       events: () => (includeUsage ? live.read() : stripped(live.read())),
+      abandon: () => live.abandon(),
     }
   }
 }

@@ -149,6 +149,14 @@ export class LiveStream {
     }
   }
 
+  /** A reader that will never come (its caller left before reading): the stream is treated as every reader gone. */
+  abandon(): void {
+    this.#read = true
+    if (this.#readers.size > 0 || this.#ended || this.#failure) return
+    this.#unjoinable()
+    this.onIdle?.()
+  }
+
   #unjoinable(): void {
     if (!this.#joinable) return
     this.#joinable = false

@@ -1,5 +1,5 @@
 import { UpstreamError } from '../core/errors.js'
-import { countJsonContainers } from '../core/json-size.js'
+import { countJsonValues } from '../core/json-size.js'
 import { SseParser } from '../llm/sse-parser.js'
 import { StreamAssembler } from '../llm/stream-assembler.js'
 import type { LiveStream } from './live-streams.js'
@@ -29,13 +29,12 @@ export async function relayStream(
 ): Promise<Relayed> {
   const assembler = new StreamAssembler(kind)
   let failure: UpstreamError | undefined
-  let objects = 0
   const parser = new SseParser((data) => {
     if (failure) return
-    // Counted before each event is parsed: one event may be a 30 MiB array of empty objects.
-    objects += countJsonContainers(data, upstream.maxReplyObjects - objects)
-    if (objects > upstream.maxReplyObjects) {
-      failure = new UpstreamError('E_UPSTREAM_TOO_LARGE', upstream.name, `streamed more than ${upstream.maxReplyObjects} JSON objects and arrays (maxUpstreamReplyObjects); the stream was cut and not cached`)
+    // Counted before each event is parsed: one event may be a 30 MiB array of empty objects. Per
+    // event, not summed: a 128k-token answer is hundreds of thousands of small ones, bounded by bytes.
+    if (countJsonValues(data, upstream.maxReplyValues) > upstream.maxReplyValues) {
+      failure = new UpstreamError('E_UPSTREAM_TOO_LARGE', upstream.name, `streamed an event of more than ${upstream.maxReplyValues} JSON values (maxUpstreamReplyValues); the stream was cut and not cached`)
       return
     }
     // Only chunks go on: a client's SDK would choke on anything else, and after a [DONE] it would take

@@ -59,7 +59,8 @@ export interface CallRequest {
   policy: CachePolicy
   /**
    * Aborted when the caller is gone. The upstream call is then cut unless the cache still wants its
-   * answer (then it finishes, is cached, and serves the next caller).
+   * answer (then it finishes, is cached, and serves the next caller); a call still waiting for an
+   * upstream connection is dropped either way, before it costs anything.
    */
   signal?: AbortSignal | undefined
 }
@@ -97,4 +98,9 @@ export interface CallOutcome {
    * stream (rejecting as `events()` would throw). Reading it does not consume `events()`.
    */
   readonly result: Promise<CallResult>
+  /**
+   * The caller will not read `events()` (its client left before the answer could be sent): a live
+   * stream then goes on only if the cache can still take its answer, like one whose readers all left.
+   */
+  abandon(): void
 }

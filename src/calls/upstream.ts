@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Pool } from 'undici'
 import { DEFAULTS } from '../core/defaults.js'
-import { countJsonContainers } from '../core/json-size.js'
+import { countJsonValues } from '../core/json-size.js'
 import { UpstreamError } from '../core/errors.js'
 import { ConnectionGate } from './connection-gate.js'
 
@@ -31,8 +31,8 @@ export interface UpstreamSpec {
   maxReplyBytes?: number
   /** Largest error body read to pass on; a longer one is replaced by a note saying so. Default 64 KiB. */
   maxErrorBytes?: number
-  /** Most objects and arrays parsed from one reply (a stream: from all its events). Default 500,000. */
-  maxReplyObjects?: number
+  /** Most JSON values (objects, arrays, strings, numbers) parsed from one reply or one stream event. Default 2,000,000. */
+  maxReplyValues?: number
   /** Longest a whole call may take, from the wait for a connection to the last byte of the reply (ms). Default 10 min. */
   deadline?: number
 }
@@ -52,6 +52,8 @@ export interface UpstreamRequest {
   headers?: Record<string, string>
   /** Aborts the call (and the reading of its body). */
   signal?: AbortSignal
+  /** Aborts only the wait for a connection: a call not sent yet is dropped, one sent runs on. */
+  queueSignal?: AbortSignal | undefined
   /** Retry a 429/5xx or a refused connection (`maxRetries`). Default true; off for non-idempotent pass-through. */
   retry?: boolean
   /** Whose call it is: a tenant holds at most `connectionsPerTenant` connections. */
@@ -91,7 +93,7 @@ export class Upstream {
   readonly maxReplyBytes: number
   readonly #maxErrorBytes: number
   readonly #deadlineMs: number
-  readonly maxReplyObjects: number
+  readonly maxReplyValues: number
 
   constructor(readonly config: UpstreamSpec) {
     this.name = config.name
@@ -100,7 +102,7 @@ export class Upstream {
     this.maxReplyBytes = config.maxReplyBytes ?? DEFAULTS.upstream.maxReplyBytes
     this.#maxErrorBytes = config.maxErrorBytes ?? DEFAULTS.upstream.maxErrorBytes
     this.#deadlineMs = config.deadline ?? DEFAULTS.upstream.deadlineMs
-    this.maxReplyObjects = config.maxReplyObjects ?? DEFAULTS.upstream.maxReplyObjects
+    this.maxReplyValues = config.maxReplyValues ?? DEFAULTS.upstream.maxReplyValues
     // Keep-alive is undici's default. The gate keeps calls to at most `connections` at a time, shared
     // fairly between tenants, so the pool never queues and never opens more sockets than that.
     this.#pool = new Pool(this.#base.origin, { connections, keepAliveTimeout: 30_000 })
@@ -129,7 +131,12 @@ export class Upstream {
       release()
     }
     try {
-      release = await this.gate.acquire(request.tenant, deadline.signal)
+      try {
+        release = await this.gate.acquire(request.tenant, either(deadline.signal, request.queueSignal))
+      } catch (err) {
+        const failure = this.failure(err)
+        throw failure.code === 'E_UPSTREAM_ABORTED' ? new UpstreamError('E_UPSTREAM_ABORTED', this.name, 'dropped before it was sent: nobody waits for it any more', { cause: err, sent: false }) : failure
+      }
       const response = await this.#send({ ...request, signal: deadline.signal })
       response.body.once('close', done)
       // A body already consumed or destroyed has closed before the listener: nothing would release it.
@@ -153,12 +160,12 @@ export class Upstream {
 
   /**
    * The JSON of a reply, read within `maxReplyBytes` and parsed only if it holds at most
-   * `maxReplyObjects` objects and arrays: `E_UPSTREAM_TOO_LARGE` past either, `E_UPSTREAM_INVALID` when it is not JSON.
+   * `maxReplyValues` values: `E_UPSTREAM_TOO_LARGE` past either, `E_UPSTREAM_INVALID` when it is not JSON.
    */
   async readJson(response: UpstreamResponse): Promise<unknown> {
     const text = (await this.read(response)).toString('utf8')
-    if (countJsonContainers(text, this.maxReplyObjects) > this.maxReplyObjects) {
-      throw new UpstreamError('E_UPSTREAM_TOO_LARGE', this.name, `answered ${response.status} with more than ${this.maxReplyObjects} JSON objects and arrays (maxUpstreamReplyObjects); it was not parsed`)
+    if (countJsonValues(text, this.maxReplyValues) > this.maxReplyValues) {
+      throw new UpstreamError('E_UPSTREAM_TOO_LARGE', this.name, `answered ${response.status} with more than ${this.maxReplyValues} JSON values (maxUpstreamReplyValues); it was not parsed`)
     }
     try {
       return JSON.parse(text) as unknown
@@ -257,6 +264,18 @@ export class Upstream {
     const query = [new URLSearchParams(this.config.query).toString(), search ?? ''].filter(Boolean).join('&')
     return `${base}${route}${query ? `?${query}` : ''}`
   }
+}
+
+/** A signal aborted when either is (with its reason); `a` itself without `b`. */
+function either(a: AbortSignal, b: AbortSignal | undefined): AbortSignal {
+  if (!b) return a
+  const both = new AbortController()
+  const follow = (signal: AbortSignal) => () => both.abort(signal.reason)
+  for (const signal of [a, b]) {
+    if (signal.aborted) follow(signal)()
+    else signal.addEventListener('abort', follow(signal), { once: true, signal: both.signal })
+  }
+  return both.signal
 }
 
 /** The body of a reply, or undefined (the body destroyed) as soon as it runs past `max` bytes. */

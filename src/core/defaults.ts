@@ -125,10 +125,12 @@ export const DEFAULTS = {
      */
     deadlineMs: 10 * 60_000,
     /**
-     * Most objects and arrays in one reply (or, for a stream, in all its events): parsing is what
-     * costs, ~20× the bytes in memory. A reply of 4,096 tokens with 20 top logprobs each holds ~170,000.
+     * Most JSON values (objects, arrays, strings, keys, numbers) in one reply, or in one event of a
+     * stream, counted before parsing: parsing is what costs, many times the bytes in memory. An
+     * embeddings reply of 1,000 inputs of 1,536 dimensions (~30 MB) holds 1.5 million; a reply of
+     * 31 MiB of keys held 5 million and took 5.8 s of CPU.
      */
-    maxReplyObjects: 500_000,
+    maxReplyValues: 2_000_000,
   },
   gateway: {
     /**
@@ -142,11 +144,12 @@ export const DEFAULTS = {
      */
     joinableStreamBytes: 4 * 1024 * 1024,
     /**
-     * Most objects and arrays in a request body, counted before it is parsed. A conversation of
-     * 10,000 messages with tools holds a few tens of thousands; a 4 MiB body of `[{},{},…]` holds a
-     * million and cost over a second of event loop.
+     * Most JSON values (objects, arrays, strings, keys, numbers) in a request body, counted before it
+     * is parsed. An embeddings request at OpenAI's 300,000-token cap, sent as token arrays, holds
+     * 300,000; a conversation of 10,000 messages with tools, a few tens of thousands. A 4 MiB body of
+     * `[{},{},…]` or of numbers holds a million or two, and cost seconds of event loop at 8 at once.
      */
-    maxJsonObjects: 100_000,
+    maxJsonValues: 500_000,
   },
   memcached: {
     /** memcached refuses keys over 250 bytes; longer ones are hashed (prefix included). */

@@ -189,12 +189,14 @@ export class UpstreamError extends TollgateError {
   readonly contentType: string | undefined
   /** The upstream's headers worth passing on (Retry-After, request ids); lower-case names. */
   readonly headers: Record<string, string>
+  /** Whether the request was sent (false: dropped while it waited for a connection, so it cost nothing). */
+  readonly sent: boolean
 
   constructor(
     code: 'E_UPSTREAM_STATUS' | 'E_UPSTREAM_TIMEOUT' | 'E_UPSTREAM_UNREACHABLE' | 'E_UPSTREAM_INVALID' | 'E_UPSTREAM_INCOMPLETE' | 'E_UPSTREAM_TOO_LARGE' | 'E_UPSTREAM_ABORTED',
     upstream: string,
     message: string,
-    details: { status?: number; body?: Buffer; contentType?: string; headers?: Record<string, string>; cause?: unknown } = {},
+    details: { status?: number; body?: Buffer; contentType?: string; headers?: Record<string, string>; cause?: unknown; sent?: boolean } = {},
   ) {
     super(code, `upstream ${upstream}: ${message}`, { cause: details.cause })
     this.upstream = upstream
@@ -202,6 +204,7 @@ export class UpstreamError extends TollgateError {
     this.body = details.body
     this.contentType = details.contentType
     this.headers = details.headers ?? {}
+    this.sent = details.sent ?? true
   }
 }
 

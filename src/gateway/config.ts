@@ -91,10 +91,10 @@ export const configSchema = z
         shutdownTimeout: durationMs.default(10_000),
         /** Deepest nesting of a request body's JSON; deeper bodies get a 400 before any walk over them. */
         maxJsonDepth: z.number().int().min(8).max(1_000).default(64),
-        /** Most objects and arrays in a request body, counted before it is parsed; more: 400 `request_too_complex`. */
-        maxJsonObjects: z.number().int().min(100).default(DEFAULTS.gateway.maxJsonObjects),
-        /** Most objects and arrays parsed from one upstream reply (a stream: all its events); more: 502 `upstream_reply_too_large`. */
-        maxUpstreamReplyObjects: z.number().int().min(1_000).default(DEFAULTS.upstream.maxReplyObjects),
+        /** Most JSON values (objects, arrays, strings, keys, numbers) in a request body, counted before it is parsed; more: 400 `request_too_complex`. */
+        maxJsonValues: z.number().int().min(100).default(DEFAULTS.gateway.maxJsonValues),
+        /** Most JSON values parsed from one upstream reply or one stream event; more: 502 `upstream_reply_too_large`. */
+        maxUpstreamReplyValues: z.number().int().min(1_000).default(DEFAULTS.upstream.maxReplyValues),
         /** Longest a client may take to send its whole request (headers and body); then 408. Replies (streams) are not bounded by it. */
         requestTimeout: positiveDurationMs.default(30_000),
         /** Longest a client may take to send its headers; then 408. At most `requestTimeout`. */
@@ -127,8 +127,8 @@ export const configSchema = z
         bodyLimit: 4 * 1024 * 1024,
         shutdownTimeout: 10_000,
         maxJsonDepth: 64,
-        maxJsonObjects: DEFAULTS.gateway.maxJsonObjects,
-        maxUpstreamReplyObjects: DEFAULTS.upstream.maxReplyObjects,
+        maxJsonValues: DEFAULTS.gateway.maxJsonValues,
+        maxUpstreamReplyValues: DEFAULTS.upstream.maxReplyValues,
         requestTimeout: 30_000,
         headersTimeout: 10_000,
         idleTimeout: 180_000,
@@ -217,7 +217,7 @@ export function upstreamSpecs(config: GatewayConfig): UpstreamSpec[] {
     ...upstream,
     connectionsPerTenant: upstream.connectionsPerTenant ?? (tenants > 1 ? Math.max(1, Math.ceil(upstream.connections / 4)) : upstream.connections),
     maxReplyBytes: config.server.maxUpstreamReplyBytes,
-    maxReplyObjects: config.server.maxUpstreamReplyObjects,
+    maxReplyValues: config.server.maxUpstreamReplyValues,
     maxErrorBytes: config.server.maxUpstreamErrorBytes,
   }))
 }

@@ -8,7 +8,7 @@ import { cachePolicy } from './cache-policy.js'
 import type { GatewayConfig } from './config.js'
 import { GatewayHttpError } from './openai-errors.js'
 import { rateLimited, rateLimitHeaders } from './ratelimit-headers.js'
-import { clientGone, sendJson, sendSse } from './responders.js'
+import { clientGone, isGone, sendJson, sendSse } from './responders.js'
 import { validateBody } from './validate.js'
 
 export interface LlmRouteDeps {
@@ -32,10 +32,28 @@ export async function handleLlm(deps: LlmRouteDeps, kind: CallKind, caller: Call
   const policy = cachePolicy(deps.config, caller, user, request.headers, body)
   let outcome: CallOutcome
   try {
-    outcome = await deps.producer.start({ kind, body, route, caller, user, policy, signal: policy.write ? undefined : clientGone(reply) })
+    let gone: AbortSignal | undefined
+    // Made when first asked for: only a call that goes upstream needs it, and a hit should not pay for it.
+    outcome = await deps.producer.start({
+      kind,
+      body,
+      route,
+      caller,
+      user,
+      policy,
+      get signal() {
+        gone ??= clientGone(reply)
+        return gone
+      },
+    })
   } catch (err) {
     if (err instanceof RateLimitedError) throw rateLimited(err.charge as Charge)
     throw err
+  }
+  // The client left while the answer was coming: nobody to send it to (a live stream goes on only for the cache).
+  if (isGone(reply)) {
+    outcome.abandon()
+    return reply
   }
   const headers = outcome.charge ? rateLimitHeaders(outcome.charge) : {}
   if (deps.config.cache.exposeHeaders) addCacheHeaders(headers, outcome)

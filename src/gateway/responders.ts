@@ -18,12 +18,22 @@ function json(value: Completion): string {
   return text
 }
 
+/** Whether the client's connection closed before its reply was sent in full. */
+export function isGone(reply: FastifyReply): boolean {
+  const { raw } = reply
+  return !raw.writableFinished && (raw.destroyed || raw.socket?.destroyed === true)
+}
+
 /** Aborted when the client's connection closes before its reply was sent in full. */
 export function clientGone(reply: FastifyReply): AbortSignal {
   const controller = new AbortController()
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) controller.abort()
-  })
+  // Asked for late (a miss that waited in line), the close may have happened already.
+  if (isGone(reply)) controller.abort()
+  else {
+    reply.raw.once('close', () => {
+      if (!reply.raw.writableFinished) controller.abort()
+    })
+  }
   return controller.signal
 }
 

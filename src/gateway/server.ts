@@ -7,7 +7,7 @@ import { ModelRouter } from '../calls/router.js'
 import type { Caller } from '../calls/types.js'
 import type { Clock } from '../core/clock.js'
 import { DEFAULTS } from '../core/defaults.js'
-import { countJsonContainers } from '../core/json-size.js'
+import { countJsonValues } from '../core/json-size.js'
 import { UpstreamError } from '../core/errors.js'
 import { Pricing } from '../llm/pricing.js'
 import { createStore } from '../stores/create-store.js'
@@ -132,11 +132,11 @@ export class Gateway {
     // send and costs seconds and gigabytes once parsed and walked. Fastify's own parser does the rest
     // (a `__proto__` or `constructor` key is refused).
     const parseJson = this.app.getDefaultJsonParser('error', 'error')
-    const maxObjects = config.server.maxJsonObjects
+    const maxObjects = config.server.maxJsonValues
     this.app.removeContentTypeParser('application/json')
     this.app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-      if (countJsonContainers(body as string, maxObjects) <= maxObjects) return parseJson(request, body as string, done)
-      done(new GatewayHttpError(400, `The request body holds more than ${maxObjects} JSON objects and arrays (server.maxJsonObjects).`, { code: 'request_too_complex' }), undefined)
+      if (countJsonValues(body as string, maxObjects) <= maxObjects) return parseJson(request, body as string, done)
+      done(new GatewayHttpError(400, `The request body holds more than ${maxObjects} JSON values (server.maxJsonValues).`, { code: 'request_too_complex' }), undefined)
     })
     // Bodies that are not JSON (multipart uploads for audio and files) pass through to the upstream untouched.
     this.app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body))

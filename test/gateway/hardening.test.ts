@@ -126,13 +126,17 @@ describe('what Node and Fastify refuse before a route runs is OpenAI-shaped too'
     }
   })
 
-  it('a body of more objects and arrays than maxJsonObjects is a 400 before it is parsed; brackets inside strings do not count', async () => {
+  it('a body of more JSON values than maxJsonValues (objects, numbers, keys alike) is a 400 before it is parsed; brackets inside strings do not count', async () => {
     const post = (body: string) => fetch(`${env.gw.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: 'Bearer key-k', 'content-type': 'application/json' }, body })
-    const many = await post(`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"x"}],"metadata":[${Array.from({ length: 200_000 }, () => '{}').join(',')}]}`)
-    assert.equal(many.status, 400)
-    const error = ((await many.json()) as { error: { code: string; message: string } }).error
-    assert.equal(error.code, 'request_too_complex')
-    assert.match(error.message, /more than 100000 JSON objects and arrays/)
+    for (const filler of ['{}', '1.5', '"s"']) {
+      const many = await post(`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"x"}],"metadata":[${Array.from({ length: 600_000 }, () => filler).join(',')}]}`)
+      assert.equal(many.status, 400, filler)
+      const error = ((await many.json()) as { error: { code: string; message: string } }).error
+      assert.equal(error.code, 'request_too_complex')
+      assert.match(error.message, /more than 500000 JSON values/)
+    }
+    const keys = await post(`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"x"}],"metadata":{${Array.from({ length: 300_000 }, (_, i) => `"k${i}":0`).join(',')}}}`)
+    assert.equal(keys.status, 400, 'an object of 300,000 keys is 600,000 values')
     const code = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: `[{"a":"\\"}]`.repeat(150_000) }] })
     assert.equal((await post(code)).status, 200, 'a prompt full of brackets is one string')
   })

@@ -14,7 +14,7 @@ interface ErrorBody {
  */
 describe('a hostile upstream: every reply is a valid answer or an OpenAI-shaped error, nothing hangs, nothing invalid is cached', () => {
   const env = useGateway((upstream) => ({
-    server: { port: 0, shutdownTimeout: '5s', maxUpstreamReplyBytes: MiB, maxUpstreamErrorBytes: 4096, maxUpstreamReplyObjects: 10_000 },
+    server: { port: 0, shutdownTimeout: '5s', maxUpstreamReplyBytes: MiB, maxUpstreamErrorBytes: 4096, maxUpstreamReplyValues: 10_000 },
     upstreams: [
       // {model} in its path: pass-through goes to the next upstream instead (never `/deployments//files`).
       { name: 'azure', baseUrl: `${upstream.replace('/v1', '')}/openai/deployments/{model}`, models: ['az-*'] },
@@ -96,10 +96,10 @@ describe('a hostile upstream: every reply is a valid answer or an OpenAI-shaped 
     }
   })
 
-  it('a reply of more JSON objects and arrays than maxUpstreamReplyObjects is a 502, not parsed; in a stream, an error event', async () => {
+  it('a reply of more JSON values than maxUpstreamReplyValues is a 502, not parsed; in a stream, an error event', async () => {
     for (const reply of await twice('[objects:50]')) {
       assert.equal(reply.status, 502)
-      assert.match((JSON.parse(reply.text) as ErrorBody).error.message, /more than 10000 JSON objects/)
+      assert.match((JSON.parse(reply.text) as ErrorBody).error.message, /more than 10000 JSON values/)
     }
     for (const reply of await twice('[objects-stream:50]', true)) assert.match(reply.text, /"code":"upstream_reply_too_large"/)
   })

@@ -46,11 +46,17 @@ describe('slow clients are bounded by request and header timeouts', () => {
 
 /** A raw keep-alive connection that has sent `request` and read its first bytes; then it reads only when told. */
 async function rawRequest(url: string, request: string): Promise<Socket> {
+  const socket = await rawRequestSent(url, request)
+  await once(socket, 'data')
+  return socket
+}
+
+/** A raw connection that has sent `request` (nothing read yet). */
+async function rawRequestSent(url: string, request: string): Promise<Socket> {
   const { hostname, port } = new URL(url)
   const socket = connect(Number(port), hostname)
   await once(socket, 'connect')
   socket.write(request)
-  await once(socket, 'data')
   return socket
 }
 
@@ -92,6 +98,16 @@ describe('a cacheable stream whose every reader left', () => {
     // The cache takes entries up to 1 MiB; without the rule the stream would run to maxUpstreamReplyBytes (1 GiB).
     assert.ok(env.upstream.hostile.written < 128 * MiB, `the upstream wrote ${Math.round(env.upstream.hostile.written / MiB)} MiB`)
     assert.equal(env.gw.gateway.producer.liveCalls, 0, 'no longer joinable')
+  })
+
+  it('is treated the same when the client left before the stream could start', async () => {
+    const socket = await rawRequestSent(env.gw.url, streamRequest('[hold] [endless] left early'))
+    await within(until(() => env.upstream.open === 1), 'the call to reach the upstream')
+    socket.destroy()
+    const aborted = env.upstream.whenAborted()
+    env.upstream.release()
+    await within(aborted, 'the upstream call to be cut')
+    assert.ok(env.upstream.hostile.written < 128 * MiB, `the upstream wrote ${Math.round(env.upstream.hostile.written / MiB)} MiB`)
   })
 })
 
@@ -155,7 +171,7 @@ describe("one tenant's abandoned calls do not starve another tenant", () => {
     upstreams: [{ name: 'fake', baseUrl: upstream, connections: 8, timeout: '5s', maxRetries: 0 }],
   }))
 
-  it('a tenant holds at most its share of the connections; another is served at once', async () => {
+  it('a tenant holds at most its share of the connections; another is served at once; calls dropped while queued are never sent', async () => {
     const abandon = new AbortController()
     const calls = Array.from({ length: 40 }, (_, i) =>
       fetch(`${env.gw.url}/v1/chat/completions`, {
@@ -169,19 +185,14 @@ describe("one tenant's abandoned calls do not starve another tenant", () => {
     await within(until(() => env.gw.gateway.upstreamConnections()[0]?.waiting === 38), "acme's calls to queue behind its share")
     abandon.abort()
     await Promise.all(calls)
+    // Calls still waiting for a connection are dropped when their clients leave: they cost nothing yet.
+    await within(until(() => env.gw.gateway.upstreamConnections()[0]?.waiting === 0), "acme's queued calls to be dropped")
     assert.equal(env.upstream.open, 2)
     const completion = await within(env.gw.client('key-b1').chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'bravo is served' }] }), "bravo's call")
     assert.match(completion.choices[0]?.message.content ?? '', /bravo is served/)
-    // The cache still wants acme's answers: they run to their end, two at a time.
-    await within(
-      (async () => {
-        while (env.gw.gateway.upstreamConnections()[0]?.inUse !== 0 || env.gw.gateway.upstreamConnections()[0]?.waiting !== 0) {
-          env.upstream.release()
-          await new Promise((resolve) => setTimeout(resolve, 20))
-        }
-      })(),
-      "acme's abandoned calls to finish",
-    )
-    assert.equal(env.upstream.calls['/v1/chat/completions'], 41)
+    // The two already sent run to their end: the cache still wants their answers.
+    env.upstream.release()
+    await within(until(() => env.gw.gateway.upstreamConnections()[0]?.inUse === 0), "acme's two sent calls to finish")
+    assert.equal(env.upstream.calls['/v1/chat/completions'], 3, 'two of acme, one of bravo: the 38 dropped were never sent')
   })
 })
