@@ -46,10 +46,18 @@ export function unsafePath(path: string): string | undefined {
     if (text === '.' || text === '..') return 'a dot segment'
     // eslint-disable-next-line no-control-regex
     if (/[\u0000-\u001f\u007f]/.test(text)) return 'a control character'
-    // What servers are known to drop when they resolve a path: `;parameters`, trailing dots and spaces, case.
-    decoded.push(text.replace(/;.*$/s, '').replace(/[.\s]+$/, ''))
+    // Compared as servers may resolve it: `;parameters` dropped, compatibility forms folded (`ſ` is an
+    // `s`), case ignored, and every character but letters and digits gone (trailing dots, spaces,
+    // zero-width or other punctuation). An API path that differs from an LLM route only in those is one.
+    decoded.push(
+      text
+        .replace(/;.*$/s, '')
+        .normalize('NFKC')
+        .toLowerCase()
+        .replace(/[^a-z0-9]/g, ''),
+    )
   }
-  const canonical = `/${decoded.join('/')}`.replace(/\/$/, '').toLowerCase()
+  const canonical = `/${decoded.join('/')}`.replace(/\/$/, '')
   if (LLM_ROUTES.has(canonical)) return `another spelling of ${canonical}`
   return undefined
 }

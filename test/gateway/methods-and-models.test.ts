@@ -64,7 +64,7 @@ describe('methods, model names and stalled upstreams', () => {
 
   it('spellings that servers resolve to an LLM route (;params, trailing dots and spaces, control characters) are refused, not passed through', async () => {
     upstream.reset()
-    for (const path of ['/v1/chat/completions;x', '/v1/chat/completions;', '/v1/chat/completions.', '/v1/chat/completions%20', '/v1/chat/completions%00', '/v1/chat/completions%09', '/v1/embeddings;', '/v1/Chat/Completions.%20']) {
+    for (const path of ['/v1/chat/completions;x', '/v1/chat/completions;', '/v1/chat/completions.', '/v1/chat/completions%20', '/v1/chat/completions%00', '/v1/chat/completions%09', '/v1/embeddings;', '/v1/Chat/Completions.%20', '/v1/chat/completions:', '/v1/chat/completions~', '/v1/chat/completions%E2%80%8B', '/v1/chat/completions%C2%85', '/v1/chat/completion%C5%BF', '/v1/chat/completions%23']) {
       const response = await gw.post(path, { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] })
       assert.equal(response.status, 400, path)
       assert.equal(((await response.json()) as { error: { code: string } }).error.code, 'invalid_path', path)
