@@ -139,8 +139,8 @@ describe('a hostile upstream: every reply is a valid answer or an OpenAI-shaped 
 
   it('a pass-through reply of any size streams through, its error replies too, neither held whole in memory', async () => {
     for (const [path, status] of [
-      ['/v1/huge/96', 200],
-      ['/v1/huge-error/96', 500],
+      ['/v1/huge/384', 200],
+      ['/v1/huge-error/384', 500],
     ] as const) {
       const start = process.memoryUsage().rss
       let peak = start
@@ -152,9 +152,10 @@ describe('a hostile upstream: every reply is a valid answer or an OpenAI-shaped 
         received += r.value.byteLength
         peak = Math.max(peak, process.memoryUsage().rss)
       }
-      assert.ok(received > 96 * MiB, `all of it arrived (${received} bytes)`)
-      // Gateway and client share this process: a reply held whole would add its 96 MiB (twice, as a Buffer and a string).
-      assert.ok(peak - start < 64 * MiB, `RSS rose by ${Math.round((peak - start) / MiB)} MiB`)
+      assert.ok(received > 384 * MiB, `all of it arrived (${received} bytes)`)
+      // Gateway and client share this process, and RSS moves with the allocator and the collector (up
+      // to ~90 MiB on Node 24 for a streamed reply): a reply held whole would add all its 384 MiB.
+      assert.ok(peak - start < 192 * MiB, `RSS rose by ${Math.round((peak - start) / MiB)} MiB`)
     }
   })
 
