@@ -45,6 +45,15 @@ export class CircuitBreaker {
     this.#state = 'closed'
   }
 
+  /**
+   * Ends a call that neither succeeded nor showed the store down (an unexpected error): a probe is
+   * released, so the next call probes again, instead of the circuit waiting for ever on a probe that
+   * will never report.
+   */
+  settle(): void {
+    this.#probing = false
+  }
+
   failure(): void {
     this.#failures++
     this.#probing = false

@@ -35,7 +35,14 @@ export interface AdjustOptions {
   scopes?: Record<string, string>
 }
 
+/** The store could not be asked (down, slow, full): the circuit counts a failure. */
 const STORE_FAILURES = new Set(['E_STORE_UNAVAILABLE', 'E_STORE_TIMEOUT', 'E_STORE_FULL'])
+/**
+ * The store answered, with an error (OOM under noeviction, MISCONF, NOPERM after an ACL change, NOAUTH
+ * after a password rotation): it is reachable, so the circuit stays closed and the next call asks it
+ * again, but this call is decided by `onStoreError` like any other store failure, never thrown.
+ */
+const STORE_REFUSALS = new Set(['E_STORE_COMMAND'])
 
 /**
  * A rate limiter over a store: one atomic decision per call, several rules all or nothing, time from
@@ -156,10 +163,15 @@ export class RateLimiter {
         return toDecision(reply, this.rules, 'store')
       } catch (err) {
         const code = (err as TollgateError).code
-        if (!STORE_FAILURES.has(code)) throw err
+        const refused = STORE_REFUSALS.has(code)
+        if (!refused && !STORE_FAILURES.has(code)) {
+          this.#breaker.settle()
+          throw err
+        }
         this.#stats.storeErrors++
         this.events.emit('store-error', { error: err as Error })
-        this.#breaker.failure()
+        if (refused) this.#breaker.success()
+        else this.#breaker.failure()
         this.#switch(true, err as Error)
       }
     }

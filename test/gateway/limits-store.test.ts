@@ -70,6 +70,22 @@ describe('limits survive cache churn', () => {
       }
     })
 
+    it('a Redis out of memory under noeviction costs no request a 500: the limits fall back, the cache misses', async () => {
+      const gw = await startGateway(upstream.url, { store: { url: main.url }, limits: { requests: { limit: 1_000, window: '1m' }, tokens: { limit: 10_000_000, window: '1m' } } })
+      await main.cli('CONFIG', 'SET', 'maxmemory-policy', 'noeviction')
+      await main.cli('CONFIG', 'SET', 'maxmemory', '1')
+      try {
+        for (let i = 0; i < 10; i++) {
+          const response = await gw.post('/v1/chat/completions', { model: 'gpt-4o-mini', messages: [{ role: 'user', content: `oom ${i % 3}` }], ...(i % 2 ? { stream: true } : {}) })
+          await response.text()
+          assert.equal(response.status, 200, `request ${i}`)
+        }
+      } finally {
+        await main.cli('CONFIG', 'SET', 'maxmemory', '0')
+        await gw.close()
+      }
+    })
+
     it('warns at start and in /readyz when the limits store may evict them', async () => {
       const gw = await startGateway(upstream.url, { store: { url: evicting.url }, limits: { requests: { limit: 2, window: '1m' } } })
       try {

@@ -105,4 +105,45 @@ describe('rate limiter through store failures', () => {
       await server.restart()
     }
   })
+
+  it('a store that answers with an error (OOM under noeviction, NOPERM after an ACL change) is a store failure: onStoreError decides, nothing is thrown', async () => {
+    const { lines, logger } = captureLogger()
+    const limiter = open({ limit: 1_000, window: '1m', logger: false, namespace: 'refused-warmup' })
+    // The tests before restarted the server: the shared store may still be reconnecting.
+    await waitFor('the store after the restarts above', async () => (await limiter.consume('u')).source === 'store', 10_000)
+    const refused = open({ limit: 1_000, window: '1m', logger, namespace: 'refused' })
+    assert.equal((await refused.consume('u')).source, 'store')
+    await server.cli('CONFIG', 'SET', 'maxmemory-policy', 'noeviction')
+    await server.cli('CONFIG', 'SET', 'maxmemory', '1')
+    try {
+      for (let i = 0; i < 5; i++) assert.equal((await refused.consume('u')).source, 'fallback', 'OOM')
+      // The store answered: the circuit stays closed and the next call asks it again.
+      assert.equal(refused.stats().circuit, 'closed')
+    } finally {
+      await server.cli('CONFIG', 'SET', 'maxmemory', '0')
+    }
+    assert.equal((await refused.consume('u')).source, 'store', 'back on the store at the first call after OOM')
+    assert.deepEqual(
+      lines.map((line) => line.split(' ')[0]),
+      ['warn', 'info'],
+      'one line per switch',
+    )
+    assert.match(lines[0] ?? '', /OOM/)
+
+    await server.cli('ACL', 'SETUSER', 'limiter', 'on', '>secret', '~*', '&*', '+@all')
+    const { hostname, port } = new URL(server.url)
+    const restricted = createStore({ url: `redis://limiter:secret@${hostname}:${port}`, commandTimeout: TIMEOUT_MS })
+    const acl = createRateLimiter({ store: restricted, limit: 1_000, window: '1m', logger: false, namespace: 'acl' })
+    try {
+      assert.equal((await acl.consume('u')).source, 'store')
+      await server.cli('ACL', 'SETUSER', 'limiter', '-@all', '+ping', '+info')
+      assert.equal((await acl.consume('u')).source, 'fallback', 'NOPERM')
+      await server.cli('ACL', 'SETUSER', 'limiter', '+@all')
+      assert.equal((await acl.consume('u')).source, 'store')
+    } finally {
+      await acl.close()
+      await restricted.close()
+      await server.cli('ACL', 'DELUSER', 'limiter')
+    }
+  })
 })
