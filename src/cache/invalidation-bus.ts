@@ -8,9 +8,38 @@ export type BusMessage =
   | { op: 'clear'; ns: string; generation: number }
 
 interface Envelope {
+  /** Envelope version: an instance ignores versions it does not know (a newer one in a rolling upgrade). */
+  v: typeof VERSION
   /** Sender, so an instance ignores its own messages (it applied them already). */
   from: string
   message: BusMessage
+}
+
+const VERSION = 1
+/** Most keys or tags one message may carry: a message is one publish, not a bulk channel. */
+const MAX_ITEMS = 10_000
+
+const isStrings = (value: unknown): value is string[] => Array.isArray(value) && value.length <= MAX_ITEMS && value.every((item) => typeof item === 'string')
+
+/**
+ * The message of a raw bus payload, or undefined when it is not one this version sent: anyone with
+ * PUBLISH rights on the store can write to the channel, so every field is checked before use.
+ */
+export function parseBusMessage(raw: string): { from: string; message: BusMessage } | undefined {
+  let envelope: unknown
+  try {
+    envelope = JSON.parse(raw)
+  } catch {
+    return undefined
+  }
+  const { v, from, message } = (envelope ?? {}) as Partial<Envelope>
+  if (v !== VERSION || typeof from !== 'string' || message === null || typeof message !== 'object') return undefined
+  const m = message as unknown as Record<string, unknown>
+  if (typeof m.ns !== 'string') return undefined
+  if (m.op === 'delete' && isStrings(m.keys)) return { from, message: { op: 'delete', ns: m.ns, keys: m.keys } }
+  if (m.op === 'tags' && isStrings(m.tags) && Number.isFinite(m.at)) return { from, message: { op: 'tags', ns: m.ns, tags: m.tags, at: m.at as number } }
+  if (m.op === 'clear' && Number.isSafeInteger(m.generation)) return { from, message: { op: 'clear', ns: m.ns, generation: m.generation as number } }
+  return undefined
 }
 
 export const BUS_CHANNEL = 'c:bus'
@@ -64,7 +93,7 @@ export class InvalidationBus {
   }
 
   serialize(message: BusMessage): string {
-    return JSON.stringify({ from: this.id, message } satisfies Envelope)
+    return JSON.stringify({ v: VERSION, from: this.id, message } satisfies Envelope)
   }
 
   async close(): Promise<void> {
@@ -75,13 +104,14 @@ export class InvalidationBus {
   }
 
   #receive(raw: string): void {
-    let envelope: Envelope
+    const parsed = typeof raw === 'string' ? parseBusMessage(raw) : undefined
+    if (!parsed || parsed.from === this.id) return
+    // Whatever applying it throws stays here: it would otherwise surface inside the Redis client's
+    // reply parser, and take the process down.
     try {
-      envelope = JSON.parse(raw) as Envelope
-    } catch {
-      return
+      this.onMessage(parsed.message)
+    } catch (err) {
+      this.onError(err as Error)
     }
-    if (envelope?.from === this.id || typeof envelope?.message?.ns !== 'string') return
-    this.onMessage(envelope.message)
   }
 }

@@ -237,7 +237,15 @@ export class RedisStore implements Store {
     subscriber.on('error', this.#forwardError)
     subscriber.on('message', (channel: string, message: string) => {
       const listeners = this.#listeners.get(channel)
-      if (listeners) for (const listener of listeners) listener(message)
+      if (!listeners) return
+      for (const listener of listeners) {
+        // A listener's exception must not escape into ioredis' reply parser: it would end the process.
+        try {
+          listener(message)
+        } catch (err) {
+          this.#forwardError(err as Error)
+        }
+      }
     })
     const ready = new Promise<RedisClient>((resolve) => subscriber.once('ready', () => resolve(subscriber)))
     subscriber.connect().catch(() => {})
