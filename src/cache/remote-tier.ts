@@ -55,9 +55,14 @@ export class RemoteTier {
   }
 
   readonly #failedGet = (err: unknown): undefined => {
+    // Every waiter of one failed batched read (one MGET) gets the same error: it is one failure of
+    // the store, counted once, or one slow MGET would open the circuit by itself.
+    if (this.#lastGetFailure === err) return undefined
+    this.#lastGetFailure = err
     this.#failed('get', err as Error)
     return undefined
   }
+  #lastGetFailure: unknown
 
   set(key: string, value: Buffer | string, options: SetOptions): Promise<boolean> {
     return this.#call('set', false, () => this.store.set(key, value, options))

@@ -64,6 +64,26 @@ describe('L2 outage', () => {
     }
   })
 
+  it('one failed batched read (one MGET for many waiters) is one failure, not one per waiter', async () => {
+    const { cache } = open()
+    await cache.set('warm', 'v', { l1: false })
+    await waitFor('a closed circuit after the tests above', async () => {
+      await cache.get('warm', { l1: false })
+      return cache.stats().circuit === 'closed'
+    }, 10_000)
+    const errors = cache.stats().l2Errors
+    redis.pause()
+    try {
+      // Twenty reads in one tick: one MGET, which times out once.
+      const values = await Promise.all(Array.from({ length: 20 }, (_, i) => cache.get(`batch${i}`, { l1: false })))
+      assert.ok(values.every((value) => value === undefined))
+      assert.equal(cache.stats().l2Errors, errors + 1, 'counted once')
+      assert.equal(cache.stats().circuit, 'closed', 'one failure of three: the circuit stays closed')
+    } finally {
+      redis.resume()
+    }
+  })
+
   it('invalidations fail loudly while L2 is down (after applying locally)', async () => {
     const { cache } = open()
     await cache.set('k', 'v', { tags: ['t'] })
