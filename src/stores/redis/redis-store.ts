@@ -29,6 +29,8 @@ export class RedisStore implements Store {
   readonly #deadlines: CommandDeadlines
   readonly #listeners = new Map<string, Set<(message: string) => void>>()
   #subscriber: Promise<RedisClient> | undefined
+  /** The subscriber connection itself, ready or not: close() must end it even if it never connected. */
+  #subscriberConnection: RedisClient | undefined
   /** Until this time a command waits for the first connection instead of failing at once. */
   readonly #initialDeadline: number
   #firstReady: Promise<void>
@@ -161,10 +163,12 @@ export class RedisStore implements Store {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    this.#deadlines.clear(() => new StoreClosedError(this.name))
-    const subscriber = await this.#subscriber?.catch(() => undefined)
-    const clients = subscriber ? [this.#client, subscriber] : [this.#client]
+    // QUIT lets the commands in flight have their replies, for up to closeTimeout; only what is still
+    // waiting after that is rejected. The subscriber is closed as it is: waiting for it to be ready
+    // would wait for ever on a Redis that never answered (and hold up a SIGTERM).
+    const clients = this.#subscriberConnection ? [this.#client, this.#subscriberConnection] : [this.#client]
     await Promise.all(clients.map((client) => closeWithin(client, this.#options.closeTimeoutMs)))
+    this.#deadlines.clear(() => new StoreClosedError(this.name))
     this.#listeners.clear()
     this.events.removeAllListeners()
   }
@@ -250,6 +254,7 @@ export class RedisStore implements Store {
     const ready = new Promise<RedisClient>((resolve) => subscriber.once('ready', () => resolve(subscriber)))
     subscriber.connect().catch(() => {})
     this.#subscriber = ready
+    this.#subscriberConnection = subscriber
     return ready
   }
 
