@@ -60,10 +60,11 @@ export class CallLimits {
   /** Settlements still running: replies do not wait for them, shutdown does. */
   readonly #pending = new Set<Promise<unknown>>()
 
-  constructor(defaults: LimitsSpec, keys: ReadonlyArray<{ name: string; limits?: LimitsSpec | undefined }>, store: Store) {
+  /** @param instances Instances sharing `store`: while it is down, each one allows `limit / instances`. */
+  constructor(defaults: LimitsSpec, keys: ReadonlyArray<{ name: string; limits?: LimitsSpec | undefined }>, store: Store, instances = 1) {
     const make = (limits: LimitsSpec) => {
       const rules = rulesOf(limits)
-      return rules.length === 0 ? undefined : createRateLimiter({ store, rules, namespace: 'gw', logger: false, blockCache: false, fallbackMaxBytes: DEFAULTS.rateLimit.fallbackMaxBytes })
+      return rules.length === 0 ? undefined : createRateLimiter({ store, rules, namespace: 'gw', logger: false, blockCache: false, fallbackMaxBytes: DEFAULTS.rateLimit.fallbackMaxBytes, instances })
     }
     const shared = make(defaults)
     if (shared) this.#limiters.set(DEFAULT_LIMITER, shared)

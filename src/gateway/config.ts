@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
 import type { UpstreamSpec } from '../calls/upstream.js'
+import type { CreateStoreOptions } from '../stores/create-store.js'
 import { DEFAULTS } from '../core/defaults.js'
 import { ConfigError } from '../core/errors.js'
 import { durationMs, positiveDurationMs } from '../core/options.js'
@@ -63,7 +64,29 @@ export const limitsSchema = pair
   })
   .strict()
 
-const storeSchema = z.object({ url: z.string().default('memory://'), keyPrefix: z.string().default('') }).strict()
+/** TLS of a `rediss://` store: files are read at start (a missing one stops it, naming the field). */
+const tlsSchema = z
+  .object({
+    caFile: z.string().optional(),
+    certFile: z.string().optional(),
+    keyFile: z.string().optional(),
+    servername: z.string().optional(),
+    rejectUnauthorized: z.boolean().default(true),
+  })
+  .strict()
+
+/** A store as the config names it: the URL and the store options that matter in production (defaults: `createStore`'s). */
+const storeSchema = z
+  .object({
+    url: z.string().default('memory://'),
+    keyPrefix: z.string().default(''),
+    commandTimeout: positiveDurationMs.optional(),
+    connectTimeout: positiveDurationMs.optional(),
+    reconnectMaxDelay: positiveDurationMs.optional(),
+    closeTimeout: durationMs.optional(),
+    tls: tlsSchema.optional(),
+  })
+  .strict()
 
 /** A pass-through route pattern: a path under `/v1/`, `*` matching any run of characters (`/v1/audio/*`). */
 const passThroughPattern = z.string().regex(/^\/v1\/[\w\-./*]+$/, { message: "a path under /v1/ of letters, digits, _ - . / and * (e.g. '/v1/audio/*')" })
@@ -174,7 +197,14 @@ export const configSchema = z
      * `store`: where limit counters live, apart from the cache (default: the gateway's store on Redis,
      * a non-evicting memory store of its own on the embedded default).
      */
-    limits: limitsSchema.extend({ store: storeSchema.optional() }).strict().default({}),
+    limits: limitsSchema
+      .extend({
+        store: storeSchema.optional(),
+        /** Gateway instances sharing the limits: while the store is down, each one allows `limit / instances`. Default 1. */
+        instances: z.number().int().min(1).max(10_000).default(1),
+      })
+      .strict()
+      .default({ instances: 1 }),
     /**
      * `/v1/*` paths other than the LLM routes that are forwarded to the first upstream without `{model}` (deny by default).
      * Each forwarded request counts against the key's request limits. Resource routes (`/v1/files`,
@@ -220,6 +250,28 @@ export function upstreamSpecs(config: GatewayConfig): UpstreamSpec[] {
     maxReplyValues: config.server.maxUpstreamReplyValues,
     maxErrorBytes: config.server.maxUpstreamErrorBytes,
   }))
+}
+
+/** The `createStore` options of a configured store, its TLS files read; a file that cannot be read is a {@link ConfigError} naming it. */
+export function storeOptions(store: z.output<typeof storeSchema>, path: string): CreateStoreOptions {
+  const { tls, ...options } = store
+  if (!tls) return options
+  const read = (field: 'caFile' | 'certFile' | 'keyFile') => {
+    const file = tls[field]
+    if (file === undefined) return undefined
+    try {
+      return readFileSync(file)
+    } catch (err) {
+      throw new ConfigError(`${path}.tls.${field}`, `cannot read ${file}: ${(err as Error).message}`)
+    }
+  }
+  const ca = read('caFile')
+  const cert = read('certFile')
+  const key = read('keyFile')
+  return {
+    ...options,
+    tls: { rejectUnauthorized: tls.rejectUnauthorized, ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}), ...(tls.servername ? { servername: tls.servername } : {}) },
+  }
 }
 
 export { ConfigError }

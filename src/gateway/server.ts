@@ -13,7 +13,7 @@ import { Pricing } from '../llm/pricing.js'
 import { createStore } from '../stores/create-store.js'
 import type { Store } from '../stores/types.js'
 import { Authenticator } from './auth.js'
-import { type GatewayConfig, upstreamSpecs } from './config.js'
+import { type GatewayConfig, storeOptions, upstreamSpecs } from './config.js'
 import { handleLlm, type LlmRouteDeps } from './llm-route.js'
 import { ModelList } from './models.js'
 import { GatewayHttpError, httpErrorOf } from './openai-errors.js'
@@ -52,11 +52,11 @@ export class Gateway {
     readonly config: GatewayConfig,
     options: GatewayOptions = {},
   ) {
-    this.store = createStore(config.store ?? {})
+    this.store = createStore(config.store ? storeOptions(config.store, 'store') : {})
     const embedded = this.store.kind === 'memory'
-    const { store: limitsStoreConfig, ...limits } = config.limits
+    const { store: limitsStoreConfig, instances, ...limits } = config.limits
     this.limitsStore = limitsStoreConfig
-      ? createStore(limitsStoreConfig)
+      ? createStore(storeOptions(limitsStoreConfig, 'limits.store'))
       : embedded
         ? createStore({ url: 'memory://', evict: false, maxBytes: DEFAULTS.memory.maxBytes })
         : this.store
@@ -69,7 +69,7 @@ export class Gateway {
       ...(options.clock ? { clock: options.clock } : {}),
     })
     this.#router = new ModelRouter(upstreamSpecs(config))
-    this.#limits = new CallLimits(limits, config.keys, this.limitsStore)
+    this.#limits = new CallLimits(limits, config.keys, this.limitsStore, instances)
     const pricing = new Pricing(config.pricing, config.unpricedModel, config.unpricedPrice)
     this.producer = new CallProducer({
       cache: this.cache,
