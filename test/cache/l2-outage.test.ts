@@ -74,11 +74,13 @@ describe('L2 outage', () => {
     const errors = cache.stats().l2Errors
     redis.pause()
     try {
-      // Twenty reads in one tick: one MGET, which times out once.
+      // Twenty reads at once go out as one or two batched reads (how the ticks fall differs between
+      // Node versions), each failing once: a failure per batch, not per waiter.
       const values = await Promise.all(Array.from({ length: 20 }, (_, i) => cache.get(`batch${i}`, { l1: false })))
       assert.ok(values.every((value) => value === undefined))
-      assert.equal(cache.stats().l2Errors, errors + 1, 'counted once')
-      assert.equal(cache.stats().circuit, 'closed', 'one failure of three: the circuit stays closed')
+      const counted = cache.stats().l2Errors - errors
+      assert.ok(counted >= 1 && counted <= 2, `counted per batch, not per waiter: ${counted}`)
+      assert.equal(cache.stats().circuit, 'closed', 'fewer failures than the threshold (3): the circuit stays closed')
     } finally {
       redis.resume()
     }
