@@ -6,7 +6,7 @@ import type { GatewayConfig } from './config.js'
 export interface Readiness {
   /** `ready`, or `degraded` when a store cannot be reached (the gateway still answers: misses, fallback limits). */
   status: 'ready' | 'degraded'
-  /** Per store: `ok`, or the error code of the failed ping. No URLs: /readyz needs no key. */
+  /** Per store: `ok`, or the error code of the failed ping or write (with Redis' own word: `E_STORE_COMMAND (OOM)`). No URLs: /readyz needs no key. */
   checks: Record<string, string>
   warnings: string[]
 }
@@ -22,7 +22,16 @@ export function mayEvict(info: Record<string, string>): boolean {
   return info.maxmemory === undefined || Number(info.maxmemory) > 0
 }
 
-/** Pings the stores and reads whether the limits store may evict. */
+const PROBE_KEY = 'readyz:probe'
+
+/** An error as /readyz shows it: its code, and the store's own first word when it refused (never the message: it names the URL). */
+function checkOf(error: Error & { code?: string }): string {
+  const code = error.code ?? 'error'
+  const word = /^[A-Z]{3,}\b/.exec((error.cause as Error | undefined)?.message ?? '')?.[0]
+  return word ? `${code} (${word})` : code
+}
+
+/** Pings the stores (and writes a probe key), and reads whether the limits store may evict. */
 export async function readiness(store: Store, limitsStore: Store): Promise<Readiness> {
   const checks: Record<string, string> = {}
   const warnings: string[] = []
@@ -30,9 +39,12 @@ export async function readiness(store: Store, limitsStore: Store): Promise<Readi
   for (const [name, each] of stores) {
     try {
       await each.ping()
+      // A ping is answered by a Redis that refuses every write (OOM under noeviction, MISCONF,
+      // READONLY after a failover, NOPERM): only a write shows it.
+      await each.set(PROBE_KEY, '1', { ttlMs: 10_000 })
       checks[name] = 'ok'
     } catch (err) {
-      checks[name] = (err as { code?: string }).code ?? 'error'
+      checks[name] = checkOf(err as Error & { code?: string })
     }
   }
   try {

@@ -6,7 +6,9 @@ import { RedisServer } from '../harness/redis-server.js'
 import { type FakeUpstream, startFakeUpstream } from '../fixtures/fake-upstream.js'
 import { startGateway } from './helpers.js'
 
-const keysOf = async (server: RedisServer) => (await run('redis-cli', ['-p', String(server.port), '--scan'])).split('\n').filter(Boolean)
+/** The keys on a server, but /readyz's own probe (`readyz:probe`, 10 s). */
+const keysOf = async (server: RedisServer) =>
+  (await run('redis-cli', ['-p', String(server.port), '--scan'])).split('\n').filter((key) => key && key !== 'readyz:probe')
 
 describe('limits survive cache churn', () => {
   let upstream: FakeUpstream
@@ -80,6 +82,9 @@ describe('limits survive cache churn', () => {
           await response.text()
           assert.equal(response.status, 200, `request ${i}`)
         }
+        const ready = (await (await fetch(`${gw.url}/readyz`)).json()) as { status: string; checks: Record<string, string> }
+        assert.deepEqual(ready, { ...ready, status: 'degraded', checks: { store: 'E_STORE_COMMAND (OOM)' } }, 'a ping alone would say ok')
+        assert.doesNotMatch(JSON.stringify(ready), /127\.0\.0\.1|redis:/)
       } finally {
         await main.cli('CONFIG', 'SET', 'maxmemory', '0')
         await gw.close()
