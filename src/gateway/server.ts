@@ -115,12 +115,15 @@ export class Gateway {
     this.app.addHook('onRequest', (request, reply, done) => {
       // Any method but the route's own on an LLM route, before its body is read: methods without a
       // route of their own (TRACE, QUERY, ...) would otherwise fall through to pass-through.
-      const path = request.url.split('?')[0] as string
+      const { url } = request
+      const query = url.indexOf('?')
+      const path = query === -1 ? url : url.slice(0, query)
       const allowed = LLM_ROUTES.get(path)
       if (allowed && request.method !== allowed && !(allowed === 'GET' && request.method === 'HEAD')) return void methodNotAllowed(request, reply, path, allowed)
       // By the route matched, not by the URL's spelling: an absolute-form target (`POST http://x/v1/...`)
-      // or an encoded `%76` reaches the same routes and must meet the same check.
-      if (!request.routeOptions.url?.startsWith('/v1/')) return done()
+      // or an encoded `%76` reaches the same routes and must meet the same check. The URL answers the
+      // common case; the matched route (an object built per read) only the others.
+      if (!url.startsWith('/v1/') && !request.routeOptions.url?.startsWith('/v1/')) return done()
       try {
         callers.set(request, auth.authenticate(request.headers.authorization))
         done()
