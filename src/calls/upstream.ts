@@ -94,10 +94,13 @@ export class Upstream {
   readonly #maxErrorBytes: number
   readonly #deadlineMs: number
   readonly maxReplyValues: number
+  /** Whether the base URL takes the model in its path (`{model}`, Azure deployments); known once, asked on every call. */
+  readonly modelInPath: boolean
 
   constructor(readonly config: UpstreamSpec) {
     this.name = config.name
     this.#base = new URL(config.baseUrl)
+    this.modelInPath = /\{model\}|%7Bmodel%7D/i.test(this.#base.pathname)
     const connections = config.connections ?? DEFAULTS.upstream.connections
     this.maxReplyBytes = config.maxReplyBytes ?? DEFAULTS.upstream.maxReplyBytes
     this.#maxErrorBytes = config.maxErrorBytes ?? DEFAULTS.upstream.maxErrorBytes
@@ -253,10 +256,6 @@ export class Upstream {
     return !this.modelInPath || (SAFE_PATH_MODEL.test(model) && model !== '.' && model !== '..')
   }
 
-  /** Whether the base URL takes the model in its path (`{model}`, Azure deployments). */
-  get modelInPath(): boolean {
-    return /\{model\}|%7Bmodel%7D/i.test(this.#base.pathname)
-  }
 
   #path(route: string, model: string | undefined, search: string | undefined): string {
     // URL() keeps the placeholder percent-encoded in the path.
