@@ -36,6 +36,11 @@ export function createRedisClient(url: StoreUrl, options: RedisConnectOptions): 
     // to 37k calls/s (ioredis wraps each tick's commands in a Pipeline), and on cache L2 hits it was
     // within run-to-run noise.
     retryStrategy,
+    // A node demoted to a replica (a failover behind a managed endpoint or an old Sentinel master)
+    // answers every write with READONLY for as long as the connection lasts: reconnecting is what
+    // reaches the new primary (through DNS, or by asking Sentinel again). 1, not 2: the failed
+    // command is never resent, for the same reason as maxRetriesPerRequest.
+    reconnectOnError: reconnectOnReadonly,
     ...(url.tls ? { tls: { ...options.tls } } : {}),
   }
   if (url.kind === 'redis-cluster') {
@@ -58,11 +63,16 @@ export function createRedisClient(url: StoreUrl, options: RedisConnectOptions): 
       name: url.masterName,
       sentinelPassword: url.params.get('sentinelPassword') ?? undefined,
       sentinelRetryStrategy: retryStrategy,
+      // Subscribes to the sentinels' +switch-master: the client moves when the failover is announced,
+      // not when its old master first refuses a write or drops.
+      failoverDetector: true,
     })
   }
   const [first] = url.hosts
   return new Redis({ ...common, lazyConnect: true, host: first?.host, port: first?.port })
 }
+
+const reconnectOnReadonly = (error: Error): 1 | false => (error.message.startsWith('READONLY') ? 1 : false)
 
 /**
  * Exponential reconnect delay with jitter, capped: a restarted Redis is found again within about
