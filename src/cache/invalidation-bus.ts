@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { DEFAULTS } from '../core/defaults.js'
 import type { Store } from '../stores/types.js'
 
 /** What one instance tells the others. Short field names: every invalidation is one publish. */
@@ -54,21 +55,25 @@ export class InvalidationBus {
   #unsubscribe: (() => Promise<void>) | undefined
   #healthy = false
   #closed = false
+  #retry: NodeJS.Timeout | undefined
+  #attempts = 0
   readonly #offs: Array<() => void>
 
   constructor(
     private readonly store: Store,
     private readonly onMessage: (message: BusMessage) => void,
-    /** Called when the bus comes back after a disconnect: messages may have been lost meanwhile. */
+    /** Called when the bus comes back after an outage or a failed start: messages may have been lost meanwhile. */
     private readonly onReconnect: () => void,
     private readonly onError: (error: Error) => void,
   ) {
+    // Health follows the subscriber connection, not the command one: only it carries the messages,
+    // and it is healthy again only once the server acknowledged the resubscription.
     this.#offs = [
-      store.events.on('disconnect', () => {
+      store.events.on('subscriber-lost', () => {
         this.#healthy = false
       }),
-      store.events.on('ready', () => {
-        if (this.#healthy || !this.#unsubscribe) return
+      store.events.on('resubscribed', () => {
+        if (this.#healthy || !this.#unsubscribe || this.#closed) return
         this.#healthy = true
         this.onReconnect()
       }),
@@ -80,15 +85,28 @@ export class InvalidationBus {
     return this.#healthy
   }
 
-  /** Subscribes; a failure is reported and leaves the bus unhealthy (markers then refresh faster). */
+  /**
+   * Subscribes. Resolves after the first attempt whatever its outcome (a cache must not wait for a
+   * Redis that is down); a failure is reported, leaves the bus unhealthy (markers then refresh
+   * faster) and is retried with backoff until it succeeds or the bus is closed.
+   */
   async start(): Promise<void> {
     try {
       const unsubscribe = await this.store.subscribe(BUS_CHANNEL, (raw) => this.#receive(raw))
       if (this.#closed) return void (await unsubscribe().catch(() => {}))
       this.#unsubscribe = unsubscribe
       this.#healthy = true
+      // Subscribed only now: what other instances invalidated before is not in this L1's view.
+      if (this.#attempts > 0) this.onReconnect()
     } catch (err) {
+      if (this.#closed) return
       this.onError(err as Error)
+      const { busRetryMinMs, busRetryMaxMs } = DEFAULTS.cache
+      const delay = Math.min(busRetryMaxMs, busRetryMinMs * 2 ** Math.min(this.#attempts, 16))
+      this.#attempts++
+      this.#retry = setTimeout(() => void this.start(), delay + Math.floor(Math.random() * busRetryMinMs))
+      // A retry never keeps a process alive that has nothing else to do.
+      this.#retry.unref()
     }
   }
 
@@ -99,6 +117,7 @@ export class InvalidationBus {
   async close(): Promise<void> {
     this.#closed = true
     this.#healthy = false
+    clearTimeout(this.#retry)
     for (const off of this.#offs) off()
     await this.#unsubscribe?.().catch(() => {})
   }

@@ -85,6 +85,12 @@ export const DEFAULTS = {
     markerRefreshMs: 1_000,
     /** The same, with a healthy bus: only a safety net against a lost message. */
     markerRefreshWithBusMs: 30_000,
+    /**
+     * First and longest wait between attempts to subscribe the invalidation bus after a failure
+     * (doubling, with jitter): a cache created while Redis is down joins the bus once it is back.
+     */
+    busRetryMinMs: 100,
+    busRetryMaxMs: 5_000,
     /** Tag times, and namespace generations, remembered per process (LRU); a forgotten one is read from L2 again. */
     tagTimesMaxKeys: 10_000,
     /**

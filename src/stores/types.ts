@@ -55,6 +55,13 @@ export interface StoreEvents extends Record<string, unknown> {
   ready: { store: string }
   /** The connection was lost; commands fail fast until `ready`. */
   disconnect: { store: string; error?: Error }
+  /**
+   * The subscriber connection is back and every channel it had is subscribed again (the server
+   * acknowledged): messages published from now on arrive. Not emitted for the first subscription.
+   */
+  resubscribed: { store: string }
+  /** The subscriber connection was lost: messages published until `resubscribed` are not seen. */
+  'subscriber-lost': { store: string }
   /** A connection-level error (commands report their own errors through their promises). */
   error: { store: string; error: Error }
 }

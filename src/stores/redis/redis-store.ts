@@ -232,12 +232,23 @@ export class RedisStore implements Store {
     // connection that drops again at that moment crashes the process with an unhandled rejection;
     // standalone and Sentinel clients resubscribe here instead, with the failure handled.
     const subscriber = this.#client instanceof Cluster ? this.#client.duplicate() : this.#client.duplicate({ autoResubscribe: false })
-    if (!(subscriber instanceof Cluster)) {
-      subscriber.on('ready', () => {
-        const channels = [...this.#listeners.keys()]
-        if (channels.length > 0) subscriber.subscribe(...channels).catch(() => {})
-      })
-    }
+    let wasReady = false
+    subscriber.on('ready', () => {
+      wasReady = true
+      const channels = [...this.#listeners.keys()]
+      if (channels.length === 0 || this.#closed) return
+      // A Cluster resubscribes by itself (on whichever node it picks); a standalone or Sentinel
+      // subscriber here, and only the server's acknowledgement makes it "resubscribed".
+      const resubscribed = subscriber instanceof Cluster ? Promise.resolve() : subscriber.subscribe(...channels)
+      resubscribed.then(
+        () => this.#closed || this.events.emit('resubscribed', { store: this.name }),
+        () => {},
+      )
+    })
+    subscriber.on('close', () => {
+      if (wasReady && !this.#closed) this.events.emit('subscriber-lost', { store: this.name })
+      wasReady = false
+    })
     subscriber.on('error', this.#forwardError)
     subscriber.on('message', (channel: string, message: string) => {
       const listeners = this.#listeners.get(channel)
