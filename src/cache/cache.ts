@@ -1,16 +1,17 @@
 import { randomUUID } from 'node:crypto'
-import { type Clock, systemClock } from '../core/clock.js'
+import { systemClock } from '../core/clock.js'
 import { DEFAULTS } from '../core/defaults.js'
 import { InvalidOptionError, type TollgateError } from '../core/errors.js'
 import { TypedEmitter } from '../core/events.js'
 import { jsonSerializer } from '../core/serializer.js'
 import { BUS_CHANNEL, type BusMessage, InvalidationBus } from './invalidation-bus.js'
-import { withLease } from './lease.js'
+import { type LeaderLease, withLease } from './lease.js'
 import { LocalTier } from './local-tier.js'
 import { Markers } from './markers.js'
 import { type CacheOptions, type CallOptions, checkTags, NAMESPACE, type ParsedCacheOptions, parseCacheOptions, resolveCallOptions } from './options.js'
 import { RemoteTier } from './remote-tier.js'
 import { SingleFlight } from './single-flight.js'
+import { StoreClock } from './store-clock.js'
 import { type Found, Tiers } from './tiers.js'
 import { loadWithTimeouts } from './timeouts.js'
 import type { CacheEvents, CacheGetOptions, CacheResult, CacheSetOptions, CacheStats, GetOrSetOptions, Loader } from './types.js'
@@ -20,7 +21,8 @@ class CacheCore {
   readonly events = new TypedEmitter<CacheEvents>()
   /** Owner name of this instance's leases. */
   readonly id = randomUUID()
-  readonly clock: Clock
+  /** The store's clock (see StoreClock): every entry time is in it, so hosts agree on them. */
+  readonly clock: StoreClock
   readonly markers: Markers
   readonly tiers: Tiers
   readonly flights = new SingleFlight()
@@ -30,26 +32,26 @@ class CacheCore {
   closed = false
 
   constructor(readonly options: ParsedCacheOptions) {
-    this.clock = options.clock ?? systemClock
+    this.clock = new StoreClock(options.clock ?? systemClock, options.clock === undefined)
     const report = (operation: string, error: Error) => {
       this.counters.l2Errors++
       this.events.emit('error', { operation, error })
     }
     const { store } = options
-    const remote = store ? new RemoteTier(store, this.clock, options.circuitBreaker.failureThreshold, options.circuitBreaker.probeInterval, report) : undefined
+    const remote = store ? new RemoteTier(store, this.clock, options.circuitBreaker.failureThreshold, options.circuitBreaker.probeInterval, report, this.clock) : undefined
     const local = options.l1 === false ? undefined : new LocalTier(options.l1.maxBytes)
     this.bus = store?.capabilities.pubsub
       ? new InvalidationBus(store, (message) => this.apply(message), () => this.resync(), (error) => report('subscribe', error))
       : undefined
     const refresh = () => (this.bus?.healthy ? DEFAULTS.cache.markerRefreshWithBusMs : options.markerRefresh)
-    this.markers = new Markers(remote, this.clock, refresh, DEFAULTS.cache.maxTtlMs, DEFAULTS.cache.tagTimesMaxKeys)
+    this.markers = new Markers(remote, this.clock, this.clock, refresh, DEFAULTS.cache.maxTtlMs, DEFAULTS.cache.tagTimesMaxKeys)
     this.tiers = new Tiers(local, remote, this.markers, this.clock, {
       l1TtlMs: options.l1 === false ? undefined : options.l1.ttl,
       maxEntryBytes: options.maxEntryBytes,
       compressFrom: options.compressFrom,
       serializer: options.serializer ?? jsonSerializer,
     }, report)
-    this.ready = this.bus ? this.bus.start() : Promise.resolve()
+    this.ready = Promise.all([this.bus?.start(), remote?.sampleClock()]).then(() => undefined)
   }
 
   /** Applies another instance's invalidation to this one's L1 and markers. */
@@ -160,7 +162,8 @@ export class Cache {
     }
     if (running) core.counters.coalesced++
     const flight = running ?? core.flights.start(full, () => this.#load(key, full, loader, call, found?.entry.value as T | undefined))
-    const result = await loadWithTimeouts(flight, found, key, call, (reason) => {
+    const staleSince = found && core.clock.toLocal(found.entry.createdAt)
+    const result = await loadWithTimeouts(flight, found, staleSince, key, call, (reason) => {
       core.counters.stale++
       core.events.emit('stale', { key, namespace: this.namespace, reason })
     })
@@ -232,7 +235,7 @@ export class Cache {
     if (found.tier === 'l1') counters.l1Hits++
     else counters.l2Hits++
     this.#core.events.emit('hit', { key, namespace: this.namespace, tier: found.tier })
-    return { value: found.entry.value, status: 'hit', tier: found.tier, createdAt: found.entry.createdAt }
+    return { value: found.entry.value, status: 'hit', tier: found.tier, createdAt: this.#core.clock.toLocal(found.entry.createdAt) }
   }
 
   async #write(key: string, full: string, value: unknown, call: CallOptions, createdAt: number): Promise<void> {
@@ -244,13 +247,20 @@ export class Cache {
   /** Runs the loader once for this process (and, with a lease, for every instance) and caches its result. */
   async #load<T>(key: string, full: string, loader: Loader<T>, call: CallOptions, stale: T | undefined): Promise<CacheResult<T>> {
     const core = this.#core
-    const run = async (): Promise<CacheResult<T>> => {
-      const createdAt = core.markers.createdAt()
+    const run = async (lease?: LeaderLease): Promise<CacheResult<T>> => {
+      const createdAt = core.markers.createdAt(lease?.storeTime)
       let skip = false
       core.counters.loaderCalls++
       let value: T
       try {
-        value = await loader({ key, stale, skip: () => void (skip = true) })
+        value = await loader({
+          key,
+          stale,
+          skip: () => {
+            skip = true
+            lease?.giveUp()
+          },
+        })
       } catch (err) {
         core.counters.loaderErrors++
         core.events.emit('loader-error', { key, namespace: this.namespace, error: err as Error })
@@ -265,16 +275,16 @@ export class Cache {
           core.events.emit('error', { operation: 'set', error: err as Error })
         }
       }
-      return { value, status: 'miss', createdAt }
+      return { value, status: 'miss', createdAt: core.clock.toLocal(createdAt) }
     }
     const { remote } = core.tiers
     const lease = core.options.lease
-    if (!remote || lease === false) return run()
+    if (!remote || lease === false) return run(undefined)
     const c = DEFAULTS.cache
     const lookup = async (): Promise<CacheResult<T> | undefined> => {
       const found = await core.tiers.read(this.namespace, full, call.l1)
       if (!found || core.clock.now() >= found.entry.freshUntil) return undefined
-      return { value: found.entry.value as T, status: 'coalesced', tier: found.tier, createdAt: found.entry.createdAt }
+      return { value: found.entry.value as T, status: 'coalesced', tier: found.tier, createdAt: core.clock.toLocal(found.entry.createdAt) }
     }
     const options = { ttlMs: lease.ttl, waitMs: lease.wait, pollMinMs: c.leasePollMinMs, pollMaxMs: c.leasePollMaxMs, now: () => performance.now() }
     // The lease's waits are real time even under a test clock: they pace actual polling.

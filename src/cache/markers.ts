@@ -1,6 +1,8 @@
 import { LRUCache } from 'lru-cache'
 import type { Clock } from '../core/clock.js'
 import type { RemoteTier } from './remote-tier.js'
+import { TAG_MARK } from './scripts.js'
+import type { StoreClock } from './store-clock.js'
 
 interface Marker {
   value: number
@@ -40,6 +42,7 @@ export class Markers {
   constructor(
     private readonly remote: RemoteTier | undefined,
     private readonly clock: Clock,
+    private readonly storeClock: StoreClock,
     private readonly refreshMs: () => number,
     private readonly maxTtlMs: number,
     tagTimesMaxKeys: number,
@@ -48,9 +51,12 @@ export class Markers {
     this.#generations = remote ? new LRUCache<string, Marker>({ max: tagTimesMaxKeys }) : new Map<string, Marker>()
   }
 
-  /** Creation time for a value produced now: never before an invalidation made by this instance. */
-  createdAt(): number {
-    return Math.max(this.clock.now(), this.#lastInvalidation)
+  /**
+   * Creation stamp, in store time, for a value produced now (or from `storeTime`, the store's clock
+   * read when the load started): never before an invalidation made by this instance.
+   */
+  createdAt(storeTime?: number): number {
+    return Math.max(storeTime ?? this.storeClock.stamp(), this.#lastInvalidation)
   }
 
   generation(ns: string): number | Promise<number> {
@@ -96,18 +102,33 @@ export class Markers {
   }
 
   /**
-   * Records an invalidation of `tags` now and returns its time. The half millisecond puts it after
-   * every entry created in the same millisecond before it; `createdAt` puts later ones after it.
+   * Records an invalidation of `tags` now and returns its stamp, taken from the store's clock where
+   * the store has one (the comparison with entries stamped by other instances then involves one
+   * clock only). The half millisecond puts it after every entry created in the same millisecond
+   * before it; `createdAt` puts later ones after it.
    */
   async invalidateTags(ns: string, tags: readonly string[]): Promise<number> {
-    const at = this.clock.now() + 0.5
+    const remote = this.remote
+    let at = this.storeClock.now() + 0.5
+    if (remote) {
+      const [first, ...rest] = tags.map((tag) => tagKey(ns, tag))
+      const ttlMs = this.maxTtlMs
+      at = await remote.required('invalidateTags', async (store) => {
+        let stamp = at
+        if (first !== undefined && store.capabilities.scripts && store.capabilities.shared && this.storeClock.learns) {
+          const sentAt = this.storeClock.local()
+          stamp = Number(await store.runScript(TAG_MARK, [first], [ttlMs]))
+          this.storeClock.observe(stamp - 0.5, sentAt, this.storeClock.local())
+        } else if (first !== undefined) {
+          await store.set(first, String(stamp), { ttlMs })
+        }
+        // One stamp for all: the bus message carries one time. Separate keys, as a Cluster wants.
+        await Promise.all(rest.map((key) => store.set(key, String(stamp), { ttlMs })))
+        return stamp
+      })
+    }
     this.#lastInvalidation = Math.max(this.#lastInvalidation, at)
     this.observeTags(ns, tags, at)
-    if (this.remote) {
-      await this.remote.required('invalidateTags', (store) =>
-        Promise.all(tags.map((tag) => store.set(tagKey(ns, tag), String(at), { ttlMs: this.maxTtlMs }))),
-      )
-    }
     return at
   }
 

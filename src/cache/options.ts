@@ -35,9 +35,10 @@ export interface CacheOptions {
   /** Largest serialized entry. Default 1 MiB. */
   maxEntryBytes?: number
   /**
-   * Cross-instance single-flight: the first instance to miss takes a lease of `ttl` in L2, the others
-   * wait up to `wait` for its result, then load themselves. false: per-process single-flight only.
-   * Default `{ ttl: '10s', wait: '10s' }`.
+   * Cross-instance single-flight: the first instance to miss takes a lease of `ttl` in L2 and renews
+   * it while its loader runs; the others wait for its result (up to `wait`), and load themselves
+   * as soon as the lease is gone without a value (the leader failed or died) or the leader says its
+   * value will not be cached. false: per-process single-flight only. Default `{ ttl: '10s', wait: '1m' }`.
    */
   lease?: { ttl?: Duration; wait?: Duration } | false
   /** Staleness bound of namespace and tag invalidations without a bus. Default 1 s. */

@@ -2,10 +2,24 @@ import { CircuitBreaker } from '../core/circuit-breaker.js'
 import type { Clock } from '../core/clock.js'
 import { StoreUnavailableError, type TollgateError } from '../core/errors.js'
 import type { SetOptions, Store } from '../stores/types.js'
+import { LEASE_ACQUIRE, LEASE_RELEASE, LEASE_RENEW, leaseOwner, STORE_TIME } from './scripts.js'
 import { ReadBatcher } from './read-batcher.js'
+import type { StoreClock } from './store-clock.js'
 
 const STORE_FAILURES = new Set(['E_STORE_UNAVAILABLE', 'E_STORE_TIMEOUT', 'E_STORE_CLOSED'])
 const NOTHING: Promise<undefined> = Promise.resolve(undefined)
+
+/** What a lease attempt found. */
+export interface LeaseAnswer {
+  taken: boolean
+  /** The holder's value when not taken: `owner` or `owner state`. */
+  holder: string
+  /** The store's clock when it answered, where the store has one (Redis TIME, the memory store's clock). */
+  storeTime?: number
+}
+
+/** PX takes whole milliseconds >= 1. */
+const wholeMs = (ms: number): number => Math.max(1, Math.ceil(ms))
 
 /** Reports an L2 failure; the cache counts it and emits `error`. */
 export type FailureReporter = (operation: string, error: Error) => void
@@ -27,9 +41,15 @@ export class RemoteTier {
     failureThreshold: number,
     probeIntervalMs: number,
     private readonly report: FailureReporter,
+    /** Learns the store's clock from the lease replies (only a shared store's clock is worth learning). */
+    private readonly storeClock?: StoreClock,
   ) {
     this.#breaker = new CircuitBreaker(clock, failureThreshold, probeIntervalMs)
-    this.#unsubscribe = store.events.on('ready', () => this.#breaker.probeNow())
+    this.#unsubscribe = store.events.on('ready', () => {
+      this.#breaker.probeNow()
+      // A reconnect may be to another server (a failover): its clock is another one.
+      void this.sampleClock()
+    })
     this.#reads = new ReadBatcher(
       (key) => store.get(key),
       (keys) => store.getMany(keys),
@@ -68,11 +88,55 @@ export class RemoteTier {
     return this.#call('set', false, () => this.store.set(key, value, options))
   }
 
-  /** Takes a lease (SET NX PX); 'failed' when L2 could not be asked. */
-  acquire(key: string, owner: string, ttlMs: number): Promise<'acquired' | 'held' | 'failed'> {
-    return this.#call<'acquired' | 'held' | 'failed'>('lease', 'failed', async () =>
-      (await this.store.set(key, owner, { ttlMs, ifNotExists: true })) ? 'acquired' : 'held',
-    )
+  /**
+   * Takes a lease, or says who holds it (the holder's value: `owner` or `owner state`); 'failed' when
+   * L2 could not be asked. Where the store runs scripts this is one atomic step that also reads the
+   * store's clock (`storeTime`); elsewhere (memcached) SET NX, then a read of the holder.
+   */
+  acquire(key: string, owner: string, ttlMs: number): Promise<LeaseAnswer | 'failed'> {
+    return this.#call<LeaseAnswer | 'failed'>('lease', 'failed', async () => {
+      if (this.store.capabilities.scripts) {
+        const sentAt = this.storeClock?.local() ?? 0
+        const [taken, holder, time] = await this.store.runScript(LEASE_ACQUIRE, [key], [owner, wholeMs(ttlMs)])
+        const answer: LeaseAnswer = { taken: taken === 1, holder: String(holder) }
+        // A store of this process keeps its own clock, and an injected clock is the cache's time.
+        if (this.store.capabilities.shared && this.storeClock?.learns) {
+          answer.storeTime = Number(time)
+          this.storeClock?.observe(answer.storeTime, sentAt, this.storeClock.local())
+        }
+        return answer
+      }
+      if (await this.store.set(key, owner, { ttlMs, ifNotExists: true })) return { taken: true, holder: '' }
+      return { taken: false, holder: (await this.store.get(key))?.toString('utf8') ?? '' }
+    })
+  }
+
+  /**
+   * Extends `owner`'s lease to `ttlMs` from now and sets its value; false when it is not `owner`'s any
+   * more (expired, taken by another) or L2 failed. Compare-and-extend where the store runs scripts;
+   * read-then-write on memcached, whose window is documented.
+   */
+  renewLease(key: string, owner: string, ttlMs: number, value: string): Promise<boolean> {
+    return this.#call('lease renew', false, async () => {
+      if (this.store.capabilities.scripts) return (await this.store.runScript(LEASE_RENEW, [key], [owner, wholeMs(ttlMs), value])) === 1
+      if (!(await this.#owns(key, owner))) return false
+      await this.store.set(key, value, { ttlMs })
+      return true
+    })
+  }
+
+  /** Deletes the lease if `owner` still holds it (compare-and-delete): never another instance's. */
+  releaseLease(key: string, owner: string): Promise<boolean> {
+    return this.#call('lease release', false, async () => {
+      if (this.store.capabilities.scripts) return (await this.store.runScript(LEASE_RELEASE, [key], [owner])) === 1
+      if (!(await this.#owns(key, owner))) return false
+      return (await this.store.delete(key)) > 0
+    })
+  }
+
+  async #owns(key: string, owner: string): Promise<boolean> {
+    const value = await this.store.get(key)
+    return value !== null && leaseOwner(value.toString('utf8')) === owner
   }
 
   delete(keys: string[]): Promise<boolean> {
@@ -98,6 +162,19 @@ export class RemoteTier {
     return this.#call('publish', false, async () => {
       await this.store.publish(channel, message)
       return true
+    })
+  }
+
+  /**
+   * Reads the store's clock once, so stamps made before the first lease or tag invalidation are
+   * already in store time. Only where it is worth it: a shared store that runs scripts.
+   */
+  async sampleClock(): Promise<void> {
+    const clock = this.storeClock
+    if (!clock?.learns || !this.store.capabilities.scripts || !this.store.capabilities.shared) return
+    await this.#call('time', undefined, async () => {
+      const sentAt = clock.local()
+      clock.observe(Number(await this.store.runScript(STORE_TIME, [], [])), sentAt, clock.local())
     })
   }
 

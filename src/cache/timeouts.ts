@@ -35,12 +35,14 @@ async function settleWithin<T>(promise: Promise<T>, ms: number): Promise<Outcome
 export async function loadWithTimeouts<T>(
   flight: Promise<CacheResult<T>>,
   stale: Found | undefined,
+  /** The stale entry's creation time on this host's clock. */
+  staleCreatedAt: number | undefined,
   key: string,
   call: CallOptions,
   onStale: (reason: 'refreshing' | 'loader-failed' | 'timeout') => void,
 ): Promise<CacheResult<T>> {
   if (stale) {
-    const served: CacheResult<T> = { value: stale.entry.value as T, status: 'stale', tier: stale.tier, createdAt: stale.entry.createdAt }
+    const served: CacheResult<T> = { value: stale.entry.value as T, status: 'stale', tier: stale.tier, createdAt: staleCreatedAt ?? stale.entry.createdAt }
     if (call.timeoutMs <= 0) {
       flight.catch(() => {})
       onStale('refreshing')

@@ -82,7 +82,7 @@ export class Call {
   async #cached(): Promise<CallOutcome> {
     const { policy } = this.request
     const own = this.#stream ? new LiveStream(this.deps.streams) : undefined
-    const entry = this.#cache.getOrSetEntry(this.#key, () => this.#fetch(own, true), { ttl: policy.ttlMs, tags: policy.tags })
+    const entry = this.#cache.getOrSetEntry<Completion>(this.#key, (load) => this.#fetch(own, true, undefined, load.skip), { ttl: policy.ttlMs, tags: policy.tags })
     if (own && (await startedFirst(own, entry))) return this.#live('MISS', own)
     const result = await entry
     if (result.status === 'miss') return this.#answered('MISS', result.value)
@@ -127,7 +127,7 @@ export class Call {
    * else reads and checks the JSON reply. Settles the cost with the charge and the ledger whatever
    * happens; throws an {@link UpstreamError} when there is no completion to show for it.
    */
-  async #fetch(live: LiveStream | undefined, joinable: boolean, signal?: AbortSignal): Promise<Completion> {
+  async #fetch(live: LiveStream | undefined, joinable: boolean, signal?: AbortSignal, uncacheable?: () => void): Promise<Completion> {
     const { route, kind, policy } = this.request
     if (live && joinable) this.deps.live.register(policy.namespace, this.#key, live)
     let response: UpstreamResponse
@@ -143,7 +143,7 @@ export class Call {
       live?.fail(failure)
       throw failure
     }
-    if (live && response.contentType.includes('text/event-stream')) return this.#relay(response, live, joinable)
+    if (live && response.contentType.includes('text/event-stream')) return this.#relay(response, live, joinable, uncacheable)
     let value: unknown
     try {
       value = await route.upstream.readJson(response)
@@ -162,9 +162,9 @@ export class Call {
     return completion
   }
 
-  async #relay(response: UpstreamResponse, live: LiveStream, cached: boolean): Promise<Completion> {
+  async #relay(response: UpstreamResponse, live: LiveStream, cached: boolean, uncacheable?: () => void): Promise<Completion> {
     const { route, kind } = this.request
-    const { assembler, failure } = await relayStream(response, live, route.upstream, kind === 'text' ? 'text' : 'chat', this.deps.heldBack, cached ? this.#cacheable() : undefined)
+    const { assembler, failure } = await relayStream(response, live, route.upstream, kind === 'text' ? 'text' : 'chat', this.deps.heldBack, cached ? this.#cacheable(uncacheable) : undefined)
     if (!failure) {
       const completion = assembler.result()
       this.#spent(this.#usage(completion))
@@ -180,16 +180,19 @@ export class Call {
 
   /**
    * For a stream the cache wants: whether its answer so far could still be cached, looked at each time
-   * another quarter of the cache's entry bound was relayed. Once every reader left, a stream that
-   * could not be cached any more is cut: nobody needs the rest.
+   * another quarter of the cache's entry bound was relayed. Once it cannot, it never can again (an
+   * answer only grows): `uncacheable` is told once, so followers on other instances stop waiting.
    */
-  #cacheable(): (assembler: StreamAssembler, relayed: number) => boolean {
+  #cacheable(uncacheable?: () => void): (assembler: StreamAssembler, relayed: number) => boolean {
     const max = this.#cache.maxEntryBytes
     let next = 0
+    let fits = true
     return (assembler, relayed) => {
-      if (relayed < next) return true
+      if (!fits || relayed < next) return fits
       next = relayed + max / 4
-      return JSON.stringify(assembler.result()).length <= max
+      fits = JSON.stringify(assembler.result()).length <= max
+      if (!fits) uncacheable?.()
+      return fits
     }
   }
 

@@ -24,8 +24,11 @@ export async function relayStream(
   upstream: Upstream,
   kind: 'chat' | 'text',
   heldBack: { count: number },
-  /** Asked once every reader left: whether the rest is still wanted (the cache can still take the answer). Default no. */
-  unread?: (assembler: StreamAssembler, relayed: number) => boolean,
+  /**
+   * Asked after every chunk: whether the cache can still take the answer. Once every reader left, a
+   * stream it cannot take is cut: nobody wants the rest. Default no (an answer nobody caches).
+   */
+  cacheable?: (assembler: StreamAssembler, relayed: number) => boolean,
 ): Promise<Relayed> {
   const assembler = new StreamAssembler(kind)
   let failure: UpstreamError | undefined
@@ -57,7 +60,8 @@ export async function relayStream(
         break
       }
       parser.push(chunk)
-      if (live.readers === 0 && !live.joinable && !unread?.(assembler, size)) {
+      const wanted = cacheable?.(assembler, size) ?? false
+      if (live.readers === 0 && !live.joinable && !wanted) {
         failure = new UpstreamError('E_UPSTREAM_ABORTED', upstream.name, 'every reader left and the answer can no longer be cached; the rest was not read')
         response.body.destroy()
         break

@@ -68,12 +68,16 @@ export const DEFAULTS = {
     /** With compression on, payloads from this size are deflated: below it the header costs more than it saves. */
     compressionThresholdBytes: 1024,
     /**
-     * Cross-instance single-flight lease. A leader that dies frees its followers after this long; a
-     * loader that takes longer than this may be run again by another instance (never by this one).
+     * Cross-instance single-flight lease. The leader renews it every third of this while its loader
+     * runs, so a leader that dies frees its followers within this long, and a live one keeps it.
      */
     leaseTtlMs: 10_000,
-    /** Longest a follower waits for another instance's loader before it loads itself. */
-    leaseWaitMs: 10_000,
+    /**
+     * Longest a follower waits for another instance's loader before it loads itself. Long, because a
+     * live leader renews its lease and a dead one frees it within `leaseTtlMs`: this only bounds a
+     * leader that is alive but stuck. The gateway raises it to its longest upstream deadline.
+     */
+    leaseWaitMs: 60_000,
     /** First and last delay between a follower's looks at the store for the leader's result. */
     leasePollMinMs: 5,
     leasePollMaxMs: 100,

@@ -66,6 +66,9 @@ export class Gateway {
       ttl: config.cache.ttl,
       grace: config.cache.grace,
       l1: { maxBytes: config.cache.l1MaxBytes },
+      // A follower on another instance waits for the leader's answer as long as the leader may take:
+      // paying for the same completion twice is what the lease is for avoiding.
+      lease: { wait: Math.max(DEFAULTS.cache.leaseWaitMs, ...config.upstreams.map((upstream) => upstream.deadline)) },
       ...(options.clock ? { clock: options.clock } : {}),
     })
     this.#router = new ModelRouter(upstreamSpecs(config))

@@ -40,13 +40,14 @@ export function useCacheBackend(backend: CacheBackend) {
     /** A new key space: caches made from one group see the same L2 entries. */
     group() {
       const prefix = `g${groups++}:`
-      const open = (options: CacheOptions = {}): Cache => {
+      /** A cache, with the store it stands on (undefined for memory only). */
+      const open = (options: CacheOptions = {}): Cache & { store: Store | undefined } => {
         const store = server ? createStore({ url: server.url, keyPrefix: prefix, commandTimeout: '2s' }) : undefined
         const cache = createCache({ ...options, ...(store ? { store } : {}) })
         // Closed in reverse: each cache before its store.
         if (store) opened.push(store)
         opened.push(cache)
-        return cache
+        return Object.assign(cache, { store })
       }
       return { open, prefix }
     },

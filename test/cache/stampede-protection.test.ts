@@ -115,15 +115,68 @@ for (const backend of CACHE_BACKENDS) {
       assert.equal(await stuck, 'late')
     })
 
-    it('a leader that dies frees its followers when its lease expires', async () => {
+    // memcached counts TTLs in whole seconds: its shortest lease is 1 s.
+    const shortLease = backend.name.includes('memcached') ? 1_000 : 200
+
+    it('a leader whose instance dies (its store closed) frees its followers when its lease expires', async () => {
       const group = env.group()
-      // memcached counts TTLs in whole seconds: its shortest lease is 1 s.
-      const a = group.open({ lease: { ttl: backend.name.includes('memcached') ? '1s' : '200ms' } })
+      const a = group.open({ lease: { ttl: shortLease } })
       const b = group.open()
       const { release, result: dead } = await leaderThatHangs(a)
+      await a.store!.close()
       assert.equal(await b.getOrSet('k', async () => 'after the lease expired'), 'after the lease expired')
       release('never mind')
       await dead
+    })
+
+    it('a loader that outlives the lease ttl keeps its lease (renewed): the other instance waits, one load in all', async () => {
+      const group = env.group()
+      // memcached's clock ticks in whole seconds: a 1 s expiry may come at any moment within a second.
+      const ttl = backend.name.includes('memcached') ? 2_000 : shortLease
+      const a = group.open({ lease: { ttl } })
+      const b = group.open()
+      let calls = 0
+      const { release, result: leader } = await leaderThatHangs(a)
+      const follower = b.getOrSetEntry('k', async () => (calls++, 'duplicated'))
+      await delay(ttl * 2.5)
+      release('once')
+      assert.equal(await leader, 'once')
+      const second = await follower
+      assert.deepEqual([second.value, second.status, calls], ['once', 'coalesced', 0])
+    })
+
+    it('a leader releases only its own lease (compare-and-delete), never one another instance took', async () => {
+      const group = env.group()
+      const a = group.open({ lease: { ttl: shortLease } })
+      const store = a.store!
+      const { release, result: leader } = await leaderThatHangs(a)
+      // As if a's lease had expired during a pause and instance "other" had taken it since.
+      const leaseKey = 'c:#lease:c:default:0:k'
+      assert.match(String(await store.get(leaseKey)), /^[0-9a-f-]{36}$/)
+      await store.set(leaseKey, 'other', { ttlMs: 60_000 })
+      release('v')
+      assert.equal(await leader, 'v')
+      assert.equal(String(await store.get(leaseKey)), 'other')
+    })
+
+    it('a follower loads by itself as soon as the leader says its value will not be cached', async () => {
+      const group = env.group()
+      const a = group.open()
+      const b = group.open({ lease: { wait: '30s' } })
+      let skipped = false
+      let leaderDone = false
+      const leader = a.getOrSet('k', async ({ skip }) => {
+        skip()
+        skipped = true
+        // Generous: only a follower that ignored the leader's word would still be waiting by then.
+        await delay(3_000)
+        leaderDone = true
+        return 'not cached'
+      })
+      await waitFor('the leader to give up caching', async () => skipped)
+      assert.equal(await b.getOrSet('k', async () => 'self-loaded'), 'self-loaded')
+      assert.equal(leaderDone, false, 'b did not wait for the leader')
+      assert.equal(await leader, 'not cached')
     })
 
     it('3 processes x 10 concurrent identical misses: 1 loader call in total', async () => {

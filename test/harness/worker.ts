@@ -19,9 +19,9 @@ export class Worker {
   }
 
   /** Starts `fixture` (a path relative to test/fixtures, compiled) and waits for its first line. */
-  static async start(fixture: string, args: string[]): Promise<Worker> {
+  static async start(fixture: string, args: string[], env: Record<string, string> = {}): Promise<Worker> {
     const path = fileURLToPath(new URL(`../fixtures/${fixture}`, import.meta.url))
-    const worker = new Worker(spawn(process.execPath, [path, ...args], { stdio: ['pipe', 'pipe', 'inherit'] }))
+    const worker = new Worker(spawn(process.execPath, [path, ...args], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env } }))
     worker.first = await worker.#next()
     return worker
   }
