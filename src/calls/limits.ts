@@ -2,7 +2,7 @@ import { DEFAULTS } from '../core/defaults.js'
 import { costUsd, type ModelPrice } from '../llm/pricing.js'
 import type { Usage } from '../llm/stream-assembler.js'
 import { createRateLimiter, type RateLimiter } from '../ratelimit/rate-limiter.js'
-import type { RuleOptions } from '../ratelimit/options.js'
+import type { RateLimiterLogger, RuleOptions } from '../ratelimit/options.js'
 import type { Store } from '../stores/types.js'
 import type { Caller, Charge } from './types.js'
 
@@ -60,11 +60,26 @@ export class CallLimits {
   /** Settlements still running: replies do not wait for them, shutdown does. */
   readonly #pending = new Set<Promise<unknown>>()
 
-  /** @param instances Instances sharing `store`: while it is down, each one allows `limit / instances`. */
-  constructor(defaults: LimitsSpec, keys: ReadonlyArray<{ name: string; limits?: LimitsSpec | undefined }>, store: Store, instances = 1) {
+  /**
+   * @param instances Instances sharing `store`: while it is down, each one allows `limit / instances`.
+   * @param logger Told when decisions move to the fallback and back: once per switch of the store,
+   *   not once per limiter (keys with limits of their own each have one).
+   */
+  constructor(defaults: LimitsSpec, keys: ReadonlyArray<{ name: string; limits?: LimitsSpec | undefined }>, store: Store, instances = 1, logger: RateLimiterLogger | false = false) {
+    let onFallback = false
+    const switches: RateLimiterLogger | false = logger && {
+      warn: (message) => {
+        if (!onFallback) logger.warn(message)
+        onFallback = true
+      },
+      info: (message) => {
+        if (onFallback) logger.info(message)
+        onFallback = false
+      },
+    }
     const make = (limits: LimitsSpec) => {
       const rules = rulesOf(limits)
-      return rules.length === 0 ? undefined : createRateLimiter({ store, rules, namespace: 'gw', logger: false, blockCache: false, fallbackMaxBytes: DEFAULTS.rateLimit.fallbackMaxBytes, instances })
+      return rules.length === 0 ? undefined : createRateLimiter({ store, rules, namespace: 'gw', logger: switches, blockCache: false, fallbackMaxBytes: DEFAULTS.rateLimit.fallbackMaxBytes, instances })
     }
     const shared = make(defaults)
     if (shared) this.#limiters.set(DEFAULT_LIMITER, shared)

@@ -72,7 +72,9 @@ export class Gateway {
       ...(options.clock ? { clock: options.clock } : {}),
     })
     this.#router = new ModelRouter(upstreamSpecs(config))
-    this.#limits = new CallLimits(limits, config.keys, this.limitsStore, instances)
+    // The app (and its logger) is made below; the limiter only logs once requests run.
+    const switches = { warn: (message: string) => this.app.log.warn(message), info: (message: string) => this.app.log.info(message) }
+    this.#limits = new CallLimits(limits, config.keys, this.limitsStore, instances, switches)
     const pricing = new Pricing(config.pricing, config.unpricedModel, config.unpricedPrice)
     this.producer = new CallProducer({
       cache: this.cache,

@@ -159,7 +159,10 @@ export class RateLimiter {
       try {
         const reply = await this.#evaluate(this.#store, this.rules, id, costs, mode, scopes)
         this.#breaker.success()
-        this.#switch(false)
+        // Only a consume proves the store takes writes again: a store that refuses writes (OOM,
+        // MISCONF, READONLY) still answers a peek or an adjustment that writes nothing, and switching
+        // back on those would flap the log on every refund.
+        if (mode === 'c') this.#switch(false)
         return toDecision(reply, this.rules, 'store')
       } catch (err) {
         const code = (err as TollgateError).code

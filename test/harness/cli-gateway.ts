@@ -9,14 +9,20 @@ import { stringify } from 'yaml'
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url))
 
+export interface LogLine {
+  level: number
+  msg: string
+  at: number
+}
+
 /**
  * `tollgate start --config <file> --port 0` in its own process: an instance as an operator runs it.
  * Its log lines are kept (`lines`), so a test can count what it logged.
  */
 export class CliGateway {
   private constructor(
-    /** Every JSON log line it wrote so far. */
-    readonly lines: Array<{ level: number; msg: string }>,
+    /** Every JSON log line it wrote so far, with `at`: when this process read it. */
+    readonly lines: LogLine[],
     readonly child: ChildProcess,
     readonly url: string,
     private readonly dir: string,
@@ -31,14 +37,14 @@ export class CliGateway {
       env: { ...process.env, REDIS_URL: '', TOLLGATE_STORE_URL: '', ...env },
       stdio: ['ignore', 'pipe', 'inherit'],
     })
-    const lines: Array<{ level: number; msg: string }> = []
+    const lines: LogLine[] = []
     const reader = createInterface({ input: child.stdout! })
     const url = await new Promise<string>((resolve, reject) => {
       child.once('exit', (code) => reject(new Error(`tollgate start exited with ${code} before listening`)))
       reader.on('line', (line) => {
-        let entry: { level: number; msg: string }
+        let entry: LogLine
         try {
-          entry = JSON.parse(line) as { level: number; msg: string }
+          entry = { ...(JSON.parse(line) as { level: number; msg: string }), at: Date.now() }
         } catch {
           return
         }
@@ -49,6 +55,11 @@ export class CliGateway {
     })
     child.removeAllListeners('exit')
     return new CliGateway(lines, child, url, dir)
+  }
+
+  /** Still running (it did not crash). */
+  get alive(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null
   }
 
   /** SIGTERM, and the exit code it ended with. */

@@ -20,6 +20,7 @@ export interface RedisConnectOptions {
  */
 export function createRedisClient(url: StoreUrl, options: RedisConnectOptions): RedisClient {
   const retryStrategy = backoff(options.reconnectMinDelayMs, options.reconnectMaxDelayMs)
+  const readonly = readonlyReconnect()
   const common: RedisOptions = {
     username: url.username,
     password: url.password,
@@ -40,13 +41,14 @@ export function createRedisClient(url: StoreUrl, options: RedisConnectOptions): 
     // answers every write with READONLY for as long as the connection lasts: reconnecting is what
     // reaches the new primary (through DNS, or by asking Sentinel again). 1, not 2: the failed
     // command is never resent, for the same reason as maxRetriesPerRequest.
-    reconnectOnError: reconnectOnReadonly,
+    reconnectOnError: readonly.reconnect,
     ...(url.tls ? { tls: { ...options.tls } } : {}),
   }
   if (url.kind === 'redis-cluster') {
     // ioredis sets the node connections' offline queue and reconnects itself (it rediscovers slots
     // instead); the Cluster-level queue is what stays off, and the store's deadline bounds the rest.
-    const { enableOfflineQueue: _queue, retryStrategy: _retry, ...nodeOptions } = common
+    // A demoted Cluster node answers MOVED, which the Cluster client follows: no READONLY reconnect.
+    const { enableOfflineQueue: _queue, retryStrategy: _retry, reconnectOnError: _readonly, ...nodeOptions } = common
     return new Cluster(url.hosts, {
       redisOptions: nodeOptions,
       lazyConnect: true,
@@ -56,7 +58,7 @@ export function createRedisClient(url: StoreUrl, options: RedisConnectOptions): 
     })
   }
   if (url.kind === 'redis-sentinel') {
-    return new Redis({
+    return readonly.watch(new Redis({
       ...common,
       lazyConnect: true,
       sentinels: url.hosts,
@@ -66,13 +68,30 @@ export function createRedisClient(url: StoreUrl, options: RedisConnectOptions): 
       // Subscribes to the sentinels' +switch-master: the client moves when the failover is announced,
       // not when its old master first refuses a write or drops.
       failoverDetector: true,
-    })
+    }))
   }
   const [first] = url.hosts
-  return new Redis({ ...common, lazyConnect: true, host: first?.host, port: first?.port })
+  return readonly.watch(new Redis({ ...common, lazyConnect: true, host: first?.host, port: first?.port }))
 }
 
-const reconnectOnReadonly = (error: Error): 1 | false => (error.message.startsWith('READONLY') ? 1 : false)
+/**
+ * Reconnects on the first READONLY of a connection only: every command in flight on it answers
+ * READONLY, and ioredis would start one disconnect (and one socket listener) per reply.
+ */
+function readonlyReconnect(): { reconnect: (error: Error) => 1 | false; watch: (client: Redis) => Redis } {
+  let reconnecting = false
+  return {
+    reconnect: (error) => {
+      if (reconnecting || !error.message.startsWith('READONLY')) return false
+      reconnecting = true
+      return 1
+    },
+    watch: (client) =>
+      client.on('ready', () => {
+        reconnecting = false
+      }),
+  }
+}
 
 /**
  * Exponential reconnect delay with jitter, capped: a restarted Redis is found again within about
