@@ -74,26 +74,32 @@ describe('failover: the store follows the primary', () => {
         }
       }
       const load = Promise.all(Array.from({ length: 16 }, (_, id) => client(id)))
-      await waitFor('load on the store', async () => counts.store > 200)
+      let killedAt = 0
+      let promotedAt = 0
+      let followedAt = 0
+      try {
+        await waitFor('load on the store', async () => counts.store > 200)
 
-      const killedAt = Date.now()
-      await failover(sentinel)
-      await waitFor('Sentinel to promote the replica', async () => (await sentinel.masterPort()) !== oldMaster, 30_000)
-      const promotedAt = Date.now()
-      const masterPort = await sentinel.masterPort()
-      const newMaster = sentinel.servers.find((server) => server.port === masterPort)!
-      // Until the old primary is demoted it still takes writes (Sentinel's own window, lost with it);
-      // the store must end up writing to the new one.
-      let n = 0
-      await waitFor('the store to write to the new primary', async () => {
-        const value = String(++n)
-        return (await writes(store, 'after-failover', value)) && (await newMaster.cli('GET', 'after-failover')) === value
-      }, 30_000)
-      const followedAt = Date.now()
-      const storeBefore = counts.store
-      await waitFor('decisions back on the store', async () => counts.store > storeBefore + 200, 30_000)
-      running = false
-      await load
+        killedAt = Date.now()
+        await failover(sentinel)
+        await waitFor('Sentinel to promote the replica', async () => (await sentinel.masterPort()) !== oldMaster, 30_000)
+        promotedAt = Date.now()
+        const masterPort = await sentinel.masterPort()
+        const newMaster = sentinel.servers.find((server) => server.port === masterPort)!
+        // Until the old primary is demoted it still takes writes (Sentinel's own window, lost with it);
+        // the store must end up writing to the new one.
+        let n = 0
+        await waitFor('the store to write to the new primary', async () => {
+          const value = String(++n)
+          return (await writes(store, 'after-failover', value)) && (await newMaster.cli('GET', 'after-failover')) === value
+        }, 30_000)
+        followedAt = Date.now()
+        const storeBefore = counts.store
+        await waitFor('decisions back on the store', async () => counts.store > storeBefore + 200, 30_000)
+      } finally {
+        running = false
+        await load
+      }
 
       assert.equal(counts.rejected, 0, 'consume() never rejects with the fallback policy')
       const detail = `failover (${name}): promoted after ${promotedAt - killedAt} ms, writing to the new primary ${followedAt - promotedAt} ms later, last fallback decision ${Math.max(0, lastFallback - promotedAt)} ms after the promotion; decisions: ${counts.store} store, ${counts.fallback} fallback, 0 rejected`
