@@ -11,12 +11,6 @@ function captureLogger() {
   return { lines, logger: { warn: (m: string) => lines.push(`warn ${m}`), info: (m: string) => lines.push(`info ${m}`) } }
 }
 
-async function timed<T>(work: Promise<T>): Promise<{ value: T; ms: number }> {
-  const started = performance.now()
-  const value = await work
-  return { value, ms: performance.now() - started }
-}
-
 describe('rate limiter through store failures', () => {
   let server: RedisServer
   let store: Store
@@ -47,12 +41,13 @@ describe('rate limiter through store failures', () => {
 
     await server.kill9()
     for (let i = 0; i < 20; i++) {
-      const { value, ms } = await timed(limiter.consume('u'))
+      const value = await limiter.consume('u')
       assert.equal(value.source, 'fallback')
       assert.equal(value.allowed, true)
-      assert.ok(ms < TIMEOUT_MS * 10, `decision took ${ms} ms`)
     }
     assert.equal(limiter.stats().circuit, 'open')
+    // Only the calls that opened the circuit (and a probe, on a slow machine) asked the store.
+    assert.ok(limiter.stats().storeErrors < 20, `${limiter.stats().storeErrors} of 20 decisions asked the dead store`)
 
     await server.restart()
     await waitFor('decisions from the store again', async () => (await limiter.consume('u')).source === 'store', 10_000)
@@ -67,13 +62,14 @@ describe('rate limiter through store failures', () => {
     await limiter.consume('u')
     server.pause()
     try {
-      const all = await timed(Promise.all(Array.from({ length: 50 }, () => limiter.consume('u'))))
-      assert.ok(all.value.every((d) => d.source === 'fallback' && d.allowed))
-      assert.ok(all.ms < TIMEOUT_MS * 10, `50 decisions took ${all.ms} ms`)
-      // With the circuit open, a decision no longer waits for the timeout at all.
-      const next = await timed(limiter.consume('u'))
-      assert.equal(next.value.source, 'fallback')
-      assert.ok(next.ms < TIMEOUT_MS, `an open circuit answers at once (${next.ms} ms)`)
+      const all = await Promise.all(Array.from({ length: 50 }, () => limiter.consume('u')))
+      assert.ok(all.every((d) => d.source === 'fallback' && d.allowed))
+      const failed = limiter.stats().storeErrors
+      assert.equal(limiter.stats().circuit, 'open')
+      // With the circuit open, a decision no longer asks the store (so never waits for its timeout).
+      const next = await limiter.consume('u')
+      assert.equal(next.source, 'fallback')
+      assert.equal(limiter.stats().storeErrors, failed, 'the open circuit answered without the store')
     } finally {
       server.resume()
     }
