@@ -48,6 +48,7 @@ export class RemoteTier {
     this.#unsubscribe = store.events.on('ready', () => {
       this.#breaker.probeNow()
       // A reconnect may be to another server (a failover): its clock is another one.
+      this.storeClock?.forget()
       void this.sampleClock()
     })
     this.#reads = new ReadBatcher(

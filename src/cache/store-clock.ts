@@ -1,5 +1,8 @@
 import type { Clock } from '../core/clock.js'
 
+/** How long a tight sample of the offset outranks a looser one. */
+const SAMPLE_LIFETIME_MS = 60_000
+
 /**
  * The shared store's clock as seen from this host. A tag invalidation is stamped by one instance and
  * compared with entries stamped by others, so both stamps come from the store (Redis `TIME`) rather
@@ -12,7 +15,9 @@ import type { Clock } from '../core/clock.js'
  */
 export class StoreClock implements Clock {
   #offset = 0
-  #error = 0
+  #error = Number.POSITIVE_INFINITY
+  /** Local time of the sample in use. */
+  #sampledAt = Number.NEGATIVE_INFINITY
 
   constructor(
     private readonly clock: Clock,
@@ -31,8 +36,18 @@ export class StoreClock implements Clock {
   /** Records the store time `storeTime` read between local times `sentAt` and `answeredAt`. */
   observe(storeTime: number, sentAt: number, answeredAt: number): void {
     if (!this.learns || !Number.isFinite(storeTime) || answeredAt < sentAt) return
-    this.#error = (answeredAt - sentAt) / 2
-    this.#offset = storeTime - (sentAt + this.#error)
+    const error = (answeredAt - sentAt) / 2
+    // A reply held up by a busy event loop says little about the clock: it replaces a tighter sample
+    // only once that one is a minute old (clocks drift by far less than that in a minute).
+    if (error > this.#error && answeredAt - this.#sampledAt < SAMPLE_LIFETIME_MS) return
+    this.#error = error
+    this.#offset = storeTime - (sentAt + error)
+    this.#sampledAt = answeredAt
+  }
+
+  /** Lets the next sample in whatever its uncertainty: the store may be another server now (a failover). */
+  forget(): void {
+    this.#error = Number.POSITIVE_INFINITY
   }
 
   /**
@@ -45,7 +60,7 @@ export class StoreClock implements Clock {
 
   /** The store's time now at the early end of what this host can know of it: an entry's creation stamp. */
   stamp(): number {
-    return this.clock.now() + this.#offset - this.#error
+    return this.clock.now() + this.#offset - (Number.isFinite(this.#error) ? this.#error : 0)
   }
 
   /** A store-time stamp on this host's clock (for ages shown to callers). */
