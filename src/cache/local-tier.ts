@@ -14,6 +14,7 @@ const ENTRY_OVERHEAD = 200
  */
 export class LocalTier {
   readonly #lru: LRUCache<string, LocalEntry>
+  #epoch = 0
 
   constructor(maxBytes: number) {
     this.#lru = new LRUCache<string, LocalEntry>({
@@ -39,15 +40,26 @@ export class LocalTier {
     return undefined
   }
 
+  /**
+   * Bumped by every delete and clear. A read from L2 that started before one may carry the value just
+   * invalidated (its reply can arrive after the bus message that deleted it): it must not put that
+   * value back, so it fills L1 only if the epoch it started in is still the current one.
+   */
+  get epoch(): number {
+    return this.#epoch
+  }
+
   set(key: string, entry: LocalEntry): void {
     this.#lru.set(key, entry)
   }
 
   delete(key: string): void {
+    this.#epoch++
     this.#lru.delete(key)
   }
 
   clear(): void {
+    this.#epoch++
     this.#lru.clear()
   }
 }

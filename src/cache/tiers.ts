@@ -61,6 +61,7 @@ export class Tiers {
 
   async #readRemote(ns: string, full: string, local: LocalTier | undefined): Promise<Found | undefined> {
     if (!this.remote) return undefined
+    const epoch = local?.epoch
     const data = await this.remote.get(full)
     if (!data) return undefined
     const meta = decodeMeta(data)
@@ -89,7 +90,7 @@ export class Tiers {
       bytes: data.byteLength,
       localUntil: this.#localUntil(now, meta.staleUntil),
     }
-    local?.set(full, entry)
+    if (local && local.epoch === epoch) local.set(full, entry)
     return { entry, tier: 'l2' }
   }
 

@@ -12,9 +12,9 @@ describe('invalidation bus: recovery and health', () => {
     for (const item of opened.reverse()) await item.close()
     for (const server of servers) await server.stop()
   })
-  const open = (url: string) => {
+  const open = (url: string, options: Parameters<typeof createCache>[0] = {}) => {
     const store = createStore({ url, connectTimeout: '300ms', reconnectMaxDelay: '200ms' })
-    const cache = createCache({ store })
+    const cache = createCache({ store, ...options })
     opened.push(store, cache)
     return Object.assign(cache, { store })
   }
@@ -73,5 +73,56 @@ describe('invalidation bus: recovery and health', () => {
     assert.equal(a.stats().hits.l1, l1Hits, 'L1 was dropped on the reconnect: the read went to L2')
     // Healthy means resubscribed: a delete right now is seen.
     await deleteSeenBy(a, b, 'after-resubscribe')
+  })
+
+  it('a resubscription the server refuses (an ACL change took the channel away) is retried until it is allowed again', async () => {
+    const redis = await RedisServer.start()
+    servers.push(redis)
+    await redis.cli('ACL', 'SETUSER', 'bus', 'on', '>secret', '~*', '&*', '+@all')
+    const url = `redis://bus:secret@127.0.0.1:${redis.port}`
+    const a = open(url)
+    const b = open(url)
+    await Promise.all([a.ready(), b.ready()])
+    const lost = new Promise<void>((resolve) => a.store.events.once('subscriber-lost', () => resolve()))
+    // Taking channel rights away drops the user's subscribers; their resubscriptions get NOPERM.
+    await redis.cli('ACL', 'SETUSER', 'bus', 'resetchannels')
+    await lost
+    assert.equal(bus(a), 'down')
+    // Both subscribers back and refused (NOPERM): the permission returns only after that.
+    await waitFor('the refused resubscriptions', async () => {
+      const refused = (await redis.cli('CLIENT', 'LIST')).split('\n').filter((line) => line.includes('user=bus') && line.includes('cmd=subscribe') && line.includes(' sub=0 '))
+      return refused.length >= 2
+    }, 10_000)
+    await redis.cli('ACL', 'SETUSER', 'bus', '&*')
+    await waitFor('the bus to be healthy again', async () => bus(a) === 'healthy' && bus(b) === 'healthy', 10_000)
+    await deleteSeenBy(a, b, 'after-acl')
+  })
+
+  it('a read from L2 racing a delete from another instance never puts the deleted value back in L1', async () => {
+    const redis = await RedisServer.start()
+    servers.push(redis)
+    // Compressed values: the read's inflate runs on the thread pool, which widens the race.
+    const a = open(redis.url, { compression: true })
+    const b = open(redis.url, { compression: true })
+    await Promise.all([a.ready(), b.ready()])
+    const value = { text: 'lorem ipsum dolor sit amet '.repeat(2000) }
+    for (let round = 0; round < 200; round++) {
+      const key = `race-${round}`
+      await a.set(key, value, { l1: false })
+      const seen = new Promise<void>((resolve) => {
+        const off = b.events.on('invalidate', (event) => {
+          if (event.keys?.includes(key)) {
+            off()
+            resolve()
+          }
+        })
+      })
+      // Interleavings, not synchronisation: the delete lands before, during or after b's read.
+      const read = b.get(key)
+      await new Promise((resolve) => setTimeout(resolve, round % 3))
+      await Promise.all([read, a.delete(key)])
+      await seen
+      assert.equal(await b.get(key), undefined, `round ${round}: b serves a deleted value`)
+    }
   })
 })

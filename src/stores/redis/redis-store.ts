@@ -235,15 +235,7 @@ export class RedisStore implements Store {
     let wasReady = false
     subscriber.on('ready', () => {
       wasReady = true
-      const channels = [...this.#listeners.keys()]
-      if (channels.length === 0 || this.#closed) return
-      // A Cluster resubscribes by itself (on whichever node it picks); a standalone or Sentinel
-      // subscriber here, and only the server's acknowledgement makes it "resubscribed".
-      const resubscribed = subscriber instanceof Cluster ? Promise.resolve() : subscriber.subscribe(...channels)
-      resubscribed.then(
-        () => this.#closed || this.events.emit('resubscribed', { store: this.name }),
-        () => {},
-      )
+      this.#resubscribe(subscriber, 0)
     })
     subscriber.on('close', () => {
       if (wasReady && !this.#closed) this.events.emit('subscriber-lost', { store: this.name })
@@ -267,6 +259,26 @@ export class RedisStore implements Store {
     this.#subscriber = ready
     this.#subscriberConnection = subscriber
     return ready
+  }
+
+  /**
+   * Subscribes the reconnected subscriber to every channel it had; only the server's acknowledgement
+   * makes it "resubscribed". A refusal (an ACL change took the channel away) is retried with the
+   * reconnect backoff for as long as the connection lasts: the next connection starts over.
+   */
+  #resubscribe(subscriber: RedisClient, attempt: number): void {
+    const channels = [...this.#listeners.keys()]
+    if (channels.length === 0 || this.#closed || subscriber.status !== 'ready') return
+    // A Cluster resubscribes by itself (on whichever node it picks).
+    const resubscribed = subscriber instanceof Cluster ? Promise.resolve() : subscriber.subscribe(...channels)
+    resubscribed.then(
+      () => this.#closed || this.events.emit('resubscribed', { store: this.name }),
+      (error: Error) => {
+        this.#forwardError(error)
+        const delay = Math.min(this.#options.reconnectMaxDelayMs, this.#options.reconnectMinDelayMs * 2 ** Math.min(attempt, 16))
+        setTimeout(() => this.#resubscribe(subscriber, attempt + 1), delay).unref()
+      },
+    )
   }
 
   #key(key: string): string {
