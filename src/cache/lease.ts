@@ -57,10 +57,11 @@ class HeldLease implements LeaderLease {
 
   #renew(): void {
     if (this.#renewing) return
-    this.#renewing = this.remote.renewLease(this.key, this.owner, this.ttlMs, this.#value).then((held) => {
+    this.#renewing = this.remote.renewLease(this.key, this.owner, this.ttlMs, this.#value).then((answer) => {
       this.#renewing = undefined
-      // Lost (expired while L2 was unreachable, or taken by another): renewing further would be wrong.
-      if (!held) this.#stop()
+      // Lost (expired, or taken by another): renewing further would be wrong. A failed renewal (one
+      // slow command) is tried again at the next interval: the lease has two more left before it ends.
+      if (answer === 'lost') this.#stop()
     })
   }
 

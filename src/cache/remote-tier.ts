@@ -113,16 +113,17 @@ export class RemoteTier {
   }
 
   /**
-   * Extends `owner`'s lease to `ttlMs` from now and sets its value; false when it is not `owner`'s any
-   * more (expired, taken by another) or L2 failed. Compare-and-extend where the store runs scripts;
+   * Extends `owner`'s lease to `ttlMs` from now and sets its value: 'renewed', 'lost' when it is not
+   * `owner`'s any more (expired, taken by another), 'failed' when L2 could not be asked (the lease
+   * may well still be ours: try again). Compare-and-extend where the store runs scripts;
    * read-then-write on memcached, whose window is documented.
    */
-  renewLease(key: string, owner: string, ttlMs: number, value: string): Promise<boolean> {
-    return this.#call('lease renew', false, async () => {
-      if (this.store.capabilities.scripts) return (await this.store.runScript(LEASE_RENEW, [key], [owner, wholeMs(ttlMs), value])) === 1
-      if (!(await this.#owns(key, owner))) return false
+  renewLease(key: string, owner: string, ttlMs: number, value: string): Promise<'renewed' | 'lost' | 'failed'> {
+    return this.#call<'renewed' | 'lost' | 'failed'>('lease renew', 'failed', async () => {
+      if (this.store.capabilities.scripts) return (await this.store.runScript(LEASE_RENEW, [key], [owner, wholeMs(ttlMs), value])) === 1 ? 'renewed' : 'lost'
+      if (!(await this.#owns(key, owner))) return 'lost'
       await this.store.set(key, value, { ttlMs })
-      return true
+      return 'renewed'
     })
   }
 
