@@ -118,8 +118,12 @@ export class CallLimits {
     const first = !charge.settled
     charge.settled = true
     if (!first && !usage) return
-    const tokens = (usage?.total_tokens ?? 0) - (first ? charge.tokens : 0)
-    const microUsd = Math.ceil(costUsd(charge.price, usage) * MICRO) - (first ? charge.microUsd : 0)
+    // The estimate is taken back only where it was counted: one the fallback decided lives in this
+    // instance's memory, not in the store the settlement goes to once it answers again (taking it
+    // back there would hand the key tokens it never paid for).
+    const estimated = first && charge.decision.source === 'store'
+    const tokens = (usage?.total_tokens ?? 0) - (estimated ? charge.tokens : 0)
+    const microUsd = Math.ceil(costUsd(charge.price, usage) * MICRO) - (estimated ? charge.microUsd : 0)
     if (tokens === 0 && microUsd === 0) return
     const limiter = this.#limiter(charge.caller)
     if (!limiter) return
