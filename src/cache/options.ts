@@ -4,7 +4,7 @@ import { DEFAULTS } from '../core/defaults.js'
 import type { Duration } from '../core/duration.js'
 import { parseDuration } from '../core/duration.js'
 import { InvalidOptionError } from '../core/errors.js'
-import { byteSize, durationMs, parseOptions, positiveDurationMs } from '../core/options.js'
+import { byteSize, durationMs, parseOptions, positiveDurationMs, positiveTimerMs, timerMs } from '../core/options.js'
 import type { Serializer } from '../core/serializer.js'
 import type { Store } from '../stores/types.js'
 import type { CacheSetOptions, GetOrSetOptions } from './types.js'
@@ -60,8 +60,8 @@ const schema = z
       .default({ maxBytes: C.l1MaxBytes }),
     ttl: positiveDurationMs.default(C.ttlMs),
     grace: durationMs.default(C.graceMs),
-    timeout: durationMs.default(0),
-    hardTimeout: positiveDurationMs.optional(),
+    timeout: timerMs.default(0),
+    hardTimeout: positiveTimerMs.optional(),
     namespace: z.string().regex(NAMESPACE, { message: 'letters, digits, _ . - / (1 to 128)' }).default(C.namespace),
     serializer: z
       .custom<Serializer>((v) => typeof (v as Serializer)?.serialize === 'function' && typeof (v as Serializer)?.deserialize === 'function', {
@@ -73,7 +73,7 @@ const schema = z
       .default(false),
     maxEntryBytes: byteSize(64).default(C.maxEntryBytes),
     lease: z
-      .union([z.literal(false), z.object({ ttl: positiveDurationMs.default(C.leaseTtlMs), wait: durationMs.default(C.leaseWaitMs) }).strict()])
+      .union([z.literal(false), z.object({ ttl: positiveTimerMs.default(C.leaseTtlMs), wait: timerMs.default(C.leaseWaitMs) }).strict()])
       .default({ ttl: C.leaseTtlMs, wait: C.leaseWaitMs }),
     markerRefresh: positiveDurationMs.default(C.markerRefreshMs),
     circuitBreaker: z

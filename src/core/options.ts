@@ -45,6 +45,19 @@ export const durationMs = z.unknown().transform((value, ctx) => {
 /** A duration option that must be greater than zero. */
 export const positiveDurationMs = durationMs.refine((ms) => ms > 0, { message: 'a duration greater than zero' })
 
+/**
+ * Longest delay a Node timer keeps (2^31 - 1 ms, about 24.8 days): a longer one fires after 1 ms,
+ * with a warning, every time. Options that arm a timer are bounded by it.
+ */
+export const MAX_TIMER_MS = 2_147_483_647
+const timerBound = { message: `at most 24.8 days (${MAX_TIMER_MS} ms, the longest timer Node keeps)` }
+
+/** A duration that arms a timer: 0 or more, at most {@link MAX_TIMER_MS}. */
+export const timerMs = durationMs.refine((ms) => ms <= MAX_TIMER_MS, timerBound)
+
+/** A duration that arms a timer and must be greater than zero. */
+export const positiveTimerMs = positiveDurationMs.refine((ms) => ms <= MAX_TIMER_MS, timerBound)
+
 /** A whole number of bytes, at least `min`. */
 export const byteSize = (min = 1) =>
   z

@@ -5,7 +5,7 @@ import type { UpstreamSpec } from '../calls/upstream.js'
 import type { CreateStoreOptions } from '../stores/create-store.js'
 import { DEFAULTS } from '../core/defaults.js'
 import { ConfigError } from '../core/errors.js'
-import { durationMs, positiveDurationMs } from '../core/options.js'
+import { durationMs, positiveDurationMs, positiveTimerMs, timerMs } from '../core/options.js'
 import { ESTIMATE_PRICE } from '../llm/pricing.js'
 import { storeOptionsFromEnv } from '../stores/from-env.js'
 
@@ -32,9 +32,9 @@ const upstream = z
     /** Names clients may use instead of a model name: `{ fast: gpt-4o-mini }`. */
     aliases: z.record(z.string(), z.string()).default({}),
     /** Longest wait for the headers, between two pieces of the body, and for a free connection. */
-    timeout: positiveDurationMs.default(120_000),
+    timeout: positiveTimerMs.default(120_000),
     /** Longest a whole call may take (the wait for a connection and the last byte of a stream included); then 504. Default 10 min. */
-    deadline: positiveDurationMs.default(DEFAULTS.upstream.deadlineMs),
+    deadline: positiveTimerMs.default(DEFAULTS.upstream.deadlineMs),
     /** Retries of a 429 or 5xx before any byte reached the client; Retry-After is honoured. */
     maxRetries: z.number().int().min(0).max(10).default(2),
     /** Connections to this upstream at most; calls beyond them wait for one (at most `timeout`). Default 256. */
@@ -80,10 +80,10 @@ const storeSchema = z
   .object({
     url: z.string().default('memory://'),
     keyPrefix: z.string().default(''),
-    commandTimeout: positiveDurationMs.optional(),
-    connectTimeout: positiveDurationMs.optional(),
-    reconnectMaxDelay: positiveDurationMs.optional(),
-    closeTimeout: durationMs.optional(),
+    commandTimeout: positiveTimerMs.optional(),
+    connectTimeout: positiveTimerMs.optional(),
+    reconnectMaxDelay: positiveTimerMs.optional(),
+    closeTimeout: timerMs.optional(),
     tls: tlsSchema.optional(),
   })
   .strict()
@@ -111,7 +111,7 @@ export const configSchema = z
         /** Largest request body; larger ones get 413. */
         bodyLimit: z.number().int().min(1024).default(4 * 1024 * 1024),
         /** How long shutdown waits for in-flight requests (streams included) before cutting them. */
-        shutdownTimeout: durationMs.default(10_000),
+        shutdownTimeout: timerMs.default(10_000),
         /** Deepest nesting of a request body's JSON; deeper bodies get a 400 before any walk over them. */
         maxJsonDepth: z.number().int().min(8).max(1_000).default(64),
         /** Most JSON values (objects, arrays, strings, keys, numbers) in a request body, counted before it is parsed; more: 400 `request_too_complex`. */
@@ -119,16 +119,16 @@ export const configSchema = z
         /** Most JSON values parsed from one upstream reply or one stream event; more: 502 `upstream_reply_too_large`. */
         maxUpstreamReplyValues: z.number().int().min(1_000).default(DEFAULTS.upstream.maxReplyValues),
         /** Longest a client may take to send its whole request (headers and body); then 408. Replies (streams) are not bounded by it. */
-        requestTimeout: positiveDurationMs.default(30_000),
+        requestTimeout: positiveTimerMs.default(30_000),
         /** Longest a client may take to send its headers; then 408. At most `requestTimeout`. */
-        headersTimeout: positiveDurationMs.default(10_000),
+        headersTimeout: positiveTimerMs.default(10_000),
         /**
          * Longest a connection may go without a byte received or sent; then it is closed. It bounds a
          * client that stops reading a reply (and the upstream call held for it). Above every upstream's `timeout`.
          */
-        idleTimeout: positiveDurationMs.default(180_000),
+        idleTimeout: positiveTimerMs.default(180_000),
         /** How long an idle keep-alive connection is kept open between requests. */
-        keepAliveTimeout: positiveDurationMs.default(72_000),
+        keepAliveTimeout: positiveTimerMs.default(72_000),
         /** Client connections at once; the ones past it are closed as they arrive. */
         maxConnections: z.number().int().min(1).default(10_000),
         /** Largest upstream reply read whole or relayed as a stream; past it the client gets a 502 and nothing is cached. */

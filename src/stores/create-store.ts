@@ -3,7 +3,7 @@ import type { Clock } from '../core/clock.js'
 import { DEFAULTS } from '../core/defaults.js'
 import type { Duration } from '../core/duration.js'
 import { InvalidOptionError } from '../core/errors.js'
-import { byteSize, durationMs, parseOptions, positiveDurationMs } from '../core/options.js'
+import { byteSize, parseOptions, positiveTimerMs, timerMs } from '../core/options.js'
 import { MemcachedStore } from './memcached-store.js'
 import { MemoryStore } from './memory-store.js'
 import { RedisStore } from './redis/redis-store.js'
@@ -45,10 +45,10 @@ const schema = z
   .object({
     url: z.string({ message: 'a store URL string' }).default(DEFAULTS.store.url),
     keyPrefix: z.string({ message: 'a string' }).max(200, { message: 'a prefix of at most 200 characters' }).default(''),
-    commandTimeout: positiveDurationMs.default(DEFAULTS.store.commandTimeoutMs),
-    connectTimeout: positiveDurationMs.default(DEFAULTS.store.connectTimeoutMs),
-    reconnectMaxDelay: positiveDurationMs.default(DEFAULTS.store.reconnectMaxDelayMs),
-    closeTimeout: durationMs.default(DEFAULTS.store.closeTimeoutMs),
+    commandTimeout: positiveTimerMs.default(DEFAULTS.store.commandTimeoutMs),
+    connectTimeout: positiveTimerMs.default(DEFAULTS.store.connectTimeoutMs),
+    reconnectMaxDelay: positiveTimerMs.default(DEFAULTS.store.reconnectMaxDelayMs),
+    closeTimeout: timerMs.default(DEFAULTS.store.closeTimeoutMs),
     maxValueBytes: byteSize().default(DEFAULTS.store.maxValueBytes),
     maxKeyBytes: byteSize(80).default(DEFAULTS.store.maxKeyBytes),
     maxBytes: byteSize(1024).default(DEFAULTS.memory.maxBytes),

@@ -15,6 +15,9 @@ describe('cache options', () => {
     ['serializer', { serializer: JSON }, 'serializer'],
     ['compression.threshold', { compression: { threshold: 0 } }, 'compression.threshold'],
     ['lease.ttl', { lease: { ttl: 0 } }, 'lease.ttl'],
+    ['lease.ttl longer than a Node timer', { lease: { ttl: '100d' } }, 'lease.ttl'],
+    ['lease.wait longer than a Node timer', { lease: { wait: '30d' } }, 'lease.wait'],
+    ['hardTimeout longer than a Node timer', { hardTimeout: '25d' }, 'hardTimeout'],
     ['unknown option', { tll: '1m' }, 'tll'],
   ]
   for (const [name, options, option] of invalid) {

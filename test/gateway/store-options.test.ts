@@ -42,4 +42,12 @@ describe('store options in the gateway config', () => {
   it('unknown store fields are refused', () => {
     assert.throws(() => parseConfig({ upstreams: [{ name: 'u', baseUrl: upstream.url }], store: { url: 'memory://', comandTimeout: '1s' } }), { code: 'E_CONFIG', path: 'store.comandTimeout' })
   })
+
+  it('a timeout past the longest Node timer (24.8 days) is refused, naming the field, for the store, the server and an upstream', () => {
+    const upstreams = [{ name: 'u', baseUrl: upstream.url }]
+    assert.throws(() => parseConfig({ upstreams, store: { url: 'memory://', commandTimeout: '30d' } }), { code: 'E_CONFIG', path: 'store.commandTimeout' })
+    assert.throws(() => parseConfig({ upstreams, limits: { store: { url: 'memory://', connectTimeout: '30d' } } }), { code: 'E_CONFIG', path: 'limits.store.connectTimeout' })
+    assert.throws(() => parseConfig({ upstreams, server: { idleTimeout: '25d' } }), { code: 'E_CONFIG', path: 'server.idleTimeout' })
+    assert.throws(() => parseConfig({ upstreams: [{ ...upstreams[0], deadline: '40d' }] }), { code: 'E_CONFIG', path: 'upstreams.0.deadline' })
+  })
 })
