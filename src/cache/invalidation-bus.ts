@@ -119,7 +119,9 @@ export class InvalidationBus {
     this.#healthy = false
     clearTimeout(this.#retry)
     for (const off of this.#offs) off()
-    await this.#unsubscribe?.().catch(() => {})
+    // Not awaited: on a paused Redis it would hold close() for a whole command timeout, and the
+    // store's own close (bounded by closeTimeout) ends the subscription anyway.
+    void this.#unsubscribe?.().catch(() => {})
   }
 
   #receive(raw: string): void {

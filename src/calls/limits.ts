@@ -59,6 +59,7 @@ export class CallLimits {
   readonly #limiters = new Map<string, RateLimiter>()
   /** Settlements still running: replies do not wait for them, shutdown does. */
   readonly #pending = new Set<Promise<unknown>>()
+  #onFallback = false
 
   /**
    * @param instances Instances sharing `store`: while it is down, each one allows `limit / instances`.
@@ -66,15 +67,14 @@ export class CallLimits {
    *   not once per limiter (keys with limits of their own each have one).
    */
   constructor(defaults: LimitsSpec, keys: ReadonlyArray<{ name: string; limits?: LimitsSpec | undefined }>, store: Store, instances = 1, logger: RateLimiterLogger | false = false) {
-    let onFallback = false
-    const switches: RateLimiterLogger | false = logger && {
+    const switches: RateLimiterLogger = {
       warn: (message) => {
-        if (!onFallback) logger.warn(message)
-        onFallback = true
+        if (!this.#onFallback && logger) logger.warn(message)
+        this.#onFallback = true
       },
       info: (message) => {
-        if (onFallback) logger.info(message)
-        onFallback = false
+        if (this.#onFallback && logger) logger.info(message)
+        this.#onFallback = false
       },
     }
     const make = (limits: LimitsSpec) => {
@@ -131,6 +131,11 @@ export class CallLimits {
     const adjusting = limiter.adjust(charge.caller.tenant, { cost: only(limiter, cost), scopes: scopes(charge.caller, charge.model, charge.user) }).catch(() => {})
     this.#pending.add(adjusting)
     void adjusting.finally(() => this.#pending.delete(adjusting))
+  }
+
+  /** Whether the latest switch of the limits was to the fallback: the store failed and has not answered a decision since. */
+  get onFallback(): boolean {
+    return this.#onFallback
   }
 
   /** Resolves when every settlement started so far has been applied. */

@@ -4,7 +4,7 @@ import type { Store } from '../stores/types.js'
 import type { GatewayConfig } from './config.js'
 
 export interface Readiness {
-  /** `ready`, or `degraded` when a store cannot be reached (the gateway still answers: misses, fallback limits). */
+  /** `ready`, or `degraded` when a store cannot be reached or the limits are decided by the fallback (the gateway still answers: misses, fallback limits). */
   status: 'ready' | 'degraded'
   /** Per store: `ok`, or the error code of the failed ping or write (with Redis' own word: `E_STORE_COMMAND (OOM)`). No URLs: /readyz needs no key. */
   checks: Record<string, string>
@@ -31,9 +31,11 @@ function checkOf(error: Error & { code?: string }): string {
   return word ? `${code} (${word})` : code
 }
 
-/** Pings the stores (and writes a probe key), and reads whether the limits store may evict. */
-export async function readiness(store: Store, limitsStore: Store): Promise<Readiness> {
+/** Pings the stores (and writes a probe key), reads whether the limits store may evict, and says whether the limits are on their fallback. */
+export async function readiness(store: Store, limitsStore: Store, limitsOnFallback = false): Promise<Readiness> {
   const checks: Record<string, string> = {}
+  // A store can answer a ping and a SET and still refuse the limiter (an ACL without EVALSHA).
+  if (limitsOnFallback) checks.limits = 'fallback'
   const warnings: string[] = []
   const stores = limitsStore === store ? [['store', store] as const] : ([['store', store], ['limitsStore', limitsStore]] as const)
   for (const [name, each] of stores) {

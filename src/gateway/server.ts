@@ -161,7 +161,7 @@ export class Gateway {
     })
 
     this.app.get('/healthz', async () => ({ status: 'ok' }))
-    this.app.get('/readyz', () => readiness(this.store, this.limitsStore))
+    this.app.get('/readyz', () => readiness(this.store, this.limitsStore, this.#limits.onFallback))
     this.app.post('/v1/chat/completions', (request, reply) => handleLlm(deps, 'chat', callerOf(request), request, reply))
     this.app.post('/v1/completions', (request, reply) => handleLlm(deps, 'text', callerOf(request), request, reply))
     this.app.post('/v1/embeddings', (request, reply) => handleLlm(deps, 'embeddings', callerOf(request), request, reply))

@@ -83,11 +83,26 @@ describe('limits survive cache churn', () => {
           assert.equal(response.status, 200, `request ${i}`)
         }
         const ready = (await (await fetch(`${gw.url}/readyz`)).json()) as { status: string; checks: Record<string, string> }
-        assert.deepEqual(ready, { ...ready, status: 'degraded', checks: { store: 'E_STORE_COMMAND (OOM)' } }, 'a ping alone would say ok')
+        assert.deepEqual(ready, { ...ready, status: 'degraded', checks: { limits: 'fallback', store: 'E_STORE_COMMAND (OOM)' } }, 'a ping alone would say ok')
         assert.doesNotMatch(JSON.stringify(ready), /127\.0\.0\.1|redis:/)
       } finally {
         await main.cli('CONFIG', 'SET', 'maxmemory', '0')
         await gw.close()
+      }
+    })
+
+    it('/readyz says degraded while the limits are on their fallback, even when the store answers pings and writes (an ACL without EVALSHA)', async () => {
+      await main.cli('ACL', 'SETUSER', 'noscripts', 'on', '>secret', '~*', '&*', '+@all', '-evalsha', '-eval')
+      const gw = await startGateway(upstream.url, { store: { url: `redis://noscripts:secret@127.0.0.1:${main.port}` }, limits: { requests: { limit: 1_000, window: '1m' } } })
+      try {
+        const response = await gw.post('/v1/chat/completions', { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'no scripts' }] })
+        assert.equal(response.status, 200)
+        await response.text()
+        const ready = (await (await fetch(`${gw.url}/readyz`)).json()) as { status: string; checks: Record<string, string> }
+        assert.deepEqual([ready.status, ready.checks], ['degraded', { limits: 'fallback', store: 'ok' }])
+      } finally {
+        await gw.close()
+        await main.cli('ACL', 'DELUSER', 'noscripts')
       }
     })
 

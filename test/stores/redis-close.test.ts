@@ -37,4 +37,18 @@ describe('closing a Redis store', () => {
       'every write sent before close() was answered',
     )
   })
+
+  it('a cache on a paused Redis closes without waiting out a command timeout (its unsubscribe is not awaited)', async () => {
+    // A command timeout longer than the hang bound: a close that waited for it would fail here.
+    const store = createStore({ url: server.url, commandTimeout: '30s', closeTimeout: '200ms' })
+    const cache = createCache({ store })
+    await cache.ready()
+    server.pause()
+    try {
+      await within(cache.close(), 'the cache to close')
+      await within(store.close(), 'the store to close')
+    } finally {
+      server.resume()
+    }
+  })
 })
