@@ -2,15 +2,18 @@ import assert from 'node:assert/strict'
 import { after, describe, it } from 'node:test'
 import { type Cache, createCache, createStore, type Store } from '../../src/index.js'
 import { waitFor } from '../harness/processes.js'
+import { RedisCluster } from '../harness/redis-cluster.js'
 import { RedisServer } from '../harness/redis-server.js'
 
 /** Two instances' caches on one Redis: `a` is the one under test, `b` invalidates. */
 describe('invalidation bus: recovery and health', () => {
   const opened: Array<Cache | Store> = []
   const servers: RedisServer[] = []
+  const clusters: RedisCluster[] = []
   after(async () => {
     for (const item of opened.reverse()) await item.close()
     for (const server of servers) await server.stop()
+    for (const cluster of clusters) await cluster.stop()
   })
   const open = (url: string, options: Parameters<typeof createCache>[0] = {}) => {
     const store = createStore({ url, connectTimeout: '300ms', reconnectMaxDelay: '200ms' })
@@ -123,6 +126,27 @@ describe('invalidation bus: recovery and health', () => {
       await Promise.all([read, a.delete(key)])
       await seen
       assert.equal(await b.get(key), undefined, `round ${round}: b serves a deleted value`)
+    }
+  })
+
+  it('on a Cluster too: the subscriber killed on every node is down, then healthy once resubscribed, with L1 dropped', async () => {
+    const cluster = await RedisCluster.start()
+    clusters.push(cluster)
+    const a = open(cluster.url)
+    const b = open(cluster.url)
+    await Promise.all([a.ready(), b.ready()])
+    for (let round = 0; round < 3; round++) {
+      await a.set(`before-${round}`, 'v')
+      assert.equal(await a.get(`before-${round}`), 'v')
+      const l1Hits = a.stats().hits.l1
+      const lost = new Promise<void>((resolve) => a.store.events.once('subscriber-lost', () => resolve()))
+      await Promise.all(cluster.nodes.map((node) => node.cli('CLIENT', 'KILL', 'TYPE', 'pubsub')))
+      await lost
+      assert.equal(bus(a), 'down')
+      await waitFor('the bus to be healthy again', async () => bus(a) === 'healthy' && bus(b) === 'healthy', 10_000)
+      assert.equal(await a.get(`before-${round}`), 'v')
+      assert.equal(a.stats().hits.l1, l1Hits, 'L1 was dropped on the resubscription')
+      await deleteSeenBy(a, b, `after-${round}`)
     }
   })
 })

@@ -7,7 +7,9 @@ import { checkValueSize, storageKey } from '../keys.js'
 import type { SetOptions, Store, StoreCapabilities, StoreEvents, StoreKind, StoreScript } from '../types.js'
 import type { StoreUrl } from '../url.js'
 import { isNoScript, mapRedisError } from './map-error.js'
+import { closeWithin } from './close-within.js'
 import { createRedisClient, type RedisClient, type RedisConnectOptions } from './redis-client.js'
+import { RedisSubscriber } from './subscriber.js'
 
 export interface RedisStoreOptions extends RedisConnectOptions {
   keyPrefix: string
@@ -27,10 +29,8 @@ export class RedisStore implements Store {
   readonly #options: RedisStoreOptions
   readonly #client: RedisClient
   readonly #deadlines: CommandDeadlines
-  readonly #listeners = new Map<string, Set<(message: string) => void>>()
-  #subscriber: Promise<RedisClient> | undefined
-  /** The subscriber connection itself, ready or not: close() must end it even if it never connected. */
-  #subscriberConnection: RedisClient | undefined
+  /** Made on the first subscribe: a store that never subscribes opens no second connection. */
+  #subscriber: RedisSubscriber | undefined
   /** Until this time a command waits for the first connection instead of failing at once. */
   readonly #initialDeadline: number
   #firstReady: Promise<void>
@@ -119,27 +119,17 @@ export class RedisStore implements Store {
     await this.#run('publish', () => this.#client.publish(this.keyPrefix + channel, message))
   }
 
-  async subscribe(channel: string, listener: (message: string) => void): Promise<() => Promise<void>> {
-    const name = this.keyPrefix + channel
-    const subscriber = await this.#run('subscribe', () => this.#subscriberClient())
-    let listeners = this.#listeners.get(name)
-    if (!listeners) {
-      listeners = new Set()
-      this.#listeners.set(name, listeners)
-      try {
-        await this.#run('subscribe', () => subscriber.subscribe(name))
-      } catch (err) {
-        this.#listeners.delete(name)
-        throw err
-      }
-    }
-    listeners.add(listener)
-    return async () => {
-      const current = this.#listeners.get(name)
-      if (!current?.delete(listener) || current.size > 0 || this.#closed) return
-      this.#listeners.delete(name)
-      await this.#run('unsubscribe', () => subscriber.unsubscribe(name))
-    }
+  subscribe(channel: string, listener: (message: string) => void): Promise<() => Promise<void>> {
+    if (this.#closed) return Promise.reject(new StoreClosedError(this.name))
+    this.#subscriber ??= new RedisSubscriber(this.#client, {
+      name: this.name,
+      events: this.events,
+      run: (operation, command) => this.#run(operation, command),
+      reportError: this.#forwardError,
+      reconnectMinDelayMs: this.#options.reconnectMinDelayMs,
+      reconnectMaxDelayMs: this.#options.reconnectMaxDelayMs,
+    })
+    return this.#subscriber.subscribe(this.keyPrefix + channel, listener)
   }
 
   async ping(): Promise<number> {
@@ -166,10 +156,8 @@ export class RedisStore implements Store {
     // QUIT lets the commands in flight have their replies, for up to closeTimeout; only what is still
     // waiting after that is rejected. The subscriber is closed as it is: waiting for it to be ready
     // would wait for ever on a Redis that never answered (and hold up a SIGTERM).
-    const clients = this.#subscriberConnection ? [this.#client, this.#subscriberConnection] : [this.#client]
-    await Promise.all(clients.map((client) => closeWithin(client, this.#options.closeTimeoutMs)))
+    await Promise.all([closeWithin(this.#client, this.#options.closeTimeoutMs), this.#subscriber?.close(this.#options.closeTimeoutMs)])
     this.#deadlines.clear(() => new StoreClosedError(this.name))
-    this.#listeners.clear()
     this.events.removeAllListeners()
   }
 
@@ -225,62 +213,6 @@ export class RedisStore implements Store {
     else this.events.emit('disconnect', { store: this.name })
   }
 
-  /** A subscribed connection can run nothing else, so pub/sub gets its own, resubscribed on reconnect. */
-  #subscriberClient(): Promise<RedisClient> {
-    if (this.#subscriber) return this.#subscriber
-    // ioredis' own resubscribe after a reconnect leaves its SUBSCRIBE promise unhandled, so a
-    // connection that drops again at that moment crashes the process with an unhandled rejection;
-    // standalone and Sentinel clients resubscribe here instead, with the failure handled.
-    const subscriber = this.#client instanceof Cluster ? this.#client.duplicate() : this.#client.duplicate({ autoResubscribe: false })
-    let wasReady = false
-    subscriber.on('ready', () => {
-      wasReady = true
-      this.#resubscribe(subscriber, 0)
-    })
-    subscriber.on('close', () => {
-      if (wasReady && !this.#closed) this.events.emit('subscriber-lost', { store: this.name })
-      wasReady = false
-    })
-    subscriber.on('error', this.#forwardError)
-    subscriber.on('message', (channel: string, message: string) => {
-      const listeners = this.#listeners.get(channel)
-      if (!listeners) return
-      for (const listener of listeners) {
-        // A listener's exception must not escape into ioredis' reply parser: it would end the process.
-        try {
-          listener(message)
-        } catch (err) {
-          this.#forwardError(err as Error)
-        }
-      }
-    })
-    const ready = new Promise<RedisClient>((resolve) => subscriber.once('ready', () => resolve(subscriber)))
-    subscriber.connect().catch(() => {})
-    this.#subscriber = ready
-    this.#subscriberConnection = subscriber
-    return ready
-  }
-
-  /**
-   * Subscribes the reconnected subscriber to every channel it had; only the server's acknowledgement
-   * makes it "resubscribed". A refusal (an ACL change took the channel away) is retried with the
-   * reconnect backoff for as long as the connection lasts: the next connection starts over.
-   */
-  #resubscribe(subscriber: RedisClient, attempt: number): void {
-    const channels = [...this.#listeners.keys()]
-    if (channels.length === 0 || this.#closed || subscriber.status !== 'ready') return
-    // A Cluster resubscribes by itself (on whichever node it picks).
-    const resubscribed = subscriber instanceof Cluster ? Promise.resolve() : subscriber.subscribe(...channels)
-    resubscribed.then(
-      () => this.#closed || this.events.emit('resubscribed', { store: this.name }),
-      (error: Error) => {
-        this.#forwardError(error)
-        const delay = Math.min(this.#options.reconnectMaxDelayMs, this.#options.reconnectMinDelayMs * 2 ** Math.min(attempt, 16))
-        setTimeout(() => this.#resubscribe(subscriber, attempt + 1), delay).unref()
-      },
-    )
-  }
-
   #key(key: string): string {
     return storageKey(this.keyPrefix, key, this.#options.maxKeyBytes)
   }
@@ -298,21 +230,4 @@ async function openNodes(cluster: Cluster): Promise<void> {
 /** PX and PEXPIRE take whole milliseconds >= 1; a fractional TTL is rounded up, never to zero. */
 function wholeMs(ms: number): number {
   return Math.max(1, Math.ceil(ms))
-}
-
-async function closeWithin(client: RedisClient, timeoutMs: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined
-  let closed = false
-  const timeout = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, timeoutMs)
-  })
-  // QUIT waits for replies to commands in flight; a paused server may never send them.
-  const graceful = (client.status === 'ready' ? client.quit() : Promise.resolve())
-    .catch(() => undefined)
-    .then(() => {
-      closed = true
-    })
-  await Promise.race([graceful, timeout])
-  clearTimeout(timer)
-  if (!closed || client.status !== 'end') client.disconnect()
 }
