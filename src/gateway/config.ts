@@ -2,9 +2,10 @@ import { readFileSync } from 'node:fs'
 import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
 import type { UpstreamSpec } from '../calls/upstream.js'
-import type { CreateStoreOptions } from '../stores/create-store.js'
+import { createStore, type CreateStoreOptions } from '../stores/create-store.js'
+import type { Store } from '../stores/types.js'
 import { DEFAULTS } from '../core/defaults.js'
-import { ConfigError } from '../core/errors.js'
+import { ConfigError, InvalidOptionError } from '../core/errors.js'
 import { durationMs, positiveDurationMs, positiveTimerMs, timerMs } from '../core/options.js'
 import { ESTIMATE_PRICE } from '../llm/pricing.js'
 import { storeOptionsFromEnv } from '../stores/from-env.js'
@@ -253,7 +254,7 @@ export function upstreamSpecs(config: GatewayConfig): UpstreamSpec[] {
 }
 
 /** The `createStore` options of a configured store, its TLS files read; a file that cannot be read is a {@link ConfigError} naming it. */
-export function storeOptions(store: z.output<typeof storeSchema>, path: string): CreateStoreOptions {
+function storeOptions(store: z.output<typeof storeSchema>, path: string): CreateStoreOptions {
   const { tls, ...options } = store
   if (!tls) return options
   const read = (field: 'caFile' | 'certFile' | 'keyFile') => {
@@ -271,6 +272,20 @@ export function storeOptions(store: z.output<typeof storeSchema>, path: string):
   return {
     ...options,
     tls: { rejectUnauthorized: tls.rejectUnauthorized, ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}), ...(tls.servername ? { servername: tls.servername } : {}) },
+  }
+}
+
+/**
+ * The store of a config section, opened: an option the store refuses (an unknown URL scheme, a key
+ * prefix too long) stops the start naming the field (`store.url`, `limits.store.keyPrefix`), not an
+ * option name that could belong to either store.
+ */
+export function openStore(store: z.output<typeof storeSchema>, path: string): Store {
+  try {
+    return createStore(storeOptions(store, path))
+  } catch (err) {
+    if (err instanceof InvalidOptionError) throw new ConfigError(`${path}.${err.option}`, err.expected)
+    throw err
   }
 }
 

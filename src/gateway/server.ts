@@ -13,7 +13,7 @@ import { Pricing } from '../llm/pricing.js'
 import { createStore } from '../stores/create-store.js'
 import type { Store } from '../stores/types.js'
 import { Authenticator } from './auth.js'
-import { type GatewayConfig, storeOptions, upstreamSpecs } from './config.js'
+import { type GatewayConfig, openStore, upstreamSpecs } from './config.js'
 import { handleLlm, type LlmRouteDeps } from './llm-route.js'
 import { ModelList } from './models.js'
 import { GatewayHttpError, httpErrorOf } from './openai-errors.js'
@@ -52,11 +52,11 @@ export class Gateway {
     readonly config: GatewayConfig,
     options: GatewayOptions = {},
   ) {
-    this.store = createStore(config.store ? storeOptions(config.store, 'store') : {})
+    this.store = config.store ? openStore(config.store, 'store') : createStore({})
     const embedded = this.store.kind === 'memory'
     const { store: limitsStoreConfig, instances, ...limits } = config.limits
     this.limitsStore = limitsStoreConfig
-      ? createStore(storeOptions(limitsStoreConfig, 'limits.store'))
+      ? openStore(limitsStoreConfig, 'limits.store')
       : embedded
         ? createStore({ url: 'memory://', evict: false, maxBytes: DEFAULTS.memory.maxBytes })
         : this.store

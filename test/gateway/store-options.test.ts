@@ -50,4 +50,10 @@ describe('store options in the gateway config', () => {
     assert.throws(() => parseConfig({ upstreams, server: { idleTimeout: '25d' } }), { code: 'E_CONFIG', path: 'server.idleTimeout' })
     assert.throws(() => parseConfig({ upstreams: [{ ...upstreams[0], deadline: '40d' }] }), { code: 'E_CONFIG', path: 'upstreams.0.deadline' })
   })
+
+  it('an option the store itself refuses stops the start naming the config field, not a bare option name', () => {
+    const upstreams = [{ name: 'u', baseUrl: upstream.url }]
+    assert.throws(() => createGateway(parseConfig({ upstreams, store: { url: 'ftp://x' } })), { code: 'E_CONFIG', path: 'store.url' })
+    assert.throws(() => createGateway(parseConfig({ upstreams, limits: { store: { url: 'memory://', keyPrefix: 'p'.repeat(300) } } })), { code: 'E_CONFIG', path: 'limits.store.keyPrefix' })
+  })
 })
