@@ -44,7 +44,9 @@ describe('Sentinel failover under load, through the gateway', () => {
       await s.servers[0]!.kill9()
       await waitFor('Sentinel to promote the replica', async () => (await s.masterPort()) !== oldMaster, 30_000)
       promotedAt = Date.now()
-      await waitFor('the limiter back on the store', async () => g.lines.some((line) => line.at >= killedAt && line.msg.includes('back to shared limits')), 30_000)
+      await waitFor('the limiter back on the store', async () => g.lines.some((line) => line.at >= killedAt && line.msg.includes('back to shared limits')), 30_000).catch((err: Error) => {
+        throw new Error(`${err.message}; the gateway logged: ${g.lines.filter((line) => line.at >= killedAt && !line.msg.includes('request')).map((line) => `${line.at - killedAt} ms: ${line.msg}`).join(' | ')}`)
+      })
       load.phase = 'after'
       await waitFor('answers after the failover', async () => load.ok('after') >= 30, 30_000)
     } finally {

@@ -46,7 +46,7 @@ describe('failover: the store follows the primary', () => {
 
   const failovers: Array<[string, (sentinel: RedisSentinel) => Promise<unknown>]> = [
     ['the primary killed (kill -9)', (sentinel) => sentinel.servers[0]!.kill9()],
-    // The old primary lives on and is turned into a replica: only READONLY or the failover announcement move the client.
+    // The old primary lives on and is turned into a replica: its READONLY is what moves the client.
     ['a failover asked of Sentinel (the old primary demoted)', (sentinel) => sentinel.cli('SENTINEL', 'FAILOVER', 'mymaster')],
   ]
   for (const [name, failover] of failovers) {
