@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 import { existsSync, readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
-import { hashKey } from '../gateway/auth.js'
 import { ConfigError, defaultConfig, type GatewayConfig, loadConfigFile } from '../gateway/config.js'
 import { createGateway } from '../gateway/server.js'
 import { maskUrl } from '../stores/url.js'
+import { keys } from './keys.js'
 
 const HELP = `tollgate — cache, rate limits and cost control in front of expensive calls
 
@@ -15,11 +15,26 @@ Commands:
                    start the OpenAI-compatible gateway. Without a config file (--config,
                    TOLLGATE_CONFIG or ./tollgate.yaml) it runs on the embedded default: memory store
                    (or REDIS_URL), upstream OPENAI_BASE_URL with OPENAI_API_KEY, no gateway keys.
-  keys hash <key>  print the sha256 form of a gateway key, for the keys: section of the config
+  keys create      print a new random gateway key and its sha256 form
+  keys hash        read a key from stdin, print its sha256 form (for the keys: section)
 
 Options:
-  -h, --help       show this help
+  -h, --help       show this help (tollgate <command> --help: that command's)
   -v, --version    print the version
+`
+
+const START_HELP = `Usage: tollgate start [--config tollgate.yaml] [--port 8080] [--host 127.0.0.1]
+
+Starts the OpenAI-compatible gateway. Without a config file (--config, TOLLGATE_CONFIG or
+./tollgate.yaml) it runs on the embedded default: memory store (or REDIS_URL), upstream
+OPENAI_BASE_URL with OPENAI_API_KEY, no gateway keys. SIGTERM or SIGINT finish in-flight requests
+(up to server.shutdownTimeout), then close.
+
+Options:
+  --config FILE    the YAML config
+  --port N         listen on this port (0: any free one)
+  --host HOST      listen on this address
+  -h, --help       show this help
 `
 
 function version(): string {
@@ -33,7 +48,11 @@ function loadConfig(file: string | undefined): { config: GatewayConfig; source: 
 }
 
 async function start(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { config: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' } }, strict: true })
+  const { values } = parseArgs({ args, options: { config: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true })
+  if (values.help) {
+    process.stdout.write(START_HELP)
+    return 0
+  }
   const { config, source } = loadConfig(values.config)
   if (values.port !== undefined) {
     if (!/^\d{1,5}$/.test(values.port) || Number(values.port) > 65535) throw new ConfigError('--port', `expected a port number, got "${values.port}"`)
@@ -77,10 +96,7 @@ async function main(argv: string[]): Promise<number> {
     return 0
   }
   if (command === 'start') return start(rest)
-  if (command === 'keys' && rest[0] === 'hash' && rest[1]) {
-    process.stdout.write(`${hashKey(rest[1])}\n`)
-    return 0
-  }
+  if (command === 'keys') return keys(rest, process.stdin, (text) => process.stdout.write(text), (text) => process.stderr.write(text))
   process.stderr.write(`tollgate: unknown command "${argv.join(' ')}"\n\n${HELP}`)
   return 2
 }

@@ -61,7 +61,7 @@ describe('gateway lifecycle and config', () => {
     assert.equal(config.cache.ttl, 600_000)
   })
 
-  it('tollgate start with an invalid file stops with the field path; keys hash prints the sha256 form', async () => {
+  it('tollgate start with an invalid file stops with the field path', async () => {
     const file = join(dir, 'bad.yaml')
     writeFileSync(file, 'upstreams:\n  - name: main\n    baseUrl: nope\n')
     const failed = await promisify(execFile)(process.execPath, [CLI, 'start', '--config', file]).then(
@@ -70,8 +70,31 @@ describe('gateway lifecycle and config', () => {
     )
     assert.equal(failed.code, 1)
     assert.match(failed.stderr, /upstreams\.0\.baseUrl/)
-    const { stdout } = await promisify(execFile)(process.execPath, [CLI, 'keys', 'hash', 'my-key'])
-    assert.equal(stdout.trim(), hashKey('my-key'))
+  })
+
+  it('keys: hash reads the key from stdin (never an argument), create prints a new key and its hash, --help per command', async () => {
+    const cli = (args: string[], input = '') =>
+      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        const child = execFile(process.execPath, [CLI, ...args], (error, stdout, stderr) => resolve({ code: error ? (error.code as number) : 0, stdout, stderr }))
+        child.stdin?.end(input)
+      })
+    assert.equal((await cli(['keys', 'hash'], 'my-key\n')).stdout.trim(), hashKey('my-key'))
+    const argument = await cli(['keys', 'hash', 'my-key'])
+    assert.equal(argument.code, 2)
+    assert.match(argument.stderr, /stdin/)
+    assert.equal(argument.stdout, '', 'nothing hashed from an argument')
+    const empty = await cli(['keys', 'hash'], '')
+    assert.equal(empty.code, 2)
+    const created = await cli(['keys', 'create'])
+    const [, key, hash] = /key: +(\S+)\nhash: +(\S+)/.exec(created.stdout) ?? []
+    assert.match(String(key), /^tg-[A-Za-z0-9_-]{43}$/)
+    assert.equal(hash, hashKey(String(key)))
+    assert.notEqual((await cli(['keys', 'create'])).stdout, created.stdout, 'a new key each time')
+    for (const args of [['keys', 'hash', '--help'], ['keys', '--help'], ['start', '--help']]) {
+      const help = await cli(args)
+      assert.equal(help.code, 0, args.join(' '))
+      assert.match(help.stdout, /^Usage: tollgate /, args.join(' '))
+    }
   })
 
   it('tollgate start on the embedded default serves, then exits cleanly on SIGTERM', async () => {
