@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util'
 import { ConfigError, defaultConfig, type GatewayConfig, loadConfigFile } from '../gateway/config.js'
 import { createGateway } from '../gateway/server.js'
 import { maskUrl } from '../stores/url.js'
+import { CHECK_CONFIG_HELP, effectiveConfig } from './check-config.js'
 import { keys } from './keys.js'
 
 const HELP = `tollgate — cache, rate limits and cost control in front of expensive calls
@@ -15,6 +16,8 @@ Commands:
                    start the OpenAI-compatible gateway. Without a config file (--config,
                    TOLLGATE_CONFIG or ./tollgate.yaml) it runs on the embedded default: memory store
                    (or REDIS_URL), upstream OPENAI_BASE_URL with OPENAI_API_KEY, no gateway keys.
+  check-config [file]
+                   validate the config and print it as it takes effect, secrets masked
   keys create      print a new random gateway key and its sha256 form
   keys hash        read a key from stdin, print its sha256 form (for the keys: section)
 
@@ -85,6 +88,17 @@ async function start(args: string[]): Promise<number> {
   return 0
 }
 
+function checkConfig(args: string[]): number {
+  const { values, positionals } = parseArgs({ args, options: { help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true })
+  if (values.help || positionals.length > 1) {
+    process.stdout.write(CHECK_CONFIG_HELP)
+    return values.help ? 0 : 2
+  }
+  const { config, source } = loadConfig(positionals[0])
+  process.stdout.write(effectiveConfig(config, source))
+  return 0
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv
   if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
@@ -96,6 +110,7 @@ async function main(argv: string[]): Promise<number> {
     return 0
   }
   if (command === 'start') return start(rest)
+  if (command === 'check-config') return checkConfig(rest)
   if (command === 'keys') return keys(rest, process.stdin, (text) => process.stdout.write(text), (text) => process.stderr.write(text))
   process.stderr.write(`tollgate: unknown command "${argv.join(' ')}"\n\n${HELP}`)
   return 2

@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline'
 import { after, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import { parse } from 'yaml'
 import { ConfigError, hashKey, loadConfigFile, parseConfig } from '../../src/index.js'
 import { type FakeUpstream, startFakeUpstream } from '../fixtures/fake-upstream.js'
 import { startGateway } from './helpers.js'
@@ -66,6 +67,25 @@ describe('gateway lifecycle and config', () => {
     writeFileSync(file, 'upstreams:\n  - name: main\n    baseUrl: nope\n')
     const failed = await promisify(execFile)(process.execPath, [CLI, 'start', '--config', file]).then(
       () => assert.fail('start must fail'),
+      (err: { code: number; stderr: string }) => err,
+    )
+    assert.equal(failed.code, 1)
+    assert.match(failed.stderr, /upstreams\.0\.baseUrl/)
+  })
+
+  it('check-config prints the effective config with secrets masked, and fails naming the field', async () => {
+    const file = join(dir, 'check.yaml')
+    writeFileSync(file, 'upstreams:\n  - { name: main, baseUrl: "https://api.example.com/v1", apiKey: "${CHECK_KEY}" }\nstore: { url: "redis://user:hunter2@127.0.0.1:6379/0?password=hunter3" }\n')
+    const { stdout } = await promisify(execFile)(process.execPath, [CLI, 'check-config', file], { env: { ...process.env, CHECK_KEY: 'sk-secret-0123456789' } })
+    const shown = parse(stdout) as { upstreams: Array<{ apiKey: string }>; store: { url: string }; server: { port: number } }
+    assert.equal(shown.upstreams[0]?.apiKey, '***6789')
+    assert.equal(shown.store.url, 'redis://***@127.0.0.1:6379/0?password=***')
+    assert.equal(shown.server.port, 8080, 'defaults are filled in')
+    assert.doesNotMatch(stdout, /sk-secret|hunter/)
+    const bad = join(dir, 'check-bad.yaml')
+    writeFileSync(bad, 'upstreams:\n  - { name: main, baseUrl: nope }\n')
+    const failed = await promisify(execFile)(process.execPath, [CLI, 'check-config', bad]).then(
+      () => assert.fail('an invalid config must fail'),
       (err: { code: number; stderr: string }) => err,
     )
     assert.equal(failed.code, 1)
