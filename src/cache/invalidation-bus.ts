@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { backoff } from '../core/backoff.js'
 import { DEFAULTS } from '../core/defaults.js'
 import type { Store } from '../stores/types.js'
 
@@ -101,10 +102,8 @@ export class InvalidationBus {
     } catch (err) {
       if (this.#closed) return
       this.onError(err as Error)
-      const { busRetryMinMs, busRetryMaxMs } = DEFAULTS.cache
-      const delay = Math.min(busRetryMaxMs, busRetryMinMs * 2 ** Math.min(this.#attempts, 16))
-      this.#attempts++
-      this.#retry = setTimeout(() => void this.start(), delay + Math.floor(Math.random() * busRetryMinMs))
+      const delay = backoff(DEFAULTS.cache.busRetryMinMs, DEFAULTS.cache.busRetryMaxMs)(this.#attempts++)
+      this.#retry = setTimeout(() => void this.start(), delay)
       // A retry never keeps a process alive that has nothing else to do.
       this.#retry.unref()
     }

@@ -1,4 +1,5 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis'
+import { backoff } from '../../core/backoff.js'
 import type { StoreUrl } from '../url.js'
 
 export type RedisClient = Redis | Cluster
@@ -92,12 +93,4 @@ function readonlyReconnect(): { reconnect: (error: Error) => 1 | false; watch: (
         reconnecting = false
       }),
   }
-}
-
-/**
- * Exponential reconnect delay with jitter, capped: a restarted Redis is found again within about
- * `max` ms, and many instances reconnecting at once don't arrive in lockstep.
- */
-export function backoff(min: number, max: number): (retries: number) => number {
-  return (retries) => Math.min(max, min * 2 ** Math.min(retries, 16)) + Math.floor(Math.random() * min)
 }

@@ -2,6 +2,7 @@ import { Cluster, Redis } from 'ioredis'
 import type { TypedEmitter } from '../../core/events.js'
 import type { StoreEvents } from '../types.js'
 import { closeWithin } from './close-within.js'
+import { backoff } from '../../core/backoff.js'
 import type { RedisClient } from './redis-client.js'
 
 /** What the subscriber borrows from its store. */
@@ -119,7 +120,7 @@ export class RedisSubscriber {
     const nodes = cluster.nodes('master')
     const node = nodes.length > 0 ? nodes[this.#node++ % nodes.length] : undefined
     const { host, port, username, password, tls, connectTimeout } = (node ?? cluster.nodes()[0])?.options ?? {}
-    const { reconnectMinDelayMs: min, reconnectMaxDelayMs: max } = this.context
+    const delay = backoff(this.context.reconnectMinDelayMs, this.context.reconnectMaxDelayMs)
     return new Redis({
       host,
       port,
@@ -131,7 +132,7 @@ export class RedisSubscriber {
       autoResubscribe: false,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
-      retryStrategy: (times) => (times > NODE_ATTEMPTS ? null : Math.min(max, min * 2 ** times)),
+      retryStrategy: (times) => (times > NODE_ATTEMPTS ? null : delay(times)),
     })
   }
 
@@ -147,8 +148,8 @@ export class RedisSubscriber {
       () => this.#closed || this.context.events.emit('resubscribed', { store: this.context.name }),
       (error: Error) => {
         this.context.reportError(error)
-        const { reconnectMinDelayMs: min, reconnectMaxDelayMs: max } = this.context
-        setTimeout(() => this.#resubscribe(connection, attempt + 1), Math.min(max, min * 2 ** Math.min(attempt, 16))).unref()
+        const delay = backoff(this.context.reconnectMinDelayMs, this.context.reconnectMaxDelayMs)(attempt)
+        setTimeout(() => this.#resubscribe(connection, attempt + 1), delay).unref()
       },
     )
   }
