@@ -150,7 +150,10 @@ describe(`fault matrix under load (${FAULT_MS / 1000} s per fault)`, () => {
         }
         const switched = logged('failed', injectedAt)
         if (fault.fallback) assert.ok(switched, 'the switch to the fallback is logged')
-        assert.equal(gateway.lines.filter((line) => line.msg.includes('failed (')).length, gateway.lines.filter((line) => line.msg.includes('back to shared limits')).length, 'one line per switch, each way')
+        // One line per switch: the lines alternate. A noisy machine may see one more switch after the
+        // recovery (a command timing out under the reconnect's burst), which is a real switch, logged once.
+        const switchLines = gateway.lines.filter((line) => line.msg.includes('failed (') || line.msg.includes('back to shared limits'))
+        switchLines.forEach((line, i) => assert.equal(line.msg.includes('failed ('), i % 2 === 0, `one line per switch, each way: ${switchLines.map((l) => `${l.at - injectedAt} ms: ${l.msg}`).join(' | ')}`))
         const back = logged('back to shared limits', recoveredAt)
         const during = load.of('fault').map((o) => o.ms)
         report.push(
