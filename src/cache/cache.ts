@@ -160,7 +160,7 @@ export class Cache {
       core.counters.misses++
       core.events.emit('miss', { key, namespace: this.namespace })
     }
-    if (running) core.counters.coalesced++
+    if (running) this.#coalesced(key)
     const flight = running ?? core.flights.start(full, () => this.#load(key, full, loader, call, found?.entry.value as T | undefined))
     const staleSince = found && core.clock.toLocal(found.entry.createdAt)
     const result = await loadWithTimeouts(flight, found, staleSince, key, call, (reason) => {
@@ -288,7 +288,12 @@ export class Cache {
     }
     const options = { ttlMs: lease.ttl, waitMs: lease.wait, pollMinMs: c.leasePollMinMs, pollMaxMs: c.leasePollMaxMs, now: () => performance.now() }
     // The lease's waits are real time even under a test clock: they pace actual polling.
-    return withLease(remote, leaseKey(full), core.id, options, lookup, run, () => core.counters.coalesced++)
+    return withLease(remote, leaseKey(full), core.id, options, lookup, run, () => this.#coalesced(key))
+  }
+
+  #coalesced(key: string): void {
+    this.#core.counters.coalesced++
+    this.#core.events.emit('coalesced', { key, namespace: this.namespace })
   }
 }
 

@@ -82,6 +82,8 @@ export interface CacheEvents extends Record<string, unknown> {
   delete: { key: string; namespace: string }
   /** This instance invalidated something, or the bus told it another instance did. */
   invalidate: { namespace: string; kind: 'key' | 'tags' | 'namespace'; keys?: string[]; tags?: string[]; remote: boolean }
+  /** A caller waited for another caller's loader (in this process, or another instance's through the lease) instead of running its own. */
+  coalesced: { key: string; namespace: string }
   /** A loader threw (the error is also rethrown to callers unless a stale value was served). */
   'loader-error': { key: string; namespace: string; error: Error }
   /** An L2 or bus operation failed; the cache carried on without it. */

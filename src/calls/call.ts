@@ -1,6 +1,7 @@
 import type { Cache } from '../cache/cache.js'
 import type { Clock } from '../core/clock.js'
 import { UpstreamError } from '../core/errors.js'
+import type { TypedEmitter } from '../core/events.js'
 import { requestCacheKey } from '../llm/canonical.js'
 import { completionProblem } from '../llm/completion-shape.js'
 import { costUsd, type ModelPrice } from '../llm/pricing.js'
@@ -8,6 +9,7 @@ import { replayPayloads, withoutUsage } from '../llm/sse-replay.js'
 import type { Completion, StreamAssembler, Usage } from '../llm/stream-assembler.js'
 import { estimateOutputTokens, estimatePromptTokens, usageOf } from '../llm/usage-estimate.js'
 import type { CostLedger } from './cost-ledger.js'
+import { type CallEvents, failureClass } from './events.js'
 import type { CallLimits, Charge } from './limits.js'
 import { LiveStream, type LiveStreamBounds, type LiveStreams } from './live-streams.js'
 import { relayStream } from './relay.js'
@@ -27,6 +29,7 @@ export interface CallDeps {
   streams: LiveStreamBounds
   /** Streams whose upstream waits for a reader to catch up, right now. */
   heldBack: { count: number }
+  events: TypedEmitter<CallEvents>
 }
 
 /**
@@ -41,6 +44,8 @@ export class Call {
   readonly #key: string
   readonly #cache: Cache
   #promptTokens: number | undefined
+  /** How long this call waited on an upstream: its own call, or the identical one it joined. */
+  #upstreamMs = 0
 
   constructor(
     private readonly deps: CallDeps,
@@ -82,9 +87,11 @@ export class Call {
   async #cached(): Promise<CallOutcome> {
     const { policy } = this.request
     const own = this.#stream ? new LiveStream(this.deps.streams) : undefined
+    const asked = performance.now()
     const entry = this.#cache.getOrSetEntry<Completion>(this.#key, (load) => this.#fetch(own, true, undefined, load.skip), { ttl: policy.ttlMs, tags: policy.tags })
     if (own && (await startedFirst(own, entry))) return this.#live('MISS', own)
     const result = await entry
+    if (result.status === 'coalesced') this.#upstreamMs = performance.now() - asked
     if (result.status === 'miss') return this.#answered('MISS', result.value)
     const tooOld = policy.maxAgeMs !== undefined && this.deps.clock.now() - result.createdAt > policy.maxAgeMs
     // An entry that is not a completion (written by an older version, or by hand) is never replayed.
@@ -116,6 +123,10 @@ export class Call {
   /** Joins a stream in flight under the same namespace and key: served like a hit, live. */
   async #follow(live: LiveStream): Promise<CallOutcome> {
     this.refund()
+    const joined = performance.now()
+    this.deps.events.emit('stream-joined', { tenant: this.request.caller.tenant, model: this.request.route.model })
+    const waited = () => (this.#upstreamMs = performance.now() - joined)
+    live.result.then(waited, waited)
     live.result.then((completion) => this.#saved(completion), () => {})
     const first = await Promise.race([live.started.then(() => live), live.result])
     if (first === live) return this.#live('HIT', live)
@@ -130,6 +141,7 @@ export class Call {
   async #fetch(live: LiveStream | undefined, joinable: boolean, signal?: AbortSignal, uncacheable?: () => void): Promise<Completion> {
     const { route, kind, policy } = this.request
     if (live && joinable) this.deps.live.register(policy.namespace, this.#key, live)
+    const sent = performance.now()
     let response: UpstreamResponse
     try {
       // The caller leaving drops the call while it waits for a connection, even one the cache wants.
@@ -140,10 +152,11 @@ export class Call {
       // A call cut by its caller reached the provider, which bills its prompt at least; one dropped
       // while it waited for a connection cost nothing.
       this.#spent(failure.code === 'E_UPSTREAM_ABORTED' && failure.sent ? usageOf(this.#prompt(), 0) : null)
+      this.#upstreamEnded(sent, undefined, failure)
       live?.fail(failure)
       throw failure
     }
-    if (live && response.contentType.includes('text/event-stream')) return this.#relay(response, live, joinable, uncacheable)
+    if (live && response.contentType.includes('text/event-stream')) return this.#relay(response, live, joinable, sent, uncacheable)
     let value: unknown
     try {
       value = await route.upstream.readJson(response)
@@ -153,18 +166,23 @@ export class Call {
       const failure = route.upstream.failure(err)
       // A reply that arrived but is garbage, or too large to read, was still a call the provider may bill: its prompt at least.
       this.#spent(failure.code === 'E_UPSTREAM_INVALID' || failure.code === 'E_UPSTREAM_TOO_LARGE' ? usageOf(this.#prompt(), 0) : null)
+      this.#upstreamEnded(sent, undefined, failure)
       live?.fail(failure)
       throw failure
     }
     const completion = value as Completion
+    this.#upstreamEnded(sent)
     this.#spent(this.#usage(completion))
     live?.end(completion)
     return completion
   }
 
-  async #relay(response: UpstreamResponse, live: LiveStream, cached: boolean, uncacheable?: () => void): Promise<Completion> {
+  async #relay(response: UpstreamResponse, live: LiveStream, cached: boolean, sent: number, uncacheable?: () => void): Promise<Completion> {
     const { route, kind } = this.request
+    let firstToken: number | undefined
+    live.started.then(() => (firstToken = performance.now()), () => {})
     const { assembler, failure } = await relayStream(response, live, route.upstream, kind === 'text' ? 'text' : 'chat', this.deps.heldBack, cached ? this.#cacheable(uncacheable) : undefined)
+    this.#upstreamEnded(sent, firstToken, failure)
     if (!failure) {
       const completion = assembler.result()
       this.#spent(this.#usage(completion))
@@ -196,6 +214,20 @@ export class Call {
     }
   }
 
+  /** Reports an upstream call that ended (`failure`: how it failed) and keeps how long it took. */
+  #upstreamEnded(sent: number, firstToken?: number, failure?: UpstreamError): void {
+    const { route, caller } = this.request
+    this.#upstreamMs = performance.now() - sent
+    this.deps.events.emit('upstream', {
+      upstream: route.upstream.name,
+      model: route.model,
+      tenant: caller.tenant,
+      seconds: this.#upstreamMs / 1000,
+      ...(firstToken !== undefined ? { firstTokenSeconds: (firstToken - sent) / 1000 } : {}),
+      ...(failure ? { failure: failureClass(failure) } : {}),
+    })
+  }
+
   /** The prompt's estimated tokens, worked out once and only when needed (a hit without limits never needs it). */
   #prompt(): number {
     this.#promptTokens ??= estimatePromptTokens(this.request.body)
@@ -210,7 +242,13 @@ export class Call {
   /** Records an upstream call's cost (null: it cost nothing) and settles the charge with it. */
   #spent(usage: Usage | null): void {
     const { caller, route } = this.request
-    if (usage) this.deps.ledger.record(caller.tenant, route.model, false, costUsd(this.price, usage), usage.prompt_tokens ?? 0, usage.completion_tokens ?? 0)
+    if (usage) {
+      const usd = costUsd(this.price, usage)
+      const promptTokens = usage.prompt_tokens ?? 0
+      const completionTokens = usage.completion_tokens ?? 0
+      this.deps.ledger.record(caller.tenant, route.model, false, usd, promptTokens, completionTokens)
+      this.deps.events.emit('spent', { tenant: caller.tenant, model: route.model, usd, promptTokens, completionTokens })
+    }
     if (this.charge) this.deps.limits?.settle(this.charge, usage)
   }
 
@@ -218,7 +256,11 @@ export class Call {
   #saved(completion: Completion): number {
     const usage = this.#usage(completion)
     const saved = costUsd(this.price, usage)
-    this.deps.ledger.record(this.request.caller.tenant, this.request.route.model, true, saved, usage.prompt_tokens ?? 0, usage.completion_tokens ?? 0)
+    const { caller, route } = this.request
+    const promptTokens = usage.prompt_tokens ?? 0
+    const completionTokens = usage.completion_tokens ?? 0
+    this.deps.ledger.record(caller.tenant, route.model, true, saved, promptTokens, completionTokens)
+    this.deps.events.emit('saved', { tenant: caller.tenant, model: route.model, usd: saved, promptTokens, completionTokens })
     return saved
   }
 
@@ -240,8 +282,11 @@ export class Call {
   #outcome(cache: CacheStatus, completion: Completion, ageSeconds: number, costUsd: number | undefined, savedUsd: number | undefined): CallOutcome {
     const kind = this.request.kind === 'text' ? 'text' : 'chat'
     const includeUsage = this.#includeUsage
+    const upstreamSeconds = this.#upstreamMs / 1000
     return {
       cache,
+      cacheKey: this.#key,
+      upstreamSeconds: () => upstreamSeconds,
       ageSeconds,
       charge: this.charge,
       completion,
@@ -264,6 +309,8 @@ export class Call {
     return {
       result,
       cache,
+      cacheKey: this.#key,
+      upstreamSeconds: () => this.#upstreamMs / 1000,
       ageSeconds: 0,
       charge: this.charge,
       completion: undefined,

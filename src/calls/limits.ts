@@ -3,6 +3,8 @@ import { costUsd, type ModelPrice } from '../llm/pricing.js'
 import type { Usage } from '../llm/stream-assembler.js'
 import { createRateLimiter, type RateLimiter } from '../ratelimit/rate-limiter.js'
 import type { RateLimiterLogger, RuleOptions } from '../ratelimit/options.js'
+import { TypedEmitter } from '../core/events.js'
+import type { RateLimitDecision } from '../ratelimit/types.js'
 import type { Store } from '../stores/types.js'
 import type { Caller, Charge } from './types.js'
 
@@ -56,6 +58,8 @@ function rulesOf(limits: LimitsSpec): RuleOptions[] {
  * after a refund (a background refresh the call started) is added on top.
  */
 export class CallLimits {
+  /** Every decision of every key's limiter, and the switches of their store: what metrics count. */
+  readonly events = new TypedEmitter<CallLimitsEvents>()
   readonly #limiters = new Map<string, RateLimiter>()
   /** Settlements still running: replies do not wait for them, shutdown does. */
   readonly #pending = new Set<Promise<unknown>>()
@@ -87,6 +91,31 @@ export class CallLimits {
       const limiter = key.limits ? make(key.limits) : shared
       if (limiter) this.#limiters.set(key.name, limiter)
     }
+    for (const limiter of new Set(this.#limiters.values())) this.#forward(limiter)
+  }
+
+  /** The limiters' store events, once each (keys without limits of their own share one). */
+  #forward(limiter: RateLimiter): void {
+    limiter.events.on('store-error', ({ error }) => this.events.emit('store-error', { error }))
+    limiter.events.on('fallback-on', ({ error }) => this.events.emit('fallback-on', { error }))
+    limiter.events.on('fallback-off', () => this.events.emit('fallback-off', {}))
+  }
+
+  /** The worst circuit of the limiters: `open` if any is, else `half-open` if any is, else `closed`. */
+  circuit(): 'closed' | 'open' | 'half-open' {
+    const states = [...new Set(this.#limiters.values())].map((limiter) => limiter.stats().circuit)
+    return states.includes('open') ? 'open' : states.includes('half-open') ? 'half-open' : 'closed'
+  }
+
+  /**
+   * Forgets the counters of a gateway key (its limiter's rules for its tenant), per user and per model
+   * when given; false when the key has no limits.
+   */
+  async reset(caller: Caller, model?: string, user?: string): Promise<boolean> {
+    const limiter = this.#limiter(caller)
+    if (!limiter) return false
+    await limiter.reset(caller.tenant, { scopes: { key: caller.key, ...(model ? { model } : {}), ...(user ? { user } : {}) } })
+    return true
   }
 
   /** Whether `caller` has limits at all (without any, there is nothing to charge or estimate). */
@@ -105,6 +134,7 @@ export class CallLimits {
     const microUsd = Math.ceil(costUsd(price, { prompt_tokens: promptTokens, completion_tokens: outputTokens, total_tokens: tokens }) * MICRO)
     const cost = { requests: 1, tokens, 'user-requests': 1, 'user-tokens': tokens, 'model-requests': 1, 'model-tokens': tokens, budget: microUsd }
     const decision = await limiter.consume(caller.tenant, { cost: only(limiter, cost), scopes: scopes(caller, model, user) })
+    this.events.emit('decision', { tenant: caller.tenant, key: caller.key, decision })
     const windows: Record<string, number> = {}
     for (const rule of limiter.rules) windows[rule.name] = rule.windowMs
     return { caller, model, user, price, promptTokens, tokens, microUsd, decision, windows, settled: false }
@@ -151,6 +181,15 @@ export class CallLimits {
   #limiter(caller: Caller): RateLimiter | undefined {
     return this.#limiters.get(caller.key) ?? this.#limiters.get(DEFAULT_LIMITER)
   }
+}
+
+export interface CallLimitsEvents extends Record<string, unknown> {
+  /** A call's limits were decided (allowed or refused), by the store or the fallback; `key` is the gateway key's name. */
+  decision: { tenant: string; key: string; decision: RateLimitDecision }
+  'store-error': { error: Error }
+  /** Decisions moved to the fallback policy (once per switch of each limiter). */
+  'fallback-on': { error: Error }
+  'fallback-off': Record<string, never>
 }
 
 function scopes(caller: Caller, model: string, user: string | undefined): Record<string, string> {

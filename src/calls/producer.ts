@@ -9,6 +9,8 @@ import { CostLedger } from './cost-ledger.js'
 import type { CallLimits, Charge } from './limits.js'
 import { LiveStreams } from './live-streams.js'
 import type { CallOutcome, CallRequest } from './types.js'
+import type { CallEvents } from './events.js'
+import { TypedEmitter } from '../core/events.js'
 
 export interface CallProducerOptions {
   /** Where answers are cached; each call names its namespace (which carries the tenant). */
@@ -44,6 +46,8 @@ export interface CallProducerOptions {
  */
 export class CallProducer {
   readonly ledger: CostLedger
+  /** Spend, savings, joined streams and upstream calls as they happen (see {@link CallEvents}). */
+  readonly events = new TypedEmitter<CallEvents>()
   readonly #options: CallProducerOptions
   readonly #deps: CallDeps
 
@@ -61,6 +65,7 @@ export class CallProducer {
         joinable: options.joinableStreamBytes ?? DEFAULTS.gateway.joinableStreamBytes,
       },
       heldBack: { count: 0 },
+      events: this.events,
     }
   }
 

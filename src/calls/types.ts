@@ -77,8 +77,16 @@ export interface CallResult {
 /** How a call was answered, once known; what settles after the reply is read. */
 export interface CallOutcome {
   readonly cache: CacheStatus
+  /** The call's cache key (SHA-256 of the canonical request, hex), as `cache.delete` takes it in the call's namespace. */
+  readonly cacheKey: string
   /** Seconds since the answer was produced (0 for a live one). */
   readonly ageSeconds: number
+  /**
+   * Seconds the call waited on an upstream: its own call, or the identical call it joined (0 for a
+   * hit). Ask once the reply was sent: a live stream's is known at its end. Its total time minus this
+   * is what the gateway itself took.
+   */
+  upstreamSeconds(): number
   /** What the call took from its limits (undefined without limits), for the rate-limit headers. */
   readonly charge: Charge | undefined
   /** The whole answer, when there is one at hand (always for non-streaming calls). */

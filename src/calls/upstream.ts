@@ -4,7 +4,9 @@ import { Pool } from 'undici'
 import { DEFAULTS } from '../core/defaults.js'
 import { countJsonValues } from '../core/json-size.js'
 import { UpstreamError } from '../core/errors.js'
+import { TypedEmitter } from '../core/events.js'
 import { ConnectionGate } from './connection-gate.js'
+import type { UpstreamEvents } from './events.js'
 
 /** One OpenAI-compatible provider, as the gateway config describes it. */
 export interface UpstreamSpec {
@@ -86,6 +88,8 @@ const PASSED_ON = ['retry-after', 'retry-after-ms', 'x-request-id', 'request-id'
  */
 export class Upstream {
   readonly name: string
+  /** Retries, as they happen. */
+  readonly events = new TypedEmitter<UpstreamEvents>()
   readonly #pool: Pool
   readonly #base: URL
   /** Who holds the connections, and who waits for one. */
@@ -203,6 +207,7 @@ export class Upstream {
       } catch (err) {
         const failure = this.failure(err)
         if (failure.code !== 'E_UPSTREAM_UNREACHABLE' || attempt >= maxRetries) throw failure
+        this.events.emit('retry', { upstream: this.name, reason: 'unreachable' })
         await sleep(backoff(attempt), undefined, { signal: request.signal }).catch(() => {})
         if (request.signal?.aborted) throw this.failure(request.signal.reason)
         continue
@@ -217,6 +222,7 @@ export class Upstream {
       const wait = retryWait(response.headers, attempt)
       if (RETRIED(response.statusCode) && attempt < maxRetries && wait <= MAX_RETRY_WAIT_MS) {
         await response.body.dump().catch(() => {})
+        this.events.emit('retry', { upstream: this.name, reason: response.statusCode === 429 ? 'status_429' : 'status_5xx' })
         await sleep(wait, undefined, { signal: request.signal }).catch(() => {})
         if (request.signal?.aborted) throw this.failure(request.signal.reason)
         continue

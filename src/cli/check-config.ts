@@ -24,6 +24,7 @@ export function effectiveConfig(config: GatewayConfig, source: string): string {
   for (const upstream of shown.upstreams) {
     if (upstream.apiKey !== undefined) upstream.apiKey = maskSecret(upstream.apiKey)
   }
+  if (shown.admin.token !== undefined) shown.admin.token = maskSecret(shown.admin.token)
   if (shown.store) shown.store.url = maskUrl(shown.store.url)
   if (shown.limits.store) shown.limits.store.url = maskUrl(shown.limits.store.url)
   return `# effective config from ${source}; secrets masked\n${stringify(shown)}`

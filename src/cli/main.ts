@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { ConfigError, defaultConfig, type GatewayConfig, loadConfigFile } from '../gateway/config.js'
 import { createGateway } from '../gateway/server.js'
+import { version } from '../gateway/version.js'
 import { maskUrl } from '../stores/url.js'
 import { CHECK_CONFIG_HELP, effectiveConfig } from './check-config.js'
 import { keys } from './keys.js'
@@ -39,11 +40,6 @@ Options:
   --host HOST      listen on this address
   -h, --help       show this help
 `
-
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
-  return pkg.version
-}
 
 function loadConfig(file: string | undefined): { config: GatewayConfig; source: string } {
   const path = file ?? process.env.TOLLGATE_CONFIG ?? (existsSync('tollgate.yaml') ? 'tollgate.yaml' : undefined)

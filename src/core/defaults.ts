@@ -160,9 +160,24 @@ export const DEFAULTS = {
      * `[{},{},…]` or of numbers holds a million or two, and cost seconds of event loop at 8 at once.
      */
     maxJsonValues: 500_000,
+    /** Tenant and model pairs the cost ledger keeps apart; later pairs are summed under `other`. */
+    maxLedgerLines: 10_000,
   },
   memcached: {
     /** memcached refuses keys over 250 bytes; longer ones are hashed (prefix included). */
     maxKeyBytes: 250,
+  },
+  metrics: {
+    /**
+     * Distinct tenant (and model) label values per metric family before later ones collapse to
+     * `other`: each value multiplies every labelled series, and a label per caller is how an exporter
+     * leaks memory (LiteLLM had to drop labels for exactly this).
+     */
+    maxTenantLabels: 50,
+    maxModelLabels: 50,
+    /** Window of the quantiles `/admin/stats` reports (latency, overhead): recent, not since start. */
+    quantileWindowSeconds: 60,
+    /** How many tenants and models `/admin/stats` ranks by spend and savings. */
+    topLines: 10,
   },
 } as const

@@ -28,6 +28,11 @@ export class TypedEmitter<Events extends Record<string, unknown>> {
     this.#emitter.off(event, listener)
   }
 
+  /** Whether anyone listens to `event`: lets a hot path skip building a payload nobody reads. */
+  listening<K extends keyof Events & string>(event: K): boolean {
+    return this.#emitter.listenerCount(event) > 0
+  }
+
   /** @internal */
   emit<K extends keyof Events & string>(event: K, payload: Events[K]): void {
     // Skip building nothing for nobody: emit is on hot paths.

@@ -212,6 +212,30 @@ export const configSchema = z
      * `/v1/batches`) reach the upstream's one account: every tenant sees every other's resources.
      */
     passThrough: z.array(passThroughPattern).max(64).default([]),
+    /**
+     * The admin API (`/admin/*`) and the dashboard's data, behind their own token (`Authorization:
+     * Bearer <token>`, compared in constant time). Off unless `token` is set.
+     */
+    admin: z
+      .object({ token: z.string().min(16, { message: 'a token of at least 16 characters (tollgate keys create makes one)' }).optional() })
+      .strict()
+      .default({}),
+    /** `GET /metrics` for Prometheus. Label values are capped so a flood of tenants or models cannot grow memory without bound. */
+    metrics: z
+      .object({
+        /** Serve `/metrics`. Default true. */
+        enabled: z.boolean().default(true),
+        /** `/metrics` needs the admin token too (tenant and model names are visible there). Default false. */
+        requireAdminToken: z.boolean().default(false),
+        /** Distinct tenant label values; later ones are counted as `other`. Default 50. */
+        maxTenantLabels: z.number().int().min(1).max(10_000).default(DEFAULTS.metrics.maxTenantLabels),
+        /** Distinct model label values; later ones are counted as `other`. Default 50. */
+        maxModelLabels: z.number().int().min(1).max(10_000).default(DEFAULTS.metrics.maxModelLabels),
+        /** Per-key series (budget remaining per gateway key); off by default: one series per key. */
+        keyLabels: z.boolean().default(false),
+      })
+      .strict()
+      .default({ enabled: true, requireAdminToken: false, maxTenantLabels: DEFAULTS.metrics.maxTenantLabels, maxModelLabels: DEFAULTS.metrics.maxModelLabels, keyLabels: false }),
   })
   .strict()
   .superRefine((config, ctx) => {
@@ -354,6 +378,7 @@ export function defaultConfig(env: NodeJS.ProcessEnv = process.env): GatewayConf
     {
       ...(store.url ? { store: { url: store.url, keyPrefix: store.keyPrefix ?? '' } } : {}),
       upstreams: [{ name: 'openai', baseUrl: env.OPENAI_BASE_URL || 'https://api.openai.com/v1', ...(env.OPENAI_API_KEY ? { apiKey: env.OPENAI_API_KEY } : {}) }],
+      ...(env.TOLLGATE_ADMIN_TOKEN ? { admin: { token: env.TOLLGATE_ADMIN_TOKEN } } : {}),
     },
     env,
   )

@@ -15,6 +15,8 @@ export interface LlmRouteDeps {
   config: GatewayConfig
   router: ModelRouter
   producer: CallProducer
+  /** Each answered request's outcome, for the metrics taken once its reply is sent. */
+  outcomes?: WeakMap<FastifyRequest, CallOutcome> | undefined
 }
 
 /**
@@ -62,6 +64,7 @@ export async function handleLlm(deps: LlmRouteDeps, kind: CallKind, caller: Call
     if (err instanceof RateLimitedError) throw rateLimited(err.charge as Charge)
     throw err
   }
+  deps.outcomes?.set(request, outcome)
   // The client left while the answer was coming: nobody to send it to (a live stream goes on only for the cache).
   if (isGone(reply)) {
     outcome.abandon()
@@ -75,6 +78,7 @@ export async function handleLlm(deps: LlmRouteDeps, kind: CallKind, caller: Call
 
 function addCacheHeaders(headers: Record<string, string>, outcome: CallOutcome): void {
   headers['x-tollgate-cache'] = outcome.cache
+  headers['x-tollgate-cache-key'] = outcome.cacheKey
   headers.age = String(outcome.ageSeconds)
   if (outcome.costUsd !== undefined) headers['x-tollgate-cost-usd'] = outcome.costUsd.toFixed(6)
   if (outcome.savedUsd !== undefined) headers['x-tollgate-saved-usd'] = outcome.savedUsd.toFixed(6)

@@ -4,14 +4,18 @@ import { type Cache, createCache } from '../cache/cache.js'
 import { CallLimits } from '../calls/limits.js'
 import { CallProducer } from '../calls/producer.js'
 import { ModelRouter } from '../calls/router.js'
-import type { Caller } from '../calls/types.js'
+import type { Caller, CallOutcome } from '../calls/types.js'
 import type { Clock } from '../core/clock.js'
 import { DEFAULTS } from '../core/defaults.js'
 import { countJsonValues } from '../core/json-size.js'
 import { UpstreamError } from '../core/errors.js'
 import { Pricing } from '../llm/pricing.js'
+import { createSessionStore, type SessionStore } from '../sessions/session-store.js'
 import { createStore } from '../stores/create-store.js'
 import type { Store } from '../stores/types.js'
+import { adminStats } from './admin/admin-stats.js'
+import { AdminToken } from './admin/admin-token.js'
+import { registerAdmin } from './admin/admin-routes.js'
 import { Authenticator } from './auth.js'
 import { type GatewayConfig, openStore, upstreamSpecs } from './config.js'
 import { handleLlm, type LlmRouteDeps } from './llm-route.js'
@@ -19,7 +23,9 @@ import { ModelList } from './models.js'
 import { GatewayHttpError, httpErrorOf } from './openai-errors.js'
 import { LLM_ROUTES, PassThrough } from './pass-through.js'
 import { methodNotAllowed } from './responders.js'
+import { GatewayMetrics } from './metrics/gateway-metrics.js'
 import { readiness, startupWarnings } from './readiness.js'
+import { version } from './version.js'
 
 export interface GatewayOptions {
   /** Log requests and lifecycle as JSON lines (pino, through Fastify). Default false. */
@@ -42,6 +48,11 @@ export class Gateway {
   readonly limitsStore: Store
   readonly cache: Cache
   readonly producer: CallProducer
+  /** The Prometheus metrics (`GET /metrics`); undefined with `metrics.enabled: false`. */
+  readonly metrics: GatewayMetrics | undefined
+  /** Sessions for services in other languages (`/admin/sessions/:id`), over the gateway's store. */
+  readonly sessions: SessionStore<unknown>
+  readonly startedAt = new Date()
   /** What the config would be warned about at start (unpriced models, a limits store that may evict). */
   readonly warnings: string[] = []
   readonly #router: ModelRouter
@@ -85,6 +96,11 @@ export class Gateway {
       joinableStreamBytes: config.server.joinableStreamBytes,
     })
     this.warnings.push(...startupWarnings(config, this.#router, pricing))
+    this.sessions = createSessionStore({ store: this.store })
+    const stores = [{ role: 'cache' as const, store: this.store }, ...(this.limitsStore === this.store ? [] : [{ role: 'limits' as const, store: this.limitsStore }])]
+    this.metrics = config.metrics.enabled
+      ? new GatewayMetrics({ producer: this.producer, upstreams: this.#router.upstreams, cache: this.cache, limits: this.#limits, stores }, config.metrics)
+      : undefined
     this.app = Fastify({
       logger: options.logger ? { level: config.server.logLevel } : false,
       bodyLimit: config.server.bodyLimit,
@@ -103,7 +119,8 @@ export class Gateway {
     })
     // Past it Node closes new connections as they arrive: idle keep-alive sockets cannot pile up without bound.
     this.app.server.maxConnections = config.server.maxConnections
-    const deps: LlmRouteDeps = { config, router: this.#router, producer: this.producer }
+    const outcomes = this.metrics ? new WeakMap<FastifyRequest, CallOutcome>() : undefined
+    const deps: LlmRouteDeps = { config, router: this.#router, producer: this.producer, outcomes }
     const auth = new Authenticator(config)
     const models = new ModelList(this.#router)
     // The first upstream whose base takes no model: a `{model}` base would give `/deployments//files`.
@@ -160,6 +177,30 @@ export class Gateway {
       void reply.status(404).send(new GatewayHttpError(404, `Unknown route: ${request.method} ${request.url.split('?')[0]}`, { code: 'not_found' }).body())
     })
 
+    const metrics = this.metrics
+    if (metrics && outcomes) {
+      // After the reply is sent: its status, and for a stream its last byte, are known.
+      this.app.addHook('onResponse', (request, reply, done) => {
+        const outcome = outcomes.get(request)
+        metrics.observeRequest(request.routeOptions.url ?? 'unmatched', reply.statusCode, outcome?.cache ?? 'NONE', reply.elapsedTime / 1000, outcome?.upstreamSeconds())
+        done()
+      })
+      const guard = config.metrics.requireAdminToken && config.admin.token ? new AdminToken(config.admin.token) : undefined
+      this.app.get('/metrics', async (request, reply) => {
+        guard?.check(request.headers.authorization)
+        return reply.type(metrics.registry.contentType).send(await metrics.text())
+      })
+    }
+    registerAdmin(this.app, {
+      config,
+      cache: this.cache,
+      limits: this.#limits,
+      sessions: this.sessions,
+      stats: () => {
+        if (!this.metrics) throw new GatewayHttpError(404, '/admin/stats needs the metrics (metrics.enabled: true).', { code: 'metrics_disabled' })
+        return adminStats({ version: version(), startedAt: this.startedAt, metrics: this.metrics, ledger: this.producer.ledger, cache: this.cache, limits: this.#limits, store: this.store })
+      },
+    })
     this.app.get('/healthz', async () => ({ status: 'ok' }))
     this.app.get('/readyz', () => readiness(this.store, this.limitsStore, this.#limits.onFallback))
     this.app.post('/v1/chat/completions', (request, reply) => handleLlm(deps, 'chat', callerOf(request), request, reply))
@@ -209,8 +250,10 @@ export class Gateway {
       } finally {
         clearTimeout(deadline)
       }
+      this.metrics?.close()
       await this.#router.close()
       await this.#limits.close()
+      await this.sessions.close()
       await this.cache.close()
       if (this.limitsStore !== this.store) await this.limitsStore.close()
       await this.store.close()

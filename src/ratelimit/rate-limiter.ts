@@ -133,12 +133,18 @@ export class RateLimiter {
     return this.#decide(id, this.#scoped(costs, options.scopes), 'f', options.scopes)
   }
 
-  /** Forgets everything about `key`: its counters on the store and in the fallback, and any cached block. */
-  async reset(key: string): Promise<void> {
+  /**
+   * Forgets everything about `key`: its counters on the store and in the fallback, and any cached
+   * block. A scoped rule's counter is the one of the scope value given in `scopes` (as `consume`
+   * takes them); without one, the counter of calls that had none.
+   */
+  async reset(key: string, options: { scopes?: Record<string, string> } = {}): Promise<void> {
     const id = this.#identity(key)
+    const { scopes } = options
+    if (scopes !== undefined && (scopes === null || typeof scopes !== 'object')) throw new InvalidOptionError('scopes', scopes, '{ scopeName: string }')
     this.#blockCache?.delete(id)
-    await this.#fallbackStore?.delete(...this.#keys(id))
-    await this.#store.delete(...this.#keys(id, true))
+    await this.#fallbackStore?.delete(...this.#keys(id, false, scopes))
+    await this.#store.delete(...this.#keys(id, true, scopes))
   }
 
   stats(): RateLimiterStats {

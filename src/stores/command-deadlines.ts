@@ -9,6 +9,12 @@ interface Pending {
 export interface CommandErrors {
   timeout(operation: string): Error
   failure(error: unknown, operation: string): Error
+  /**
+   * Told of every command as it settles (its time, and its error if it failed or timed out) when it
+   * returns true from `observing()`: asked per command so that nobody listening costs one call.
+   */
+  observing?(): boolean
+  settled?(operation: string, seconds: number, error: Error | undefined): void
 }
 
 /**
@@ -45,12 +51,15 @@ export class CommandDeadlines {
         (value) => {
           if (entry.settled) return
           entry.settled = true
+          if (this.#errors.observing?.()) this.#observe(entry, undefined)
           resolve(value)
         },
         (error) => {
           if (entry.settled) return
           entry.settled = true
-          reject(this.#errors.failure(error, operation))
+          const failure = this.#errors.failure(error, operation)
+          if (this.#errors.observing?.()) this.#observe(entry, failure)
+          reject(failure)
         },
       )
     })
@@ -68,6 +77,10 @@ export class CommandDeadlines {
     }
     this.#queue = []
     this.#head = 0
+  }
+
+  #observe(entry: Pending, error: Error | undefined): void {
+    this.#errors.settled?.(entry.operation, (performance.now() - entry.deadline + this.#timeoutMs) / 1000, error)
   }
 
   #arm(): void {
@@ -92,7 +105,9 @@ export class CommandDeadlines {
       if (!entry.settled && entry.deadline > now) break
       if (!entry.settled) {
         entry.settled = true
-        entry.reject(this.#errors.timeout(entry.operation))
+        const failure = this.#errors.timeout(entry.operation)
+        if (this.#errors.observing?.()) this.#observe(entry, failure)
+        entry.reject(failure)
       }
       this.#head++
     }

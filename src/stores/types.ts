@@ -62,6 +62,11 @@ export interface StoreEvents extends Record<string, unknown> {
   resubscribed: { store: string }
   /** The subscriber connection was lost: messages published until `resubscribed` are not seen. */
   'subscriber-lost': { store: string }
+  /**
+   * A command settled (Redis stores; emitted only while someone listens): its operation (`get`,
+   * `script rate-limit`, ...), its time, and its typed error if it failed or timed out.
+   */
+  command: { store: string; operation: string; seconds: number; error?: Error }
   /** A connection-level error (commands report their own errors through their promises). */
   error: { store: string; error: Error }
 }
@@ -101,8 +106,9 @@ export interface Store {
   /** Needs `capabilities.pubsub`. Resolves once subscribed, with a function that unsubscribes. */
   subscribe(channel: string, listener: (message: string) => void): Promise<() => Promise<void>>
   /**
-   * What the server says of itself, in Redis' `INFO memory` terms (`maxmemory`, `maxmemory_policy`,
-   * `used_memory`, ...): how an operator tells whether it may evict keys.
+   * What the server says of itself, in Redis' `INFO` terms (`maxmemory`, `maxmemory_policy`,
+   * `used_memory`, `connected_clients`, `keyspace_hits`, `db0`, ...): how an operator tells whether it
+   * may evict keys, and how full and busy it is.
    */
   serverInfo(): Promise<Record<string, string>>
   /** Round trip in ms; throws when the store cannot be reached. */

@@ -46,6 +46,8 @@ export class RedisStore implements Store {
     this.#deadlines = new CommandDeadlines(options.commandTimeoutMs, {
       timeout: (operation) => new StoreTimeoutError(this.name, operation, options.commandTimeoutMs),
       failure: (error, operation) => (this.#closed ? new StoreClosedError(this.name) : mapRedisError(error, this.name, operation)),
+      observing: () => this.events.listening('command'),
+      settled: (operation, seconds, error) => this.events.emit('command', { store: this.name, operation, seconds, ...(error ? { error } : {}) }),
     })
     this.#client = createRedisClient(url, options)
     this.#firstReady = new Promise((resolve) => this.events.once('ready', () => resolve()))
@@ -141,7 +143,8 @@ export class RedisStore implements Store {
   /** `INFO memory` of the server (of one master, on Cluster), as `field: value`. */
   async serverInfo(): Promise<Record<string, string>> {
     const client = this.kind === 'redis-cluster' ? ((this.#client as Cluster).nodes('master')[0] ?? this.#client) : this.#client
-    const text = await this.#run('info', () => client.info('memory'))
+    // Every default section: memory (eviction), clients, stats (keyspace hits), keyspace (key counts).
+    const text = await this.#run('info', () => client.info())
     const info: Record<string, string> = Object.create(null) as Record<string, string>
     for (const line of text.split('\r\n')) {
       const colon = line.indexOf(':')
