@@ -23,7 +23,7 @@ export interface CostLine {
 export class CostLedger {
   readonly #lines = new Map<string, CostLine>()
 
-  constructor(private readonly maxLines = DEFAULTS.gateway.maxLedgerLines) {}
+  constructor(private readonly maxLines: number = DEFAULTS.gateway.maxLedgerLines) {}
 
   record(tenant: string, model: string, hit: boolean, usd: number, promptTokens: number, completionTokens: number): void {
     const line = this.#line(tenant, model)

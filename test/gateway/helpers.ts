@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict'
 import { after, before } from 'node:test'
 import OpenAI from 'openai'
 import { type FakeUpstream, startFakeUpstream } from '../fixtures/fake-upstream.js'
@@ -79,4 +80,18 @@ export async function readRest(reader: ReadableStreamDefaultReader<Uint8Array>):
   let text = ''
   for (let r = await reader.read(); !r.done; r = await reader.read()) text += Buffer.from(r.value).toString()
   return text
+}
+
+/** `/metrics` as a map from `name{labels}` to value (comments and buckets left out). */
+export async function scrape(url: string, headers: Record<string, string> = {}): Promise<Map<string, number>> {
+  const response = await fetch(`${url}/metrics`, { headers })
+  assert.equal(response.status, 200)
+  assert.match(response.headers.get('content-type') ?? '', /text\/plain/)
+  const series = new Map<string, number>()
+  for (const line of (await response.text()).split('\n')) {
+    if (!line || line.startsWith('#') || line.includes('_bucket{')) continue
+    const space = line.lastIndexOf(' ')
+    series.set(line.slice(0, space), Number(line.slice(space + 1)))
+  }
+  return series
 }

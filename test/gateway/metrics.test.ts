@@ -3,21 +3,7 @@ import { after, before, describe, it } from 'node:test'
 import { type FakeUpstream, startFakeUpstream } from '../fixtures/fake-upstream.js'
 import { waitFor } from '../harness/processes.js'
 import { RedisServer } from '../harness/redis-server.js'
-import { type RunningGateway, startGateway, within } from './helpers.js'
-
-/** `/metrics` as a map from `name{labels}` to value (comments and buckets left out). */
-export async function scrape(url: string, headers: Record<string, string> = {}): Promise<Map<string, number>> {
-  const response = await fetch(`${url}/metrics`, { headers })
-  assert.equal(response.status, 200)
-  assert.match(response.headers.get('content-type') ?? '', /text\/plain/)
-  const series = new Map<string, number>()
-  for (const line of (await response.text()).split('\n')) {
-    if (!line || line.startsWith('#') || line.includes('_bucket{')) continue
-    const space = line.lastIndexOf(' ')
-    series.set(line.slice(0, space), Number(line.slice(space + 1)))
-  }
-  return series
-}
+import { type RunningGateway, scrape, startGateway, within } from './helpers.js'
 
 const chat = (content: string, extra: Record<string, unknown> = {}) => ({ model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content }], ...extra })
 const value = (series: Map<string, number>, name: string) => series.get(name) ?? 0
