@@ -112,9 +112,10 @@ const redis = await RedisServer.start()
 try {
   const upstream = await firstMatch(start([fileURLToPath(new URL('./fake-upstream-server.js', import.meta.url))]), /^(http:\/\/\S+)$/)
   const base = `server:\n  logLevel: warn\nupstreams:\n  - name: fake\n    baseUrl: ${upstream}\n`
-  const [miss, hitMemory, hitRedis, portkeyUrl] = await Promise.all([
+  const [miss, hitMemory, hitNoMetrics, hitRedis, portkeyUrl] = await Promise.all([
     tollgate(dir, 'miss', `${base}cache:\n  enabled: false\n`),
     tollgate(dir, 'hit-memory', base),
+    tollgate(dir, 'hit-no-metrics', `${base}metrics:\n  enabled: false\n`),
     tollgate(dir, 'hit-redis', `${base}store:\n  url: ${redis.url}\n`),
     portkey(),
   ])
@@ -123,6 +124,7 @@ try {
     { name: 'fake upstream, direct', url: `${upstream}/chat/completions`, headers: {} },
     { name: 'tollgate, miss path (cache off)', url: `${miss}${path}`, headers: {} },
     { name: 'tollgate, cache hits (memory store)', url: `${hitMemory}${path}`, headers: {} },
+    { name: 'tollgate, cache hits (memory store, metrics off)', url: `${hitNoMetrics}${path}`, headers: {} },
     { name: 'tollgate, cache hits (Redis store)', url: `${hitRedis}${path}`, headers: {} },
     { name: 'Portkey gateway 1.15.2, pass-through', url: `${portkeyUrl}${path}`, headers: { 'x-portkey-provider': 'openai', 'x-portkey-custom-host': upstream, authorization: 'Bearer sk-fake' } },
   ]
@@ -139,11 +141,12 @@ try {
     ...rows.map((r) => `| ${r.name} | ${Math.round(r.reqPerSec).toLocaleString('en-US')} | ${r.p50Ms} | ${r.p99Ms} | ${r.probeP50Ms.toFixed(3)} | ${r.probeP99Ms.toFixed(3)} |`),
   ].join('\n')
   const missRow = rows[1] as Row
-  const portkeyRow = rows[4] as Row
+  const [hitRow, noMetricsRow, redisRow, portkeyRow] = rows.slice(2) as [Row, Row, Row, Row]
   const summary = [
     `- miss-path overhead at p50 (one connection): ${(missRow.probeP50Ms - direct.probeP50Ms).toFixed(3)} ms over direct`,
-    `- cache hits vs Portkey pass-through: ${(((rows[2] as Row).reqPerSec) / portkeyRow.reqPerSec).toFixed(2)}× (memory), ${(((rows[3] as Row).reqPerSec) / portkeyRow.reqPerSec).toFixed(2)}× (Redis)`,
-    `- p99 on cache hits at ${CONNECTIONS} connections: ${(rows[2] as Row).p99Ms} ms (memory), ${(rows[3] as Row).p99Ms} ms (Redis)`,
+    `- cache hits vs the upstream direct: ${(hitRow.reqPerSec / direct.reqPerSec).toFixed(2)}× with metrics on (the default), ${(noMetricsRow.reqPerSec / direct.reqPerSec).toFixed(2)}× with \`metrics.enabled: false\``,
+    `- cache hits vs Portkey pass-through: ${(hitRow.reqPerSec / portkeyRow.reqPerSec).toFixed(2)}× (memory), ${(redisRow.reqPerSec / portkeyRow.reqPerSec).toFixed(2)}× (Redis)`,
+    `- p99 on cache hits at ${CONNECTIONS} connections: ${hitRow.p99Ms} ms (memory), ${redisRow.p99Ms} ms (Redis)`,
   ].join('\n')
   console.log(table)
   console.log(summary)
@@ -152,7 +155,7 @@ try {
     [
       '### Gateway (`npm run bench:gateway`)',
       '',
-      `${where}. Every server is its own process on loopback: the fake OpenAI-compatible upstream (answers at once), three tollgate gateways (\`tollgate start\` with a config: cache off; cache on over the memory store; cache on over a private Redis) and the Portkey gateway 1.15.2 (open-source build, \`x-portkey-custom-host\` to the same upstream; its cache is not part of that build, so it is compared on pass-through). One chat completion body for every request. autocannon from the benchmark process, ${CONNECTIONS} connections for ${DURATION_S} s (its latencies are whole milliseconds); then ${PROBES.toLocaleString('en-US')} sequential requests on one connection, timed to the microsecond, for latency without queueing.`,
+      `${where}. Every server is its own process on loopback: the fake OpenAI-compatible upstream (answers at once), four tollgate gateways (\`tollgate start\` with a config: cache off; cache on over the memory store, with metrics on (the default) and off; cache on over a private Redis) and the Portkey gateway 1.15.2 (open-source build, \`x-portkey-custom-host\` to the same upstream; its cache is not part of that build, so it is compared on pass-through). One chat completion body for every request. autocannon from the benchmark process, ${CONNECTIONS} connections for ${DURATION_S} s (its latencies are whole milliseconds); then ${PROBES.toLocaleString('en-US')} sequential requests on one connection, timed to the microsecond, for latency without queueing.`,
       '',
       table,
       '',
