@@ -242,6 +242,8 @@ export const configSchema = z
     if (config.auth === 'keys' && config.keys.length === 0) ctx.addIssue({ code: 'custom', path: ['keys'], message: "at least one key when auth is 'keys'" })
     // Keys and `auth: none` would be a gateway that looks protected and is not.
     if (config.auth === 'none' && config.keys.length > 0) ctx.addIssue({ code: 'custom', path: ['auth'], message: "'keys' when keys are configured (remove the keys to run without authentication)" })
+    // Asked for a token with none configured, /metrics would be open while the config says it is not.
+    if (config.metrics.requireAdminToken && !config.admin.token) ctx.addIssue({ code: 'custom', path: ['admin', 'token'], message: 'a token when metrics.requireAdminToken is true' })
     const upstreams = new Set<string>()
     for (const [i, upstream] of config.upstreams.entries()) {
       if (upstreams.has(upstream.name)) ctx.addIssue({ code: 'custom', path: ['upstreams', i, 'name'], message: 'a name not used by another upstream' })

@@ -143,6 +143,7 @@ describe('metrics options', () => {
     } finally {
       await gw.close()
     }
+    await assert.rejects(startGateway(upstream.url, { metrics: { requireAdminToken: true } }), /admin\.token/)
   })
 
   it('raw paths never become labels: unknown routes count as unmatched', async () => {
