@@ -14,4 +14,9 @@ export default tseslint.config(
       'prefer-const': 'error',
     },
   },
+  {
+    // The dashboard's scripts run in the browser, as they are (no build step).
+    files: ['src/gateway/dashboard/**/*.js'],
+    languageOptions: { globals: { document: 'readonly', sessionStorage: 'readonly', fetch: 'readonly', AbortSignal: 'readonly', DOMException: 'readonly', ResizeObserver: 'readonly' } },
+  },
 )
