@@ -25,6 +25,16 @@ function setStatus(text, state) {
   status.dataset.state = state
 }
 
+/** The message of an OpenAI-shaped error body, if the answer is one. */
+async function errorMessage(response) {
+  try {
+    const body = await response.json()
+    return typeof body?.error?.message === 'string' ? body.error.message : ''
+  } catch {
+    return ''
+  }
+}
+
 async function fetchStats(token) {
   if (!HEADER_SAFE.test(token)) return { kind: 'refused' }
   try {
@@ -34,7 +44,7 @@ async function fetchStats(token) {
       signal: AbortSignal.timeout(TIMEOUT_MS),
     })
     if (response.status === 401 || response.status === 403) return { kind: 'refused' }
-    if (response.status === 404) return { kind: 'off' }
+    if (response.status === 404) return { kind: 'off', reason: await errorMessage(response) }
     if (!response.ok) return { kind: 'failed', reason: `answered HTTP ${response.status}` }
     return { kind: 'stats', stats: await response.json() }
   } catch (err) {
@@ -80,7 +90,7 @@ function start(token) {
     }
     if (outcome.kind === 'off') {
       forgetToken()
-      return signIn('The admin API is off on this gateway: no admin.token is configured.')
+      return signIn(`No stats on this gateway (404)${outcome.reason ? `: ${outcome.reason}` : '.'}`)
     }
     if (outcome.kind === 'failed') setStatus(`The gateway ${outcome.reason}; retrying every ${POLL_MS / 1000} s`, 'error')
     else {
