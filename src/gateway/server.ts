@@ -17,6 +17,7 @@ import { adminStats } from './admin/admin-stats.js'
 import { AdminToken } from './admin/admin-token.js'
 import { registerAdmin } from './admin/admin-routes.js'
 import { Authenticator } from './auth.js'
+import { registerDashboard } from './dashboard/routes.js'
 import { type GatewayConfig, openStore, upstreamSpecs } from './config.js'
 import { handleLlm, type LlmRouteDeps } from './llm-route.js'
 import { ModelList } from './models.js'
@@ -201,6 +202,7 @@ export class Gateway {
         return adminStats({ version: version(), startedAt: this.startedAt, metrics: this.metrics, ledger: this.producer.ledger, cache: this.cache, limits: this.#limits, store: this.store })
       },
     })
+    registerDashboard(this.app, { enabled: config.admin.token !== undefined })
     this.app.get('/healthz', async () => ({ status: 'ok' }))
     this.app.get('/readyz', () => readiness(this.store, this.limitsStore, this.#limits.onFallback))
     this.app.post('/v1/chat/completions', (request, reply) => handleLlm(deps, 'chat', callerOf(request), request, reply))
