@@ -17,6 +17,6 @@ export default tseslint.config(
   {
     // The dashboard's scripts run in the browser, as they are (no build step).
     files: ['src/gateway/dashboard/**/*.js'],
-    languageOptions: { globals: { document: 'readonly', sessionStorage: 'readonly', fetch: 'readonly', AbortSignal: 'readonly', DOMException: 'readonly', ResizeObserver: 'readonly' } },
+    languageOptions: { globals: { document: 'readonly', devicePixelRatio: 'readonly', sessionStorage: 'readonly', fetch: 'readonly', AbortSignal: 'readonly', DOMException: 'readonly', ResizeObserver: 'readonly' } },
   },
 )
