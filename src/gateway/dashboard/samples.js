@@ -3,9 +3,9 @@
 // uptime between them, so a slow poll does not show as a dip.
 
 /** 10 minutes at one sample every 3 s: the window never grows past it. */
-export const MAX_SAMPLES = 200
+const MAX_SAMPLES = 200
 
-export const CACHE_STATUSES = ['HIT', 'STALE', 'MISS', 'BYPASS']
+const CACHE_STATUSES = ['HIT', 'STALE', 'MISS', 'BYPASS']
 
 /**
  * @typedef {{ labels: string[], values: Array<Array<number | null>> }} SeriesSet
@@ -65,10 +65,6 @@ export class Samples {
 
   clear() {
     this.#list = []
-  }
-
-  get size() {
-    return this.#list.length
   }
 
   /** @returns {Derived} */
