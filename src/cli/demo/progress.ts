@@ -19,7 +19,7 @@ export function createProgress(passes: ReadonlyArray<{ name: string; total: numb
   if (!terminal.isTTY) {
     return {
       advance: () => {},
-      finish: (pass, seconds) => log(`${pass.padEnd(width)}  all answered in ${seconds.toFixed(1)} s`),
+      finish: (pass, seconds) => log(`${pass.padEnd(width)}  done in ${seconds.toFixed(1)} s`),
       stop: () => {},
     }
   }

@@ -53,6 +53,7 @@ export function formatReport(figures: DemoFigures): string {
       const rank = Number(q.slice(1)) / 100
       return [q, seconds(quantile(figures.latency.direct, rank)), seconds(quantile(figures.latency.gateway, rank))]
     }),
+    ['mean', seconds(mean(figures.latency.direct)), seconds(mean(figures.latency.gateway))],
   ]
   const rules = Object.entries(gateway.blocked).filter(([, count]) => count > 0)
   const limit = `limit ${figures.userLimit.limit} requests per user per ${figures.userLimit.windowMs / 1000} s`
@@ -73,6 +74,10 @@ export function quantile(values: readonly number[], rank: number): number | unde
   if (values.length === 0) return undefined
   const sorted = [...values].sort((a, b) => a - b)
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(rank * sorted.length) - 1))]
+}
+
+function mean(values: readonly number[]): number | undefined {
+  return values.length === 0 ? undefined : values.reduce((sum, value) => sum + value, 0) / values.length
 }
 
 function seconds(ms: number | undefined): string {
