@@ -108,7 +108,7 @@ describe('tollgate demo', { timeout: 180_000 }, () => {
     assert.equal((JSON.parse(stats.stdout) as { upstream: { calls: number } }).upstream.calls, made, 'the stats say what the table said')
     running.kill('SIGTERM')
     assert.deepEqual(await exited, [0, null])
-    assert.match(runningOut, /Stopping the gateway and the fake upstream/)
+    assert.match(runningOut, /SIGTERM: stopping the gateway and the fake upstream/)
     assert.doesNotMatch(runningOut, /offline: blocked/)
     await assert.rejects(fetch(`${url}/healthz`), 'the gateway is closed')
   })

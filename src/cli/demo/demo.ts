@@ -55,8 +55,7 @@ export async function demo(args: string[], out: (text: string) => void, terminal
   try {
     const started = await listen(upstream.url, values.port === undefined ? undefined : Number(values.port), token, workload)
     gateway = started.gateway
-    out(intro(upstream, started.url, workload))
-    if (started.note) out(`  ${started.note}\n`)
+    out(intro(upstream, started, workload))
     const passes = await replay(workload, `${started.url}/v1`, upstream, out, terminal)
     await gateway.limitsSettled()
     const stats = await adminRequest<AdminStats>(started.url, token, 'GET', '/admin/stats')
@@ -66,11 +65,16 @@ export async function demo(args: string[], out: (text: string) => void, terminal
       return 0
     }
     out(outro(started.url, token))
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', resolve)
-      process.once('SIGTERM', resolve)
+    const signal = await new Promise<string>((resolve) => {
+      const stop = (name: string) => {
+        process.off('SIGINT', stop)
+        process.off('SIGTERM', stop)
+        resolve(name)
+      }
+      process.on('SIGINT', stop)
+      process.on('SIGTERM', stop)
     })
-    out('Stopping the gateway and the fake upstream.\n')
+    out(`${signal}: stopping the gateway and the fake upstream.\n`)
     return 0
   } finally {
     await gateway?.close()
@@ -107,12 +111,13 @@ async function listen(upstreamUrl: string, port: number | undefined, token: stri
   return { gateway: other, url, note: `port ${DEFAULT_PORT} is in use: the gateway took ${new URL(url).port} instead` }
 }
 
-function intro(upstream: DemoUpstream, url: string, workload: Workload): string {
+function intro(upstream: DemoUpstream, gateway: { url: string; note?: string }, workload: Workload): string {
   const { limit, windowMs } = workload.userLimit
   return [
     'tollgate demo: offline, nothing leaves this machine\n',
     `  fake upstream  ${upstream.url}  (OpenAI-compatible, 600-2,000 ms a call, seed ${SEED})\n`,
-    `  gateway        ${url}  (embedded default: memory store; per-user limit ${limit} requests per ${windowMs / 1000} s)\n`,
+    `  gateway        ${gateway.url}  (embedded default: memory store; per-user limit ${limit} requests per ${windowMs / 1000} s)\n`,
+    gateway.note ? `                 ${gateway.note}\n` : '',
     `  workload       ${workload.requests} requests from ${workload.users.length} senders, ${CONCURRENCY} at a time; ${Math.round((workload.repeats / workload.requests) * 100)} % repeat an earlier request, ${workload.bursts} times 3 identical requests at once\n`,
     `Sending them ${PASSES.gateway} and, to compare, ${PASSES.direct} (both at once)...\n`,
   ].join('')
