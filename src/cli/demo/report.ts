@@ -70,7 +70,7 @@ export function formatReport(figures: DemoFigures): string {
 }
 
 /** Nearest-rank quantile of `values` (undefined when there are none). */
-export function quantile(values: readonly number[], rank: number): number | undefined {
+function quantile(values: readonly number[], rank: number): number | undefined {
   if (values.length === 0) return undefined
   const sorted = [...values].sort((a, b) => a - b)
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(rank * sorted.length) - 1))]
