@@ -6,7 +6,11 @@ import { createGateway } from '../gateway/server.js'
 import { version } from '../gateway/version.js'
 import { maskUrl } from '../stores/url.js'
 import { CHECK_CONFIG_HELP, effectiveConfig } from './check-config.js'
+import { CliError } from './cli-error.js'
+import { demo } from './demo/demo.js'
+import { invalidate } from './invalidate.js'
 import { keys } from './keys.js'
+import { stats } from './stats.js'
 
 const HELP = `tollgate — cache, rate limits and cost control in front of expensive calls
 
@@ -17,6 +21,13 @@ Commands:
                    start the OpenAI-compatible gateway. Without a config file (--config,
                    TOLLGATE_CONFIG or ./tollgate.yaml) it runs on the embedded default: memory store
                    (or REDIS_URL), upstream OPENAI_BASE_URL with OPENAI_API_KEY, no gateway keys.
+  demo [--exit] [--port 8080]
+                   offline: a fake upstream, a gateway in front of it and a built-in workload,
+                   then a table of what the cache and the limits saved; the dashboard stays up
+  stats [--url http://127.0.0.1:8080] [--json]
+                   a running gateway's figures (admin token from TOLLGATE_ADMIN_TOKEN)
+  invalidate --tag T | --key K | --namespace N | --clear [--tenant T | --all-tenants]
+                   drop cache entries on every instance (admin token from TOLLGATE_ADMIN_TOKEN)
   check-config [file]
                    validate the config and print it as it takes effect, secrets masked
   keys create      print a new random gateway key and its sha256 form
@@ -106,6 +117,9 @@ async function main(argv: string[]): Promise<number> {
     return 0
   }
   if (command === 'start') return start(rest)
+  if (command === 'demo') return demo(rest, (text) => process.stdout.write(text), process.stderr)
+  if (command === 'stats') return stats(rest, process.env, (text) => process.stdout.write(text))
+  if (command === 'invalidate') return invalidate(rest, process.env, (text) => process.stdout.write(text))
   if (command === 'check-config') return checkConfig(rest)
   if (command === 'keys') return keys(rest, process.stdin, (text) => process.stdout.write(text), (text) => process.stderr.write(text))
   process.stderr.write(`tollgate: unknown command "${argv.join(' ')}"\n\n${HELP}`)
@@ -117,8 +131,9 @@ main(process.argv.slice(2)).then(
     process.exitCode = code
   },
   (err: unknown) => {
-    const message = err instanceof ConfigError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? (err as Error).message : String((err as Error).stack ?? err)
-    process.stderr.write(`tollgate: ${message}\n`)
-    process.exitCode = 1
+    // Mistakes in the input or the environment are told in one line; anything else is a bug, with its stack.
+    const told = err instanceof ConfigError || err instanceof CliError || String((err as { code?: string }).code).startsWith('ERR_PARSE_ARGS_')
+    process.stderr.write(`tollgate: ${told ? (err as Error).message : String((err as Error).stack ?? err)}\n`)
+    process.exitCode = err instanceof CliError ? err.exitCode : 1
   },
 )
