@@ -22,6 +22,9 @@ export class WindowedQuantiles {
     private readonly windowMs: number,
     private readonly now: () => number = Date.now,
   ) {
+    // The base of the first window: everything observed from now on counts, not only what follows
+    // the first timed snapshot.
+    this.#snapshots.push({ at: now(), counts: new Array<number>(bounds.length + 1).fill(0) })
     // Without a snapshot now and then, a window read rarely would reach back further than asked.
     this.#timer = setInterval(() => void this.#snapshot(), Math.max(1_000, windowMs / 6))
     this.#timer.unref()
@@ -30,8 +33,7 @@ export class WindowedQuantiles {
   /** The quantiles `qs` (0..1) in the histogram's unit over the window; null where nothing was observed. */
   async quantiles(qs: readonly number[]): Promise<Array<number | null>> {
     const latest = await this.#snapshot()
-    const oldest = this.#snapshots[0] as Snapshot
-    const counts = latest.counts.map((count, i) => count - (oldest === latest ? 0 : (oldest.counts[i] ?? 0)))
+    const counts = latest.counts.map((count, i) => count - (this.#base(latest).counts[i] ?? 0))
     const total = counts[counts.length - 1] ?? 0
     return qs.map((q) => (total === 0 ? null : this.#quantile(q, counts, total)))
   }
@@ -65,8 +67,18 @@ export class WindowedQuantiles {
     const at = this.now()
     const snapshot = { at, counts }
     this.#snapshots.push(snapshot)
-    // Keep the newest snapshot at least a window old as the base, drop the ones before it.
+    // Only the newest snapshot from before the window is still needed (see #base).
     while (this.#snapshots.length > 2 && (this.#snapshots[1] as Snapshot).at <= at - this.windowMs) this.#snapshots.shift()
     return snapshot
+  }
+
+  /**
+   * What `latest` is counted from: the oldest snapshot inside the window, or, when no other snapshot
+   * falls inside it, the last one before it (a little more than the window rather than nothing).
+   */
+  #base(latest: Snapshot): Snapshot {
+    const [first, second] = this.#snapshots as [Snapshot, Snapshot | undefined]
+    if (first.at >= latest.at - this.windowMs || second === undefined || second === latest) return first
+    return second
   }
 }
