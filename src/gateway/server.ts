@@ -199,7 +199,7 @@ export class Gateway {
       sessions: this.sessions,
       stats: () => {
         if (!this.metrics) throw new GatewayHttpError(404, '/admin/stats needs the metrics (metrics.enabled: true).', { code: 'metrics_disabled' })
-        return adminStats({ version: version(), startedAt: this.startedAt, metrics: this.metrics, ledger: this.producer.ledger, cache: this.cache, limits: this.#limits, store: this.store })
+        return adminStats({ version: version(), startedAt: this.startedAt, metrics: this.metrics, ledger: this.producer.ledger, cache: this.cache, limits: this.#limits, store: this.store, limitsStore: this.limitsStore })
       },
     })
     registerDashboard(this.app, { enabled: config.admin.token !== undefined })

@@ -35,6 +35,7 @@ export interface RedisHealth {
 export interface AdminStats {
   version: string
   startedAt: string
+  /** To the millisecond: rates computed between two polls need more than whole seconds. */
   uptimeSeconds: number
   /** LLM and pass-through requests (`/v1/*`) only: admin, metrics and health checks are not counted here. */
   requests: { total: number; byCache: { HIT: number; STALE: number; MISS: number; BYPASS: number }; byStatus: Record<string, number> }
@@ -42,6 +43,7 @@ export interface AdminStats {
     hits: { l1: number; l2: number }
     misses: number
     stale: number
+    /** Calls that waited for an identical call in flight: single-flight joins (here or on another instance) and live-stream followers. */
     coalesced: number
     loaderErrors: number
     /** (HIT + STALE) / (HIT + STALE + MISS) of the requests; 0 before any. */
@@ -55,8 +57,27 @@ export interface AdminStats {
   upstream: { calls: number; callsAvoided: number; retries: number; errors: Record<string, number>; latency: Quantiles; timeToFirstToken: Quantiles }
   overhead: Quantiles
   money: { spentUsd: number; savedUsd: number; promptTokens: number; completionTokens: number; topTenants: MoneyLine[]; topModels: MoneyLine[] }
-  limits: { allowed: number; blocked: Record<string, number>; fallbackDecisions: number; fallbackSwitches: number; onFallback: boolean }
-  store: { kind: string; name: string; status: 'ok' | 'degraded' | 'down'; detail?: string; redis?: RedisHealth }
+  limits: {
+    allowed: number
+    /** Requests the gateway's limits refused (429); a request refused by several rules counts once here and once per rule in `blocked`. */
+    refused: number
+    blocked: Record<string, number>
+    fallbackDecisions: number
+    fallbackSwitches: number
+    onFallback: boolean
+  }
+  /** The gateway's store (the cache's L2 on Redis). */
+  store: StoreHealth
+  /** The limits' own store, when `limits.store` (or the embedded default) gives them one apart. */
+  limitsStore?: StoreHealth
+}
+
+export interface StoreHealth {
+  kind: string
+  name: string
+  status: 'ok' | 'degraded' | 'down'
+  detail?: string
+  redis?: RedisHealth
 }
 
 export interface StatsSources {
@@ -67,11 +88,12 @@ export interface StatsSources {
   cache: Cache
   limits: CallLimits
   store: Store
+  limitsStore: Store
 }
 
 /** Builds `/admin/stats` from the metrics (one source of truth with `/metrics`), the ledger and the store. */
 export async function adminStats(sources: StatsSources): Promise<AdminStats> {
-  const { metrics, ledger, cache, limits, store } = sources
+  const { metrics, ledger, cache, limits, store, limitsStore } = sources
   const byCache = { HIT: 0, STALE: 0, MISS: 0, BYPASS: 0 }
   const byStatus: Record<string, number> = Object.create(null) as Record<string, number>
   let total = 0
@@ -93,13 +115,13 @@ export async function adminStats(sources: StatsSources): Promise<AdminStats> {
   return {
     version: sources.version,
     startedAt: sources.startedAt.toISOString(),
-    uptimeSeconds: Math.round((Date.now() - sources.startedAt.getTime()) / 1000),
+    uptimeSeconds: (Date.now() - sources.startedAt.getTime()) / 1000,
     requests: { total, byCache, byStatus },
     cache: {
       hits: cacheStats.hits,
       misses: cacheStats.misses,
       stale: cacheStats.stale,
-      coalesced: cacheStats.coalesced,
+      coalesced: await sum(metrics.coalesced),
       loaderErrors: cacheStats.loaderErrors,
       hitRatio: ratio(served, served + byCache.MISS),
       tierHitRatio: { l1: ratio(cacheStats.hits.l1, lookups), l2: ratio(cacheStats.hits.l2, lookups) },
@@ -126,17 +148,19 @@ export async function adminStats(sources: StatsSources): Promise<AdminStats> {
     },
     limits: {
       allowed: allowed.allowed ?? 0,
+      refused: allowed.blocked ?? 0,
       blocked: await byLabel(metrics.blocked, 'rule'),
       fallbackDecisions: decisions.fallback ?? 0,
       fallbackSwitches: await sum(metrics.fallbackSwitches),
       onFallback: limits.onFallback,
     },
-    store: await storeHealth(store, limits.onFallback, cacheStats.bus),
+    store: await storeHealth(store, limitsStore === store && limits.onFallback, cacheStats.bus),
+    ...(limitsStore === store ? {} : { limitsStore: await storeHealth(limitsStore, limits.onFallback, 'none') }),
   }
 }
 
-async function storeHealth(store: Store, onFallback: boolean, bus: string): Promise<AdminStats['store']> {
-  const health: AdminStats['store'] = { kind: store.kind.startsWith('redis') ? 'redis' : store.kind, name: store.name, status: 'ok' }
+async function storeHealth(store: Store, onFallback: boolean, bus: string): Promise<StoreHealth> {
+  const health: StoreHealth = { kind: store.kind.startsWith('redis') ? 'redis' : store.kind, name: store.name, status: 'ok' }
   try {
     await store.ping()
   } catch (err) {
