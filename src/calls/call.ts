@@ -64,7 +64,7 @@ export class Call {
       this.#stream || body.model !== route.model
         ? { ...body, model: route.model, ...(this.#stream ? { stream_options: { ...(body.stream_options as object), include_usage: true } } : {}) }
         : body
-    this.#key = requestCacheKey(UPSTREAM_ROUTE[kind], this.#upstreamBody, route.model)
+    this.#key = requestCacheKey(UPSTREAM_ROUTE[kind], this.#upstreamBody, route.model, request.policy.partition)
     this.#cache = deps.cache.namespaced(request.policy.namespace)
   }
 

@@ -40,6 +40,12 @@ export interface CachePolicy {
   maxAgeMs?: number
   /** The cache namespace of the call; it carries the tenant (or a shared name). Live streams are keyed by it too. */
   namespace: string
+  /**
+   * Who inside the namespace may read the call's entry (an end user, a gateway key), hashed into its
+   * key; undefined: everyone in the namespace. A partition, unlike a namespace of its own, is covered
+   * by the namespace's tag invalidations and clears.
+   */
+  partition?: string | undefined
   tags: string[]
 }
 

@@ -17,18 +17,27 @@ const MAX_NAMESPACE = 128
 const digest = (text: string, length: number) => createHash('sha256').update(text).digest('hex').slice(0, length)
 
 /**
- * The cache namespace of a request: the tenant's, narrowed by `cache.scope` to the end user (hashed:
- * user ids are free text) or the gateway key, with the request's own namespace under it. A namespace
- * the config shares (`cache.sharedNamespaces`) is the same for every tenant. Layout:
- * `t/{tenant}[/u.{sha256(user)}|/k.{key}][/{namespace}]`, or `shared/{namespace}`.
+ * The cache namespace of a request: the tenant's, with the request's own namespace under it. A
+ * namespace the config shares (`cache.sharedNamespaces`) is the same for every tenant. Layout:
+ * `t/{tenant}[/{namespace}]`, or `shared/{namespace}`.
  */
-export function cacheNamespace(config: GatewayConfig, caller: Caller, user: string | undefined, requested: string | undefined): string {
+export function cacheNamespace(config: GatewayConfig, tenant: string, requested: string | undefined): string {
   if (requested && config.cache.sharedNamespaces.includes(requested)) return `shared/${requested}`
-  const scope = config.cache.scope
-  const narrowed = scope === 'user' ? `/u.${user === undefined ? '-' : digest(user, 24)}` : scope === 'key' ? `/k.${caller.key}` : ''
-  const tail = `${narrowed}${requested ? `/${requested}` : ''}`
-  const base = `t/${caller.tenant}`
+  const base = `t/${tenant}`
+  const tail = requested ? `/${requested}` : ''
   return base.length + tail.length <= MAX_NAMESPACE ? base + tail : `${base}/~${digest(tail, 32)}`
+}
+
+/**
+ * Who inside a tenant's namespace shares entries, by `cache.scope`: everyone (`tenant`), each end
+ * user (`user`, hashed: user ids are free text; requests without one share `u.-`), or each gateway key
+ * (`key`). It goes into the entry's key, not its namespace, so that a tag invalidation or a clear of
+ * the tenant's namespace reaches every user's and key's entries. A shared namespace has none.
+ */
+export function cachePartition(config: GatewayConfig, caller: Caller, user: string | undefined, namespace: string): string | undefined {
+  if (namespace.startsWith('shared/')) return undefined
+  const scope = config.cache.scope
+  return scope === 'user' ? `u.${user === undefined ? '-' : digest(user, 24)}` : scope === 'key' ? `k.${caller.key}` : undefined
 }
 
 /**
@@ -53,7 +62,8 @@ export function cachePolicy(config: GatewayConfig, caller: Caller, user: string 
   }
   const requested = header(headers, 'x-tollgate-cache-namespace')?.trim()
   if (requested && !/^[\w.-]{1,64}$/.test(requested)) throw badRequest('x-tollgate-cache-namespace must be 1 to 64 letters, digits, _ . -', 'x-tollgate-cache-namespace')
-  policy.namespace = cacheNamespace(config, caller, user, requested || undefined)
+  policy.namespace = cacheNamespace(config, caller.tenant, requested || undefined)
+  policy.partition = cachePartition(config, caller, user, policy.namespace)
   const tags = header(headers, 'x-tollgate-cache-tags')
   if (tags) {
     policy.tags = tags.split(',').map((t) => t.trim()).filter(Boolean)

@@ -66,14 +66,16 @@ class CanonicalHash {
 /**
  * The cache key of an LLM request: SHA-256 over the route and the canonical request, with `model`
  * already resolved from any alias (two aliases of one model share entries) and the ignored fields left
- * out. Tenant scoping is the cache namespace's job, not the key's.
+ * out. Tenant scoping is the cache namespace's job, not the key's; `partition` (who inside the
+ * namespace may read the entry: an end user, a gateway key) is hashed in, so the same request of two
+ * partitions has two keys in one namespace.
  */
-export function requestCacheKey(route: string, body: Record<string, unknown>, model: string): string {
+export function requestCacheKey(route: string, body: Record<string, unknown>, model: string, partition?: string): string {
   // Null prototype: a client's `__proto__` key is a key like any other here, not a prototype.
   const relevant: Record<string, unknown> = Object.create(null) as Record<string, unknown>
   for (const [key, value] of Object.entries(body)) if (!IGNORED.has(key)) relevant[key] = value
   relevant.model = model
-  const canonical = new CanonicalHash(createHash('sha256').update(`${route}\n`))
+  const canonical = new CanonicalHash(createHash('sha256').update(partition === undefined ? `${route}\n` : `${route}\n${partition}\n`))
   canonical.feed(relevant, 0)
   return canonical.digest()
 }

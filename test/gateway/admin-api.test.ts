@@ -107,6 +107,30 @@ describe('admin API', () => {
     }
   })
 
+  it('invalidation reaches every end user and key of a tenant under cache.scope user and key, and no other tenant', async () => {
+    for (const scope of ['user', 'key']) {
+      const keys = [...KEYS, { name: 'a2', hash: hashKey('key-a2'), tenant: 'acme' }]
+      const gw = await startGateway(upstream.url, { keys, admin: { token: TOKEN }, cache: { scope } })
+      try {
+        const ask = async (key: string, user: string) => {
+          const response = await gw.post('/v1/chat/completions', chat('persona answer', { user }), { authorization: `Bearer ${key}`, 'x-tollgate-cache-tags': 'persona:support' })
+          await response.text()
+          return response.headers.get('x-tollgate-cache')
+        }
+        const callers: Array<[string, string]> = [['key-a1', 'alice'], ['key-a2', 'bob'], ['key-b1', 'carol']]
+        for (const [key, user] of callers) assert.equal(await ask(key, user), 'MISS', `${scope}: ${key} ${user} apart`)
+        for (const [key, user] of callers) assert.equal(await ask(key, user), 'HIT')
+        const reply = await admin(gw)('POST', '/admin/cache/invalidate', { tenant: 'acme', tags: ['persona:support'] })
+        assert.deepEqual(reply.body, { invalidated: { namespaces: ['t/acme'], tags: ['persona:support'] } })
+        assert.equal(await ask('key-a1', 'alice'), 'MISS', `${scope}: alice's entry dropped`)
+        assert.equal(await ask('key-a2', 'bob'), 'MISS', `${scope}: bob's entry dropped`)
+        assert.equal(await ask('key-b1', 'carol'), 'HIT', `${scope}: the other tenant kept its entry`)
+      } finally {
+        await gw.close()
+      }
+    }
+  })
+
   it('rate-limit reset lets a limited key and user through again', async () => {
     const gw = await startGateway(upstream.url, { keys: KEYS, admin: { token: TOKEN }, limits: { requests: { limit: 1, window: '1h' }, user: { requests: { limit: 1, window: '1h' } } } })
     try {

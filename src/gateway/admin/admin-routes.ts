@@ -25,8 +25,6 @@ const invalidateBody = z
   .object({
     tenant: z.string().regex(/^[\w.-]{1,64}$/).optional(),
     allTenants: z.literal(true).optional(),
-    user: text.optional(),
-    key: z.string().regex(/^[\w.-]{1,64}$/).optional(),
     namespace: z.string().regex(/^[\w.-]{1,64}$/).optional(),
     tags: z.array(z.string().min(1).max(200)).min(1).max(64).optional(),
     keys: z.array(z.string().regex(/^[0-9a-f]{64}$/, { message: 'cache keys as the x-tollgate-cache-key header shows them (64 hex digits)' })).min(1).max(1_000).optional(),
@@ -93,7 +91,7 @@ async function invalidate(deps: AdminDeps, body: z.output<typeof invalidateBody>
   const actions = [body.tags, body.keys, body.clear].filter((action) => action !== undefined).length
   if (actions > 1) throw badRequest('Say one thing to invalidate: tags, keys, or clear (a namespace alone clears it).')
   if (actions === 0 && body.namespace === undefined) throw badRequest('Say what to invalidate: tags, keys, namespace, or clear: true.')
-  const namespaces = [...new Set(tenantsOf(deps.config, body).map((caller) => cacheNamespace(deps.config, caller, body.user, body.namespace)))]
+  const namespaces = [...new Set(tenantsOf(deps.config, body).map((tenant) => cacheNamespace(deps.config, tenant, body.namespace)))]
   await storeCall(() =>
     Promise.all(
       namespaces.map((namespace) => {
@@ -107,24 +105,20 @@ async function invalidate(deps: AdminDeps, body: z.output<typeof invalidateBody>
   return { invalidated: { namespaces, ...(body.tags ? { tags: body.tags } : body.keys ? { keys: body.keys } : { cleared: true }) } }
 }
 
-/** The callers whose namespaces an invalidation covers: one tenant, or every configured one. */
-function tenantsOf(config: GatewayConfig, body: z.output<typeof invalidateBody>): Caller[] {
+/**
+ * The tenants whose namespace an invalidation covers: one, or every configured one. Their end users'
+ * and keys' entries (`cache.scope: user | key`) live in the tenant's namespace, so they are covered too.
+ */
+function tenantsOf(config: GatewayConfig, body: z.output<typeof invalidateBody>): string[] {
   const tenants = config.auth === 'none' ? ['default'] : [...new Set(config.keys.map((key) => key.tenant))]
-  // Under `cache.scope: key` each key of a tenant has a namespace of its own: all of them, unless one is named.
-  const callersOf = (tenant: string): Caller[] => {
-    if (body.key !== undefined) return [{ tenant, key: body.key }]
-    const keys = config.keys.filter((key) => key.tenant === tenant)
-    if (config.cache.scope !== 'key' || keys.length === 0) return [{ tenant, key: keys[0]?.name ?? ANONYMOUS }]
-    return keys.map((key) => ({ tenant, key: key.name }))
-  }
   if (body.allTenants) {
     if (body.tenant !== undefined) throw badRequest('Give tenant or allTenants, not both.')
-    return tenants.flatMap(callersOf)
+    return tenants
   }
   const tenant = body.tenant ?? (tenants.length === 1 ? tenants[0] : undefined)
   if (tenant === undefined) throw badRequest(`Say whose cache: tenant (one of ${tenants.join(', ')}) or allTenants: true.`, 'tenant')
   if (!tenants.includes(tenant)) throw new GatewayHttpError(404, `No tenant ${tenant} in the config.`, { code: 'tenant_not_found', param: 'tenant' })
-  return callersOf(tenant)
+  return [tenant]
 }
 
 async function reset(deps: AdminDeps, body: z.output<typeof resetBody>): Promise<{ reset: Record<string, string> }> {
