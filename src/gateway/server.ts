@@ -100,7 +100,10 @@ export class Gateway {
     this.sessions = createSessionStore({ store: this.store })
     const stores = [{ role: 'cache' as const, store: this.store }, ...(this.limitsStore === this.store ? [] : [{ role: 'limits' as const, store: this.limitsStore }])]
     this.metrics = config.metrics.enabled
-      ? new GatewayMetrics({ producer: this.producer, upstreams: this.#router.upstreams, cache: this.cache, limits: this.#limits, stores }, config.metrics)
+      ? new GatewayMetrics(
+          { producer: this.producer, upstreams: this.#router.upstreams, cache: this.cache, limits: this.#limits, stores },
+          { ...config.metrics, models: this.#router.configuredModels().map((model) => this.#router.resolve(model)?.model ?? model) },
+        )
       : undefined
     this.app = Fastify({
       logger: options.logger ? { level: config.server.logLevel } : false,

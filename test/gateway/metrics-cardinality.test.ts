@@ -60,6 +60,28 @@ describe('metric cardinality stays capped', () => {
     }
   })
 
+  it('callers cannot crowd out the configured models or take slots with calls the upstream refused', async () => {
+    const gw = await startGateway(upstream.url, {
+      upstreams: [{ name: 'fake', baseUrl: upstream.url, apiKey: 'upstream-secret', maxRetries: 0, models: ['gpt-4o', '*'] }],
+      metrics: { maxModelLabels: 3 },
+    })
+    try {
+      const client = gw.client()
+      const ask = (model: string, content = 'hi') => client.chat.completions.create({ model, messages: [{ role: 'user', content }] })
+      for (let i = 0; i < 30; i++) await assert.rejects(ask(`junk-${i}`, 'refused [fail:404]'), { status: 404 })
+      await ask('gpt-4o-mini')
+      for (let i = 0; i < 10; i++) await ask(`made-up-${i}`)
+      await ask('gpt-4o')
+      const models = labelValues(await scrape(gw.url), 'model')
+      assert.ok(models.has('gpt-4o'), 'the configured model keeps its label')
+      assert.ok(models.has('gpt-4o-mini'), 'refused calls took no slot')
+      assert.ok(![...models].some((model) => model.startsWith('junk-')))
+      assert.equal(models.size, 4, `three labels and other: ${[...models].join(', ')}`)
+    } finally {
+      await gw.close()
+    }
+  })
+
   it('the cost ledger keeps a bounded number of lines, and the totals', () => {
     const ledger = new CostLedger(100)
     for (let i = 0; i < 10_000; i++) ledger.record(`tenant-${i % 3}`, `model-${i}`, i % 2 === 0, 1, 1, 1)

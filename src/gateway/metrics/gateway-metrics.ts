@@ -23,6 +23,8 @@ export interface GatewayMetricsOptions {
   maxTenantLabels?: number
   /** Distinct model label values. Default 50. */
   maxModelLabels?: number
+  /** Models that hold a label from the start (the configured ones): callers' made-up names cannot crowd them out. */
+  models?: readonly string[]
   /** A `key` label on the per-key budget gauge; off: one series per gateway key. Default false. */
   keyLabels?: boolean
   /** Window of the quantiles `/admin/stats` reads. Default 60 s. */
@@ -80,7 +82,7 @@ export class GatewayMetrics {
   constructor(sources: MetricSources, options: GatewayMetricsOptions = {}) {
     const registers = [this.registry]
     this.#tenants = new LabelCap(options.maxTenantLabels ?? DEFAULTS.metrics.maxTenantLabels)
-    this.#models = new LabelCap(options.maxModelLabels ?? DEFAULTS.metrics.maxModelLabels)
+    this.#models = new LabelCap(options.maxModelLabels ?? DEFAULTS.metrics.maxModelLabels, options.models)
     collectDefaultMetrics({ register: this.registry, prefix: 'tollgate_' })
 
     this.requests = new Counter({ name: 'tollgate_http_requests_total', help: 'HTTP requests answered, by route (the matched pattern, never the raw path), status and cache status (HIT, STALE, MISS, BYPASS; NONE when the request never reached the cache).', labelNames: ['route', 'status', 'cache'], registers })
@@ -202,7 +204,9 @@ export class GatewayMetrics {
       }),
       producer.events.on('stream-joined', () => this.coalesced.labels('live-stream').inc()),
       producer.events.on('upstream', ({ upstream, model, seconds, firstTokenSeconds, failure }) => {
-        const m = this.model(model)
+        // Only a call that was answered earns its model a label: a flood of made-up names that the
+        // upstream refuses (free to send) must not take every slot.
+        const m = failure ? this.#models.known(model) : this.model(model)
         this.upstreamCalls.labels(upstream, m, failure ?? 'ok').inc()
         if (failure) this.upstreamErrors.labels(upstream, failure).inc()
         // A call aborted or failed before it answered says nothing about the upstream's speed.
