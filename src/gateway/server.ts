@@ -28,6 +28,9 @@ import { GatewayMetrics } from './metrics/gateway-metrics.js'
 import { readiness, startupWarnings } from './readiness.js'
 import { version } from './version.js'
 
+/** The status requests whose client left before the reply ended are counted under (nginx's). */
+const CLIENT_CLOSED = 499
+
 export interface GatewayOptions {
   /** Log requests and lifecycle as JSON lines (pino, through Fastify). Default false. */
   logger?: boolean
@@ -183,10 +186,21 @@ export class Gateway {
 
     const metrics = this.metrics
     if (metrics && outcomes) {
+      const observe = (request: FastifyRequest, status: number, seconds: number) => {
+        const outcome = outcomes.get(request)
+        metrics.observeRequest(request.routeOptions.url ?? 'unmatched', status, outcome?.cache ?? 'NONE', seconds, outcome?.upstreamSeconds())
+      }
       // After the reply is sent: its status, and for a stream its last byte, are known.
       this.app.addHook('onResponse', (request, reply, done) => {
-        const outcome = outcomes.get(request)
-        metrics.observeRequest(request.routeOptions.url ?? 'unmatched', reply.statusCode, outcome?.cache ?? 'NONE', reply.elapsedTime / 1000, outcome?.upstreamSeconds())
+        observe(request, reply.statusCode, reply.elapsedTime / 1000)
+        done()
+      })
+      // Fastify runs no onResponse for a reply its client left before the end (a stream cut, a
+      // caller gone while the upstream answered): counted as 499, nginx's "client closed request".
+      this.app.addHook('onRequest', (request, reply, done) => {
+        reply.raw.once('close', () => {
+          if (!reply.raw.writableFinished) observe(request, CLIENT_CLOSED, reply.elapsedTime / 1000)
+        })
         done()
       })
       const guard = config.metrics.requireAdminToken && config.admin.token ? new AdminToken(config.admin.token) : undefined

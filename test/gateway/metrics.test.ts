@@ -146,6 +146,30 @@ describe('metrics options', () => {
     await assert.rejects(startGateway(upstream.url, { metrics: { requireAdminToken: true } }), /admin\.token/)
   })
 
+  it('a request whose client leaves before the reply ends is counted as 499', async () => {
+    const gw = await startGateway(upstream.url)
+    try {
+      const requested = upstream.whenRequested()
+      const abort = new AbortController()
+      const leaving = fetch(`${gw.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(chat('leaving [hold]', { stream: true })),
+        signal: abort.signal,
+      })
+      await within(requested, 'the call upstream')
+      abort.abort()
+      await assert.rejects(leaving)
+      upstream.release()
+      // Its call went on for the cache: a MISS whose client left.
+      await within(waitFor('the 499', async () => value(await scrape(gw.url), 'tollgate_http_requests_total{route="/v1/chat/completions",status="499",cache="MISS"}') === 1, 10_000), '499')
+      const m = await scrape(gw.url)
+      assert.equal([...m].filter(([name]) => name.startsWith('tollgate_http_requests_total{route="/v1/chat')).reduce((total, [, count]) => total + count, 0), 1, 'counted once')
+    } finally {
+      await gw.close()
+    }
+  })
+
   it('raw paths never become labels: unknown routes count as unmatched', async () => {
     const gw = await startGateway(upstream.url)
     try {
