@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
@@ -61,7 +62,8 @@ export const limitsSchema = pair
   .extend({
     user: pair.optional(),
     model: pair.optional(),
-    dailyBudgetUsd: z.number().positive().optional(),
+    /** Counted in micro-dollars: less than one is a budget of nothing. */
+    dailyBudgetUsd: z.number().min(0.000001, { message: 'at least 0.000001 (budgets count millionths of a dollar)' }).optional(),
   })
   .strict()
 
@@ -217,7 +219,14 @@ export const configSchema = z
      * Bearer <token>`, compared in constant time). Off unless `token` is set.
      */
     admin: z
-      .object({ token: z.string().min(16, { message: 'a token of at least 16 characters (tollgate keys create makes one)' }).optional() })
+      .object({
+        token: z
+          .string()
+          .min(16, { message: 'a token of at least 16 characters (tollgate keys create makes one)' })
+          // What a Bearer header can carry: a space or a non-ASCII character would lock the operator out.
+          .regex(/^[\x21-\x7e]+$/, { message: 'printable ASCII without spaces (tollgate keys create makes one)' })
+          .optional(),
+      })
       .strict()
       .default({}),
     /** `GET /metrics` for Prometheus. Label values are capped so a flood of tenants or models cannot grow memory without bound. */
@@ -255,6 +264,10 @@ export const configSchema = z
       if (upstream.timeout >= config.server.idleTimeout) {
         ctx.addIssue({ code: 'custom', path: ['server', 'idleTimeout'], message: `more than every upstream's timeout (${upstream.name}: ${upstream.timeout} ms)` })
       }
+    }
+    // The admin token must be a secret of its own: a gateway key would open the admin API to its tenant.
+    if (config.admin.token && config.keys.some((key) => key.hash === `sha256:${createHash('sha256').update(config.admin.token as string).digest('hex')}`)) {
+      ctx.addIssue({ code: 'custom', path: ['admin', 'token'], message: 'a token that is not also a gateway key' })
     }
     const hashes = new Set<string>()
     const names = new Set<string>()

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { hashKey } from '../../src/index.js'
 import { type FakeUpstream, startFakeUpstream } from '../fixtures/fake-upstream.js'
+import { MemcachedServer } from '../harness/memcached-server.js'
 import { RedisServer } from '../harness/redis-server.js'
 import { type RunningGateway, startGateway } from './helpers.js'
 
@@ -75,6 +76,21 @@ describe('admin API', () => {
       await gw.close()
     }
     await assert.rejects(startGateway(upstream.url, { admin: { token: 'short' } }), /admin\.token/)
+    await assert.rejects(startGateway(upstream.url, { admin: { token: 'a token with spaces in it' } }), /admin\.token/)
+    await assert.rejects(startGateway(upstream.url, { admin: { token: 'ŧøkęn-non-ascii-0123' } }), /admin\.token/)
+    await assert.rejects(startGateway(upstream.url, { keys: [{ name: 'k', tenant: 't', hash: hashKey('gateway-key-also-admin') }], admin: { token: 'gateway-key-also-admin' } }), /not also a gateway key/)
+  })
+
+  it('unknown admin paths and methods answer 401 without the token and 404 with it', async () => {
+    const gw = await startGateway(upstream.url, { admin: { token: TOKEN } })
+    try {
+      for (const [method, path] of [['GET', '/admin/nope'], ['POST', '/admin/stats'], ['DELETE', '/admin/cache/invalidate'], ['GET', '/admin/']]) {
+        assert.equal((await admin(gw, null)(method as string, path as string)).status, 401, `${method} ${path} without the token`)
+        assert.equal((await admin(gw)(method as string, path as string)).status, 404, `${method} ${path} with it`)
+      }
+    } finally {
+      await gw.close()
+    }
   })
 
   it('GET /admin/stats sums up hits, money, 429s by rule and the store', async () => {
@@ -131,6 +147,20 @@ describe('admin API', () => {
     }
   })
 
+  it('a session PATCH on memcached (no compare-and-set) is a 501 naming why', async () => {
+    const memcached = await MemcachedServer.start()
+    const gw = await startGateway(upstream.url, { store: { url: memcached.url }, admin: { token: TOKEN } })
+    try {
+      assert.equal((await admin(gw)('PUT', '/admin/sessions/m', { a: 1 })).status, 200)
+      const patched = await admin(gw)('PATCH', '/admin/sessions/m', { a: 2 })
+      assert.equal(patched.status, 501)
+      assert.equal((patched.body.error as { code: string }).code, 'unsupported_by_store')
+    } finally {
+      await gw.close()
+      await memcached.stop()
+    }
+  })
+
   it('rate-limit reset lets a limited key and user through again', async () => {
     const gw = await startGateway(upstream.url, { keys: KEYS, admin: { token: TOKEN }, limits: { requests: { limit: 1, window: '1h' }, user: { requests: { limit: 1, window: '1h' } } } })
     try {
@@ -139,6 +169,7 @@ describe('admin API', () => {
       await assert.rejects(client.chat.completions.create(chat('b', { user: 'u' })), { status: 429 })
       assert.equal((await admin(gw)('POST', '/admin/ratelimit/reset', { key: 'nobody' })).status, 404)
       assert.equal((await admin(gw)('POST', '/admin/ratelimit/reset', { key: 'a1', extra: 1 })).status, 400)
+      assert.equal((await admin(gw)('POST', '/admin/ratelimit/reset', { key: 'a1', tenant: 'bravo' })).status, 400, 'a key of another tenant')
       const reset = await admin(gw)('POST', '/admin/ratelimit/reset', { key: 'a1', user: 'u' })
       assert.equal(reset.status, 200)
       await client.chat.completions.create(chat('c', { user: 'u' }))
@@ -165,11 +196,20 @@ describe('admin API', () => {
       assert.equal((await call('DELETE', '/admin/sessions/chat-1')).status, 204)
       assert.equal((await call('DELETE', '/admin/sessions/chat-1')).status, 404)
       assert.equal((await call('GET', '/admin/sessions/chat-1')).status, 404)
-      assert.equal((await call('GET', `/admin/sessions/${'x'.repeat(200)}`)).status, 400)
+      assert.equal((await call('GET', `/admin/sessions/${'x'.repeat(100)}`)).status, 404, 'an id of 100 characters is an id')
+      assert.ok([400, 404].includes((await call('GET', `/admin/sessions/${'x'.repeat(200)}`)).status))
       assert.equal((await call('PUT', '/admin/sessions/s?ttl=-1', {})).status, 400)
       const deep = JSON.parse(`${'{"a":'.repeat(100)}1${'}'.repeat(100)}`) as unknown
       await call('PUT', '/admin/sessions/deep', {})
       assert.equal((await call('PATCH', '/admin/sessions/deep', deep)).status, 400)
+      // A body that is not JSON never replaces a session with a string.
+      const raw = (method: string, type: string, body: string) => fetch(`${gw.url}/admin/sessions/typed`, { method, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': type }, body })
+      assert.equal((await raw('PUT', 'application/json', `${'['.repeat(5_000)}${']'.repeat(5_000)}`)).status, 400, 'deeper than server.maxJsonDepth')
+      assert.equal((await raw('PUT', 'application/json', '{"kept":true}')).status, 200)
+      assert.equal((await raw('PATCH', 'text/plain', '{"z":1}')).status, 415)
+      assert.equal((await raw('PUT', 'application/x-www-form-urlencoded', 'a=1')).status, 415)
+      assert.equal((await raw('PATCH', 'application/merge-patch+json', '{"z":1}')).status, 200, "RFC 7396's media type")
+      assert.deepEqual((await call('GET', '/admin/sessions/typed')).body.value, { kept: true, z: 1 })
       const proto = await call('PUT', '/admin/sessions/p', JSON.parse('{"constructor":{"prototype":{"polluted":1}}}'))
       assert.ok(proto.status === 200 || proto.status === 400)
       assert.equal(({} as Record<string, unknown>).polluted, undefined)

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { countJsonValues } from '../../core/json-size.js'
 import { z } from 'zod'
 import type { Cache } from '../../cache/cache.js'
 import type { CallLimits } from '../../calls/limits.js'
@@ -8,6 +9,7 @@ import { ANONYMOUS } from '../auth.js'
 import { cacheNamespace } from '../cache-policy.js'
 import type { GatewayConfig } from '../config.js'
 import { badRequest, GatewayHttpError } from '../openai-errors.js'
+import { tooDeep } from '../validate.js'
 import type { AdminStats } from './admin-stats.js'
 import { AdminToken } from './admin-token.js'
 import { mergePatch } from './merge-patch.js'
@@ -33,8 +35,12 @@ const invalidateBody = z
   .strict()
 const resetBody = z.object({ key: z.string().regex(/^[\w.-]{1,64}$/).optional(), tenant: z.string().regex(/^[\w.-]{1,64}$/).optional(), user: text.optional(), model: text.optional() }).strict()
 
-/** Session ids as `createSessionId` makes them, or any id a service picked within these bounds. */
-const SESSION_ID = /^[\w.:-]{1,128}$/
+/**
+ * Session ids as `createSessionId` makes them, or any id a service picked within these bounds (100:
+ * the longest path parameter Fastify's router takes by default).
+ */
+const SESSION_ID = /^[\w.:-]{1,100}$/
+const MERGE_PATCH = 'application/merge-patch+json'
 
 /**
  * The admin API under `/admin/`: stats, cache invalidation (every instance, through the bus), the
@@ -45,6 +51,7 @@ export function registerAdmin(app: FastifyInstance, deps: AdminDeps): void {
   const { token } = deps.config.admin
   if (!token) return
   const admin = new AdminToken(token)
+  const { maxJsonValues, maxJsonDepth } = deps.config.server
   void app.register(async (scope) => {
     scope.addHook('onRequest', (request, _reply, done) => {
       try {
@@ -54,9 +61,19 @@ export function registerAdmin(app: FastifyInstance, deps: AdminDeps): void {
         done(err as Error)
       }
     })
+    // RFC 7396's own media type, under the bounds of every JSON body.
+    const parseJson = scope.getDefaultJsonParser('error', 'error')
+    scope.addContentTypeParser(MERGE_PATCH, { parseAs: 'string' }, (request, body, done) => {
+      if (countJsonValues(body as string, maxJsonValues) <= maxJsonValues) return parseJson(request, body as string, done)
+      done(new GatewayHttpError(400, `The request body holds more than ${maxJsonValues} JSON values (server.maxJsonValues).`, { code: 'request_too_complex' }), undefined)
+    })
+    // After the token: a wrong path or method under /admin/ tells a caller without it nothing.
+    scope.all('/admin/*', (request) => {
+      throw new GatewayHttpError(404, `Unknown admin route: ${request.method} ${request.url.split('?')[0]}`, { code: 'not_found' })
+    })
     scope.get('/admin/stats', () => deps.stats())
-    scope.post('/admin/cache/invalidate', (request) => invalidate(deps, parse(invalidateBody, request.body)))
-    scope.post('/admin/ratelimit/reset', (request) => reset(deps, parse(resetBody, request.body)))
+    scope.post('/admin/cache/invalidate', (request) => invalidate(deps, parse(invalidateBody, jsonBody(request, maxJsonDepth))))
+    scope.post('/admin/ratelimit/reset', (request) => reset(deps, parse(resetBody, jsonBody(request, maxJsonDepth))))
     scope.get('/admin/sessions/:id', async (request) => {
       const value = await storeCall(() => deps.sessions.get(sessionId(request)))
       if (value === undefined) throw new GatewayHttpError(404, 'No such session.', { code: 'session_not_found' })
@@ -65,12 +82,12 @@ export function registerAdmin(app: FastifyInstance, deps: AdminDeps): void {
     scope.put('/admin/sessions/:id', async (request, reply) => {
       const id = sessionId(request)
       const ttl = ttlOf(request)
-      await storeCall(() => deps.sessions.set(id, bodyValue(request), ttl === undefined ? {} : { ttl: ttl * 1000 }))
+      await storeCall(() => deps.sessions.set(id, jsonBody(request, maxJsonDepth), ttl === undefined ? {} : { ttl: ttl * 1000 }))
       return reply.status(200).send({ id, value: request.body })
     })
     scope.patch('/admin/sessions/:id', async (request) => {
       const id = sessionId(request)
-      const patch = bodyValue(request)
+      const patch = jsonBody(request, maxJsonDepth, MERGE_PATCH)
       const value = await storeCall(() =>
         deps.sessions.update(id, (current) => {
           if (current === undefined) throw new GatewayHttpError(404, 'No such session to patch (PUT creates one).', { code: 'session_not_found' })
@@ -127,14 +144,17 @@ async function reset(deps: AdminDeps, body: z.output<typeof resetBody>): Promise
   if (body.key !== undefined && !configured && !(config.auth === 'none' && body.key === ANONYMOUS)) {
     throw new GatewayHttpError(404, `No gateway key named ${body.key}.`, { code: 'key_not_found', param: 'key' })
   }
+  if (configured && body.tenant !== undefined && body.tenant !== configured.tenant) throw badRequest(`Key ${configured.name} belongs to tenant ${configured.tenant}, not ${body.tenant}.`, 'tenant')
   const callers: Caller[] = configured
     ? [{ tenant: configured.tenant, key: configured.name }]
     : config.auth === 'none'
       ? [{ tenant: 'default', key: ANONYMOUS }]
       : config.keys.filter((key) => key.tenant === body.tenant).map((key) => ({ tenant: key.tenant, key: key.name }))
   if (callers.length === 0) throw badRequest('Say whose limits: key (a gateway key name) or tenant.', 'key')
-  await storeCall(() => Promise.all(callers.map((caller) => deps.limits.reset(caller, body.model, body.user))))
-  return { reset: { keys: callers.map((caller) => caller.key).join(','), ...(body.user ? { user: body.user } : {}), ...(body.model ? { model: body.model } : {}) } }
+  const done = await storeCall(() => Promise.all(callers.map((caller) => deps.limits.reset(caller, body.model, body.user))))
+  const reset = callers.filter((_, i) => done[i]).map((caller) => caller.key)
+  if (reset.length === 0) throw new GatewayHttpError(404, 'No limits to reset: the config gives these keys none.', { code: 'no_limits' })
+  return { reset: { keys: reset.join(','), ...(body.user ? { user: body.user } : {}), ...(body.model ? { model: body.model } : {}) } }
 }
 
 function parse<T>(schema: z.ZodType<T>, body: unknown): T {
@@ -158,8 +178,13 @@ function ttlOf(request: FastifyRequest): number | undefined {
   return Number(ttl)
 }
 
-function bodyValue(request: FastifyRequest): unknown {
-  if (request.body === undefined || Buffer.isBuffer(request.body)) throw badRequest('Send the session as a JSON body (Content-Type: application/json).')
+/** The request's JSON body, within `maxDepth` levels: any other media type is a 415, never taken as text. */
+function jsonBody(request: FastifyRequest, maxDepth: number, alsoAccepted?: string): unknown {
+  const type = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase()
+  if (type !== 'application/json' && type !== alsoAccepted) {
+    throw new GatewayHttpError(415, `Send a JSON body (Content-Type: application/json${alsoAccepted ? ` or ${alsoAccepted}` : ''}).`, { code: 'unsupported_media_type' })
+  }
+  if (tooDeep({ body: request.body }, maxDepth)) throw badRequest(`The body nests deeper than ${maxDepth} levels (server.maxJsonDepth).`)
   return request.body
 }
 
@@ -173,6 +198,7 @@ async function storeCall<T>(work: () => Promise<T>): Promise<T> {
       throw new GatewayHttpError(503, `The store could not complete it (${code}): ${(err as Error).message}`, { code: 'store_unavailable' })
     }
     if (code === 'E_INVALID_OPTION' || code === 'E_VALUE_TOO_LARGE') throw badRequest((err as Error).message)
+    if (code === 'E_UNSUPPORTED_BY_STORE') throw new GatewayHttpError(501, (err as Error).message, { code: 'unsupported_by_store' })
     throw err
   }
 }
