@@ -115,7 +115,15 @@ export class CallLimits {
     const limiter = this.#limiter(caller)
     if (!limiter) return false
     await limiter.reset(caller.tenant, { scopes: { key: caller.key, ...(model ? { model } : {}), ...(user ? { user } : {}) } })
+    const budget = limiter.rules.find((rule) => rule.name === 'budget')
+    if (budget) this.events.emit('budget', { key: caller.key, remaining: budget.limit, limit: budget.limit, resetAt: Date.now() + budget.windowMs })
     return true
+  }
+
+  /** Reports what a key has left of its budget, when the decision has a budget rule. */
+  #budget(key: string, decision: RateLimitDecision): void {
+    const rule = decision.rules.find((each) => each.name === 'budget')
+    if (rule) this.events.emit('budget', { key, remaining: rule.remaining, limit: rule.limit, resetAt: Date.now() + rule.resetMs })
   }
 
   /** Whether `caller` has limits at all (without any, there is nothing to charge or estimate). */
@@ -135,6 +143,7 @@ export class CallLimits {
     const cost = { requests: 1, tokens, 'user-requests': 1, 'user-tokens': tokens, 'model-requests': 1, 'model-tokens': tokens, budget: microUsd }
     const decision = await limiter.consume(caller.tenant, { cost: only(limiter, cost), scopes: scopes(caller, model, user) })
     this.events.emit('decision', { tenant: caller.tenant, key: caller.key, decision })
+    this.#budget(caller.key, decision)
     const windows: Record<string, number> = {}
     for (const rule of limiter.rules) windows[rule.name] = rule.windowMs
     return { caller, model, user, price, promptTokens, tokens, microUsd, decision, windows, settled: false }
@@ -158,7 +167,10 @@ export class CallLimits {
     const limiter = this.#limiter(charge.caller)
     if (!limiter) return
     const cost = { tokens, 'user-tokens': tokens, 'model-tokens': tokens, budget: microUsd }
-    const adjusting = limiter.adjust(charge.caller.tenant, { cost: only(limiter, cost), scopes: scopes(charge.caller, charge.model, charge.user) }).catch(() => {})
+    const adjusting = limiter
+      .adjust(charge.caller.tenant, { cost: only(limiter, cost), scopes: scopes(charge.caller, charge.model, charge.user) })
+      .then((decision) => this.#budget(charge.caller.key, decision))
+      .catch(() => {})
     this.#pending.add(adjusting)
     void adjusting.finally(() => this.#pending.delete(adjusting))
   }
@@ -186,6 +198,11 @@ export class CallLimits {
 export interface CallLimitsEvents extends Record<string, unknown> {
   /** A call's limits were decided (allowed or refused), by the store or the fallback; `key` is the gateway key's name. */
   decision: { tenant: string; key: string; decision: RateLimitDecision }
+  /**
+   * What a key has left of its daily budget (micro-USD) after a charge, its settlement with the real
+   * usage, or a reset; `resetAt` (ms since the epoch) is when its window starts over.
+   */
+  budget: { key: string; remaining: number; limit: number; resetAt: number }
   'store-error': { error: Error }
   /** Decisions moved to the fallback policy (once per switch of each limiter). */
   'fallback-on': { error: Error }

@@ -50,8 +50,8 @@ export class GatewayMetrics {
   readonly #unsubscribe: Array<() => void> = []
   readonly #quantiles: WindowedQuantiles[] = []
   readonly #storeUp = new Map<string, number>()
-  /** Each gateway key's budget left after its latest call: USD, and as a share of the budget. */
-  readonly #budgets = new Map<string, { usd: number; share: number }>()
+  /** Each gateway key's budget left after its latest charge, settlement or reset (micro-USD). */
+  readonly #budgets = new Map<string, { remaining: number; limit: number; resetAt: number }>()
 
   readonly requests: Counter<'route' | 'status' | 'cache'>
   readonly requestSeconds: Histogram<'route' | 'cache'>
@@ -120,11 +120,13 @@ export class GatewayMetrics {
     new Gauge({ name: 'tollgate_cache_l1_entries', help: 'Entries in the in-process cache tier.', registers, collect: gaugeOf(() => cache.stats().l1.entries) })
     new Gauge({ name: 'tollgate_cache_l1_bytes', help: 'Bytes held by the in-process cache tier.', registers, collect: gaugeOf(() => cache.stats().l1.bytes) })
     const budgets = this.#budgets
+    // A key that stopped calling keeps its last figure until its window starts over: then it has it all again.
+    const left = (budget: { remaining: number; limit: number; resetAt: number }) => (Date.now() >= budget.resetAt ? budget.limit : budget.remaining)
     new Gauge({
       name: 'tollgate_budget_remaining_ratio_min',
-      help: "The lowest share of its daily budget any gateway key has left, after its latest call (1: untouched, or no budgets): the alert's view without a series per key.",
+      help: "The lowest share of its daily budget any gateway key has left (1: untouched, or no budgets): the alert's view without a series per key.",
       registers,
-      collect: gaugeOf(() => Math.min(1, ...[...budgets.values()].map((budget) => budget.share))),
+      collect: gaugeOf(() => Math.min(1, ...[...budgets.values()].map((budget) => left(budget) / budget.limit))),
     })
     if (options.keyLabels) {
       new Gauge({
@@ -133,7 +135,7 @@ export class GatewayMetrics {
         labelNames: ['key'],
         registers,
         collect() {
-          for (const [key, budget] of budgets) this.set({ key }, budget.usd)
+          for (const [key, budget] of budgets) this.set({ key }, left(budget) / 1_000_000)
         },
       })
     }
@@ -218,11 +220,10 @@ export class GatewayMetrics {
       cache.events.on('stale', ({ reason }) => this.cacheStale.labels(reason).inc()),
       cache.events.on('coalesced', () => this.coalesced.labels('single-flight').inc()),
       cache.events.on('loader-error', () => this.loaderErrors.inc()),
-      limits.events.on('decision', ({ key, decision }) => {
+      // Keys are the config's, not the callers': a bounded set.
+      limits.events.on('budget', ({ key, remaining, limit, resetAt }) => this.#budgets.set(key, { remaining, limit, resetAt })),
+      limits.events.on('decision', ({ decision }) => {
         this.decisions.labels(decision.allowed ? 'allowed' : 'blocked', decision.source).inc()
-        const budget = decision.rules.find((rule) => rule.name === 'budget')
-        // Keys are the config's, not the callers': a bounded label set.
-        if (budget) this.#budgets.set(key, { usd: budget.remaining / 1_000_000, share: budget.remaining / budget.limit })
         if (decision.allowed) return
         for (const rule of decision.rules) if (!rule.allowed) this.blocked.labels(rule.name).inc()
       }),
