@@ -186,20 +186,14 @@ export class Gateway {
 
     const metrics = this.metrics
     if (metrics && outcomes) {
-      const observe = (request: FastifyRequest, status: number, seconds: number) => {
-        const outcome = outcomes.get(request)
-        metrics.observeRequest(request.routeOptions.url ?? 'unmatched', status, outcome?.cache ?? 'NONE', seconds, outcome?.upstreamSeconds())
-      }
-      // After the reply is sent: its status, and for a stream its last byte, are known.
-      this.app.addHook('onResponse', (request, reply, done) => {
-        observe(request, reply.statusCode, reply.elapsedTime / 1000)
-        done()
-      })
-      // Fastify runs no onResponse for a reply its client left before the end (a stream cut, a
-      // caller gone while the upstream answered): counted as 499, nginx's "client closed request".
+      // One listener per request, on the reply's 'close': it comes after the last byte (a stream's
+      // included) and also when the client left first, which Fastify's onResponse never sees (499,
+      // nginx's "client closed request").
       this.app.addHook('onRequest', (request, reply, done) => {
         reply.raw.once('close', () => {
-          if (!reply.raw.writableFinished) observe(request, CLIENT_CLOSED, reply.elapsedTime / 1000)
+          const outcome = outcomes.get(request)
+          const status = reply.raw.writableFinished ? reply.statusCode : CLIENT_CLOSED
+          metrics.observeRequest(request.routeOptions.url ?? 'unmatched', status, outcome?.cache ?? 'NONE', reply.elapsedTime / 1000, outcome?.upstreamSeconds())
         })
         done()
       })

@@ -1,4 +1,3 @@
-import type { Counter } from 'prom-client'
 import type { Cache } from '../../cache/cache.js'
 import type { CostLedger, CostLine } from '../../calls/cost-ledger.js'
 import type { CallLimits } from '../../calls/limits.js'
@@ -203,11 +202,16 @@ async function quantiles(windowed: WindowedQuantiles): Promise<Quantiles> {
   return { p50: p50 ?? null, p95: p95 ?? null, p99: p99 ?? null }
 }
 
-async function sum(counter: Counter<string>): Promise<number> {
+/** A counter family as the registry reads it: prom-client's, or a hot one. */
+interface Family {
+  get(): Promise<{ values: Array<{ labels: Partial<Record<string, string | number>>; value: number }> }>
+}
+
+async function sum(counter: Family): Promise<number> {
   return (await counter.get()).values.reduce((total, { value }) => total + value, 0)
 }
 
-async function byLabel(counter: Counter<string>, label: string): Promise<Record<string, number>> {
+async function byLabel(counter: Family, label: string): Promise<Record<string, number>> {
   const totals: Record<string, number> = Object.create(null) as Record<string, number>
   for (const { labels, value } of (await counter.get()).values) {
     const name = String(labels[label])

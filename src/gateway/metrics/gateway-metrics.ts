@@ -5,6 +5,7 @@ import type { CallProducer } from '../../calls/producer.js'
 import type { Upstream } from '../../calls/upstream.js'
 import { DEFAULTS } from '../../core/defaults.js'
 import type { Store } from '../../stores/types.js'
+import { HotCounter, HotHistogram } from './hot-series.js'
 import { LabelCap } from './label-cap.js'
 import { WindowedQuantiles } from './windowed-quantiles.js'
 
@@ -53,26 +54,26 @@ export class GatewayMetrics {
   /** Each gateway key's budget left after its latest charge, settlement or reset (micro-USD). */
   readonly #budgets = new Map<string, { remaining: number; limit: number; resetAt: number }>()
 
-  readonly requests: Counter<'route' | 'status' | 'cache'>
-  readonly requestSeconds: Histogram<'route' | 'cache'>
-  readonly overheadSeconds: Histogram<'route' | 'cache'>
-  readonly cacheHits: Counter<'tier'>
+  readonly requests: HotCounter
+  readonly requestSeconds: HotHistogram
+  readonly overheadSeconds: HotHistogram
+  readonly cacheHits: HotCounter
   readonly cacheMisses: Counter
   readonly cacheStale: Counter<'reason'>
-  readonly coalesced: Counter<'how'>
+  readonly coalesced: HotCounter
   readonly loaderErrors: Counter
-  readonly callsAvoided: Counter<'tenant' | 'model'>
+  readonly callsAvoided: HotCounter
   readonly upstreamCalls: Counter<'upstream' | 'model' | 'outcome'>
   readonly upstreamErrors: Counter<'upstream' | 'class'>
   readonly upstreamRetries: Counter<'upstream' | 'reason'>
   readonly upstreamSeconds: Histogram<'upstream' | 'model'>
   readonly firstTokenSeconds: Histogram<'upstream' | 'model'>
-  readonly tokens: Counter<'tenant' | 'model' | 'type'>
-  readonly tokensSaved: Counter<'tenant' | 'model' | 'type'>
-  readonly spentUsd: Counter<'tenant' | 'model'>
-  readonly savedUsd: Counter<'tenant' | 'model'>
-  readonly decisions: Counter<'decision' | 'source'>
-  readonly blocked: Counter<'rule'>
+  readonly tokens: HotCounter
+  readonly tokensSaved: HotCounter
+  readonly spentUsd: HotCounter
+  readonly savedUsd: HotCounter
+  readonly decisions: HotCounter
+  readonly blocked: HotCounter
   readonly fallbackSwitches: Counter
   readonly storeCommandSeconds: Histogram<'store' | 'operation'>
   readonly storeErrors: Counter<'store' | 'kind'>
@@ -85,26 +86,26 @@ export class GatewayMetrics {
     this.#models = new LabelCap(options.maxModelLabels ?? DEFAULTS.metrics.maxModelLabels, options.models)
     collectDefaultMetrics({ register: this.registry, prefix: 'tollgate_' })
 
-    this.requests = new Counter({ name: 'tollgate_http_requests_total', help: 'HTTP requests answered, by route (the matched pattern, never the raw path), status and cache status (HIT, STALE, MISS, BYPASS; NONE when the request never reached the cache).', labelNames: ['route', 'status', 'cache'], registers })
-    this.requestSeconds = new Histogram({ name: 'tollgate_http_request_duration_seconds', help: 'Time from the request to the last byte of its reply (a stream included).', labelNames: ['route', 'cache'], buckets: LATENCY_BUCKETS, registers })
-    this.overheadSeconds = new Histogram({ name: 'tollgate_gateway_overhead_seconds', help: 'Time of an LLM request not spent waiting on an upstream (its own call or the identical one it joined): what the gateway itself costs.', labelNames: ['route', 'cache'], buckets: OVERHEAD_BUCKETS, registers })
-    this.cacheHits = new Counter({ name: 'tollgate_cache_hits_total', help: 'Cache lookups answered fresh, by tier (l1 in-process, l2 the store).', labelNames: ['tier'], registers })
+    this.requests = new HotCounter('tollgate_http_requests_total', 'HTTP requests answered, by route (the matched pattern, never the raw path), status and cache status (HIT, STALE, MISS, BYPASS; NONE when the request never reached the cache).', ['route', 'status', 'cache'], this.registry)
+    this.requestSeconds = new HotHistogram('tollgate_http_request_duration_seconds', 'Time from the request to the last byte of its reply (a stream included).', ['route', 'cache'], LATENCY_BUCKETS, this.registry)
+    this.overheadSeconds = new HotHistogram('tollgate_gateway_overhead_seconds', 'Time of an LLM request not spent waiting on an upstream (its own call or the identical one it joined): what the gateway itself costs.', ['route', 'cache'], OVERHEAD_BUCKETS, this.registry)
+    this.cacheHits = new HotCounter('tollgate_cache_hits_total', 'Cache lookups answered fresh, by tier (l1 in-process, l2 the store).', ['tier'], this.registry)
     this.cacheMisses = new Counter({ name: 'tollgate_cache_misses_total', help: 'Cache lookups that found nothing.', registers })
     this.cacheStale = new Counter({ name: 'tollgate_cache_stale_total', help: 'Expired entries served within their grace, by why.', labelNames: ['reason'], registers })
-    this.coalesced = new Counter({ name: 'tollgate_cache_coalesced_total', help: 'Calls that waited for an identical call in flight instead of calling the upstream: single-flight (here or on another instance) or a live stream joined.', labelNames: ['how'], registers })
+    this.coalesced = new HotCounter('tollgate_cache_coalesced_total', 'Calls that waited for an identical call in flight instead of calling the upstream: single-flight (here or on another instance) or a live stream joined.', ['how'], this.registry)
     this.loaderErrors = new Counter({ name: 'tollgate_cache_loader_errors_total', help: 'Upstream calls made for the cache that failed.', registers })
-    this.callsAvoided = new Counter({ name: 'tollgate_upstream_calls_avoided_total', help: 'Replies served without an upstream call of their own (hits, stale, coalesced).', labelNames: ['tenant', 'model'], registers })
+    this.callsAvoided = new HotCounter('tollgate_upstream_calls_avoided_total', 'Replies served without an upstream call of their own (hits, stale, coalesced).', ['tenant', 'model'], this.registry)
     this.upstreamCalls = new Counter({ name: 'tollgate_upstream_calls_total', help: 'Upstream calls that ended, by outcome (ok, or the failure class).', labelNames: ['upstream', 'model', 'outcome'], registers })
     this.upstreamErrors = new Counter({ name: 'tollgate_upstream_errors_total', help: 'Upstream calls that failed, by class: timeout, unreachable, status_429, status_4xx, status_5xx, invalid, incomplete, too_large, aborted.', labelNames: ['upstream', 'class'], registers })
     this.upstreamRetries = new Counter({ name: 'tollgate_upstream_retries_total', help: 'Upstream calls sent again after a 429, a 5xx or a refused connection.', labelNames: ['upstream', 'reason'], registers })
     this.upstreamSeconds = new Histogram({ name: 'tollgate_upstream_duration_seconds', help: 'Upstream call time, from the wait for a connection to the last byte.', labelNames: ['upstream', 'model'], buckets: LATENCY_BUCKETS, registers })
     this.firstTokenSeconds = new Histogram({ name: 'tollgate_upstream_time_to_first_token_seconds', help: 'Time to the first streamed chunk of an upstream stream.', labelNames: ['upstream', 'model'], buckets: LATENCY_BUCKETS, registers })
-    this.tokens = new Counter({ name: 'tollgate_tokens_total', help: 'Tokens paid for upstream, by type (input, output).', labelNames: ['tenant', 'model', 'type'], registers })
-    this.tokensSaved = new Counter({ name: 'tollgate_tokens_saved_total', help: 'Tokens the cache served without paying for them again, by type (input, output).', labelNames: ['tenant', 'model', 'type'], registers })
-    this.spentUsd = new Counter({ name: 'tollgate_spent_usd_total', help: 'USD paid upstream, by the pricing table.', labelNames: ['tenant', 'model'], registers })
-    this.savedUsd = new Counter({ name: 'tollgate_saved_usd_total', help: 'USD the cache saved: what the replies it served would have cost again.', labelNames: ['tenant', 'model'], registers })
-    this.decisions = new Counter({ name: 'tollgate_ratelimit_decisions_total', help: 'Rate-limit decisions, allowed or blocked, by who decided (store, or the fallback while the store is down).', labelNames: ['decision', 'source'], registers })
-    this.blocked = new Counter({ name: 'tollgate_ratelimit_blocked_total', help: 'Requests refused (429), by the rule that refused them.', labelNames: ['rule'], registers })
+    this.tokens = new HotCounter('tollgate_tokens_total', 'Tokens paid for upstream, by type (input, output).', ['tenant', 'model', 'type'], this.registry)
+    this.tokensSaved = new HotCounter('tollgate_tokens_saved_total', 'Tokens the cache served without paying for them again, by type (input, output).', ['tenant', 'model', 'type'], this.registry)
+    this.spentUsd = new HotCounter('tollgate_spent_usd_total', 'USD paid upstream, by the pricing table.', ['tenant', 'model'], this.registry)
+    this.savedUsd = new HotCounter('tollgate_saved_usd_total', 'USD the cache saved: what the replies it served would have cost again.', ['tenant', 'model'], this.registry)
+    this.decisions = new HotCounter('tollgate_ratelimit_decisions_total', 'Rate-limit decisions, allowed or blocked, by who decided (store, or the fallback while the store is down).', ['decision', 'source'], this.registry)
+    this.blocked = new HotCounter('tollgate_ratelimit_blocked_total', 'Requests refused (429), by the rule that refused them.', ['rule'], this.registry)
     this.fallbackSwitches = new Counter({ name: 'tollgate_ratelimit_fallback_switches_total', help: 'Times the limits moved to their fallback because the store failed.', registers })
     this.storeCommandSeconds = new Histogram({ name: 'tollgate_store_command_duration_seconds', help: 'Store command time (Redis stores), by store role (cache, limits) and operation.', labelNames: ['store', 'operation'], buckets: OVERHEAD_BUCKETS, registers })
     this.storeErrors = new Counter({ name: 'tollgate_store_errors_total', help: 'Store commands that failed, by store role and kind (the error code: E_STORE_TIMEOUT, E_STORE_UNAVAILABLE, E_STORE_COMMAND, ...).', labelNames: ['store', 'kind'], registers })
@@ -160,9 +161,9 @@ export class GatewayMetrics {
 
   /** One answered HTTP request; `upstreamSeconds` set for an LLM call (its overhead is the rest). */
   observeRequest(route: string, status: number, cache: string, seconds: number, upstreamSeconds: number | undefined): void {
-    this.requests.labels(route, String(status), cache).inc()
-    this.requestSeconds.labels(route, cache).observe(seconds)
-    if (upstreamSeconds !== undefined) this.overheadSeconds.labels(route, cache).observe(Math.max(0, seconds - upstreamSeconds))
+    this.requests.inc([route, String(status), cache])
+    this.requestSeconds.observe([route, cache], seconds)
+    if (upstreamSeconds !== undefined) this.overheadSeconds.observe([route, cache], Math.max(0, seconds - upstreamSeconds))
   }
 
   /** The tenant label a tenant is counted under (itself, or `other` past the cap). */
@@ -192,19 +193,19 @@ export class GatewayMetrics {
       producer.events.on('spent', ({ tenant, model, usd, promptTokens, completionTokens }) => {
         const t = this.tenant(tenant)
         const m = this.model(model)
-        this.spentUsd.labels(t, m).inc(usd)
-        this.tokens.labels(t, m, 'input').inc(promptTokens)
-        this.tokens.labels(t, m, 'output').inc(completionTokens)
+        this.spentUsd.inc([t, m], usd)
+        this.tokens.inc([t, m, 'input'], promptTokens)
+        this.tokens.inc([t, m, 'output'], completionTokens)
       }),
       producer.events.on('saved', ({ tenant, model, usd, promptTokens, completionTokens }) => {
         const t = this.tenant(tenant)
         const m = this.model(model)
-        this.savedUsd.labels(t, m).inc(usd)
-        this.callsAvoided.labels(t, m).inc()
-        this.tokensSaved.labels(t, m, 'input').inc(promptTokens)
-        this.tokensSaved.labels(t, m, 'output').inc(completionTokens)
+        this.savedUsd.inc([t, m], usd)
+        this.callsAvoided.inc([t, m])
+        this.tokensSaved.inc([t, m, 'input'], promptTokens)
+        this.tokensSaved.inc([t, m, 'output'], completionTokens)
       }),
-      producer.events.on('stream-joined', () => this.coalesced.labels('live-stream').inc()),
+      producer.events.on('stream-joined', () => this.coalesced.inc(['live-stream'])),
       producer.events.on('upstream', ({ upstream, model, seconds, firstTokenSeconds, failure }) => {
         // Only a call that was answered earns its model a label: a flood of made-up names that the
         // upstream refuses (free to send) must not take every slot.
@@ -215,17 +216,17 @@ export class GatewayMetrics {
         else this.upstreamSeconds.labels(upstream, m).observe(seconds)
         if (firstTokenSeconds !== undefined) this.firstTokenSeconds.labels(upstream, m).observe(firstTokenSeconds)
       }),
-      cache.events.on('hit', ({ tier }) => this.cacheHits.labels(tier).inc()),
+      cache.events.on('hit', ({ tier }) => this.cacheHits.inc([tier])),
       cache.events.on('miss', () => this.cacheMisses.inc()),
       cache.events.on('stale', ({ reason }) => this.cacheStale.labels(reason).inc()),
-      cache.events.on('coalesced', () => this.coalesced.labels('single-flight').inc()),
+      cache.events.on('coalesced', () => this.coalesced.inc(['single-flight'])),
       cache.events.on('loader-error', () => this.loaderErrors.inc()),
       // Keys are the config's, not the callers': a bounded set.
       limits.events.on('budget', ({ key, remaining, limit, resetAt }) => this.#budgets.set(key, { remaining, limit, resetAt })),
       limits.events.on('decision', ({ decision }) => {
-        this.decisions.labels(decision.allowed ? 'allowed' : 'blocked', decision.source).inc()
+        this.decisions.inc([decision.allowed ? 'allowed' : 'blocked', decision.source])
         if (decision.allowed) return
-        for (const rule of decision.rules) if (!rule.allowed) this.blocked.labels(rule.name).inc()
+        for (const rule of decision.rules) if (!rule.allowed) this.blocked.inc([rule.name])
       }),
       limits.events.on('fallback-on', () => this.fallbackSwitches.inc()),
     )

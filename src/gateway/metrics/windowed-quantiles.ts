@@ -1,4 +1,7 @@
-import type { Histogram } from 'prom-client'
+/** A histogram as the registry reads it: its `_bucket` samples carry an `le` label. */
+interface HistogramFamily {
+  get(): Promise<{ values: Array<{ labels: Partial<Record<string, string | number>>; value: number; metricName?: string }> }>
+}
 
 interface Snapshot {
   at: number
@@ -17,7 +20,7 @@ export class WindowedQuantiles {
   readonly #timer: NodeJS.Timeout
 
   constructor(
-    private readonly histogram: Histogram,
+    private readonly histogram: HistogramFamily,
     private readonly bounds: readonly number[],
     private readonly windowMs: number,
     private readonly now: () => number = Date.now,
