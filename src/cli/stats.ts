@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util'
-import type { AdminStats, MoneyLine, Quantiles } from '../gateway/admin/admin-stats.js'
+import type { AdminStats, MoneyLine, Quantiles, StoreHealth } from '../gateway/admin/admin-stats.js'
 import { ADMIN_TOKEN_ENV, adminRequest, adminToken, DEFAULT_GATEWAY_URL, gatewayUrl } from './admin-client.js'
 import { CliError } from './cli-error.js'
 import { formatTable, percent, usd } from './table.js'
@@ -8,12 +8,13 @@ export const STATS_HELP = `Usage: tollgate stats [--url ${DEFAULT_GATEWAY_URL}] 
 
 Prints a running gateway's figures as tables: requests by cache status and HTTP status, hit ratios,
 upstream calls made and avoided, latency, USD spent and saved (top tenants and models), requests
-refused by each limit rule, and the store's health. Counts are since the gateway started; latency
-quantiles cover the last 60 s. The admin token is read from ${ADMIN_TOKEN_ENV} (never an argument:
-arguments show in process listings). Exit 1 when the gateway cannot be reached or refuses the token.
+the limits refused (and by rule), and the health of the store and of the limits' own store. Counts
+are since the gateway started; latency quantiles cover the last 60 s. The admin token is read from
+${ADMIN_TOKEN_ENV} (never an argument: arguments show in process listings). Exit 1 when the gateway
+cannot be reached or refuses the token, 2 on a usage error.
 
 Options:
-  --url URL      the gateway's base URL (default ${DEFAULT_GATEWAY_URL})
+  --url URL      the gateway's root URL (default ${DEFAULT_GATEWAY_URL}; a trailing /v1 is dropped)
   --json         print GET /admin/stats as it came, for scripts
   -h, --help     show this help
 `
@@ -26,7 +27,7 @@ export async function stats(args: string[], env: NodeJS.ProcessEnv, out: (text: 
     return 0
   }
   if (values.token !== undefined) throw new CliError(`the admin token is read from ${ADMIN_TOKEN_ENV}, never from an argument (arguments show in process listings)`, 2)
-  if (positionals.length > 0) throw new CliError(`tollgate stats takes no arguments, got "${positionals.join(' ')}" (tollgate stats --help)`, 2)
+  if (positionals.length > 0) throw new CliError(`stats takes no arguments, got "${positionals.join(' ')}" (tollgate stats --help)`, 2)
   const url = gatewayUrl(values.url)
   const answer = await adminRequest<AdminStats>(url, adminToken(env), 'GET', '/admin/stats')
   out(values.json ? `${JSON.stringify(answer, null, 2)}\n` : formatStats(answer, url))
@@ -40,8 +41,7 @@ export function formatStats(s: AdminStats, url: string): string {
       .filter(([, n]) => n > 0)
       .map(([name, n]) => `${name} ${n}`)
       .join(', ') || 'none'
-  const { cache, upstream, money, limits, store } = s
-  const redis = store.redis
+  const { cache, upstream, money, limits } = s
   return [
     `tollgate ${s.version} at ${url}, up ${duration(s.uptimeSeconds)} (since ${s.startedAt})\n\n`,
     formatTable(
@@ -56,12 +56,10 @@ export function formatStats(s: AdminStats, url: string): string {
         ['USD spent', usd(money.spentUsd), `${money.promptTokens} prompt + ${money.completionTokens} completion tokens`],
         ['USD saved', usd(money.savedUsd), ''],
         ['limits allowed', String(limits.allowed), ''],
-        ['limits refused', String(sum(limits.blocked)), `by rule: ${counts(limits.blocked)}`],
+        ['limits refused', String(limits.refused), `by rule: ${counts(limits.blocked)}`],
         ['limits fallback', limits.onFallback ? 'ON' : 'off', `${limits.fallbackDecisions} decisions, ${limits.fallbackSwitches} switches`],
-        ['store', store.status, `${store.kind} ${store.name}${store.detail ? `: ${store.detail}` : ''}`],
-        ...(redis
-          ? [['redis', '', `${bytes(redis.usedMemoryBytes)} used, ${redis.keys} keys, ${redis.connectedClients} clients, maxmemory-policy ${redis.maxmemoryPolicy}, keyspace hits ${redis.keyspaceHitRatio === null ? '-' : percent(redis.keyspaceHitRatio)}`]]
-          : []),
+        ...storeRows('', s.store),
+        ...(s.limitsStore ? storeRows('limits ', s.limitsStore) : []),
       ],
       ['l', 'r', 'l'],
     ),
@@ -83,8 +81,15 @@ function quantileRow(name: string, q: Quantiles): string[] {
   return [name, cell(q.p50), cell(q.p95), cell(q.p99)]
 }
 
-function sum(record: Record<string, number>): number {
-  return Object.values(record).reduce((total, n) => total + n, 0)
+/** A store's status line, and on Redis the figures of its INFO; `whose` prefixes the labels. */
+function storeRows(whose: string, store: StoreHealth): string[][] {
+  const { redis } = store
+  return [
+    [`${whose}store`, store.status, `${store.kind} ${store.name}${store.detail ? `: ${store.detail}` : ''}`],
+    ...(redis
+      ? [[`${whose}redis`, '', `${bytes(redis.usedMemoryBytes)} used, ${redis.keys} keys, ${redis.connectedClients} clients, maxmemory-policy ${redis.maxmemoryPolicy}, keyspace hits ${redis.keyspaceHitRatio === null ? '-' : percent(redis.keyspaceHitRatio)}`]]
+      : []),
+  ]
 }
 
 /** `3725` as `1h 2m 5s`. */

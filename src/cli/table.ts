@@ -17,7 +17,12 @@ export function percent(ratio: number): string {
   return `${(ratio * 100).toFixed(1)} %`
 }
 
-/** USD with enough digits for the fractions of a cent one cached reply saves. */
+/**
+ * USD to four decimals, and below a cent to two significant digits: one cached reply often saves a
+ * few millionths of a dollar, which four decimals would show as `$0.0000`.
+ */
 export function usd(amount: number): string {
-  return `$${amount.toFixed(4)}`
+  const magnitude = Math.abs(amount)
+  const decimals = magnitude === 0 || magnitude >= 0.01 ? 4 : Math.min(100, 1 - Math.floor(Math.log10(magnitude)))
+  return `$${amount.toFixed(decimals)}`
 }
