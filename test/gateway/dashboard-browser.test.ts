@@ -41,13 +41,18 @@ interface PageWindow {
 const chat = (content: string, extra: object = {}) => ({ model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content }], ...extra })
 
 /**
- * One round of traffic: for each of two tenants a miss then two hits, and an end user over their
- * limit (2 an hour: 429s from the first round on). Counts what the page should then show.
+ * One round of traffic: for each of two tenants a miss then two hits, an end user over their limit
+ * (2 an hour: 429s from the first round on), and a 429 of the upstream's, passed on: the gateway did
+ * not throttle that one. Counts what the page should then show.
  */
 async function workload(gw: RunningGateway, round: number): Promise<{ requests: number; hits: number; throttled: number }> {
   let requests = 0
   let hits = 0
   let throttled = 0
+  const passedOn = await gw.post('/v1/chat/completions', chat(`[fail:429] round ${round}`), { authorization: 'Bearer key-b1' })
+  requests++
+  assert.equal(passedOn.status, 429, "the upstream's 429 is passed on")
+  await passedOn.body?.cancel()
   for (const key of ['key-a1', 'key-b1']) {
     const client = gw.client(key)
     for (let i = 0; i < 3; i++) {
@@ -186,6 +191,7 @@ describe('dashboard in a real browser', () => {
     const tenants = await page.$$eval('#top-tenants tbody td:first-child', (cells) => cells.map((cell) => cell.textContent).sort())
     assert.deepEqual(tenants, ['acme', 'bravo'])
     assert.match(await page.textContent('[data-health="store"]') ?? '', /memory/)
+    assert.match(await page.textContent('[data-health="limits store"]') ?? '', /memory · ok/, "the limits' own store")
     for (const [chart, series] of [['requests', 'HIT'], ['requests', 'MISS'], ['money', 'saved'], ['latency', 'p50']] as const) {
       assert.ok((await seriesPixels(page, chart, series)) > 20, `${chart}: the ${series} line is drawn`)
     }
@@ -210,6 +216,22 @@ describe('dashboard in a real browser', () => {
     assert.equal(new Set(boxes.map((box) => Math.round(box.left))).size, 1, 'one column')
     for (let i = 1; i < boxes.length; i++) assert.ok(boxes[i]!.top > boxes[i - 1]!.top, 'one card under the other')
     for (const box of boxes) assert.ok(box.width > 390 * 0.85, `a card spans the screen (${box.width}px)`)
+    // The money tables reflow: every figure of every line is inside its card, nothing to scroll to.
+    const tables = await page.$$eval('.money-table', (tables) =>
+      tables.map((table) => {
+        const card = table.closest('.card')!
+        const right = card.getBoundingClientRect().right
+        const cells = [...table.querySelectorAll('tbody td')]
+        return { id: table.id, scrolls: card.scrollWidth > card.clientWidth, cells: cells.length, outside: cells.filter((cell) => cell.getBoundingClientRect().right > right).map((cell) => cell.textContent) }
+      }),
+    )
+    assert.equal(tables.length, 2)
+    for (const table of tables) {
+      assert.ok(table.cells >= 5, `${table.id} has lines`)
+      assert.deepEqual(table.outside, [], `${table.id}: no cell cut off at the right`)
+      assert.equal(table.scrolls, false, `${table.id} fits its card`)
+    }
+    assert.match(await page.textContent('#top-models tbody td[data-label="Cache hits"]') ?? '', /\d/, 'each figure is labelled')
     await page.screenshot({ path: `${RESULTS}dashboard-phone.png`, fullPage: true })
   })
 

@@ -17,7 +17,8 @@ export function drawHeadline(stats) {
   setText('hit-ratio', percent(stats.cache.hitRatio))
   setText('calls-avoided', integer(stats.upstream.callsAvoided))
   setText('requests-total', integer(stats.requests.total))
-  setText('throttled-total', integer(stats.requests.byStatus['429'] ?? 0))
+  // The gateway's own refusals, once per request: byStatus['429'] would add the upstream's 429s passed on.
+  setText('throttled-total', integer(stats.limits.refused))
   setText('about', `v${stats.version} · up ${duration(stats.uptimeSeconds)}`)
 }
 
@@ -42,20 +43,25 @@ function healthItem(name, value, state, title) {
   return item
 }
 
+/** A store's status, and on Redis its memory; `whose` prefixes the names. */
+function storeItems(whose, store) {
+  const items = [healthItem(`${whose}store`, `${store.kind} · ${store.status}`, level(store.status, ['ok'], ['down']), [store.name, store.detail].filter(Boolean).join(' — '))]
+  if (store.redis) {
+    const { usedMemoryBytes, maxmemoryPolicy } = store.redis
+    items.push(healthItem(`${whose}redis memory`, `${(usedMemoryBytes / 1048576).toFixed(1)} MiB · ${maxmemoryPolicy}`, maxmemoryPolicy === 'noeviction' ? 'ok' : 'warn'))
+  }
+  return items
+}
+
 export function drawHealth(stats) {
-  const { store, cache, limits } = stats
-  const storeDetail = [store.name, store.detail].filter(Boolean).join(' — ')
-  const items = [
-    healthItem('store', `${store.kind} · ${store.status}`, level(store.status, ['ok'], ['down']), storeDetail),
+  const { cache, limits } = stats
+  byId('health').replaceChildren(
+    ...storeItems('', stats.store),
     healthItem('bus', cache.bus, level(cache.bus, ['healthy', 'none'], ['down'])),
     healthItem('circuit', cache.circuit, level(cache.circuit, ['closed', 'none'], ['open'])),
     healthItem('limits', limits.onFallback ? 'on fallback' : 'store', limits.onFallback ? 'warn' : 'ok', `${integer(limits.fallbackDecisions)} fallback decisions, ${integer(limits.fallbackSwitches)} switches`),
-  ]
-  if (store.redis) {
-    const { usedMemoryBytes, maxmemoryPolicy } = store.redis
-    items.push(healthItem('redis memory', `${(usedMemoryBytes / 1048576).toFixed(1)} MiB · ${maxmemoryPolicy}`, maxmemoryPolicy === 'noeviction' ? 'ok' : 'warn'))
-  }
-  byId('health').replaceChildren(...items)
+    ...(stats.limitsStore ? storeItems('limits ', stats.limitsStore) : []),
+  )
 }
 
 const COLUMNS = [
@@ -72,26 +78,31 @@ function cell(tag, text) {
   return element
 }
 
+/** A figure's cell names its column (data-label): on a phone the rows reflow without the header. */
+function figure(title, text) {
+  const element = cell('td', text)
+  element.dataset.label = title
+  return element
+}
+
 /** @param {HTMLTableElement} table */
 function drawMoneyTable(table, lines) {
   const head = document.createElement('thead')
-  head.append(row('th', COLUMNS.map(([title]) => title)))
+  head.append(row(COLUMNS.map(([title]) => cell('th', title))))
   const body = document.createElement('tbody')
   if (lines.length === 0) {
     const empty = cell('td', 'No calls yet')
     empty.colSpan = COLUMNS.length
     empty.className = 'muted'
-    const line = document.createElement('tr')
-    line.append(empty)
-    body.append(line)
+    body.append(row([empty]))
   }
-  for (const line of lines) body.append(row('td', COLUMNS.map(([, value]) => value(line))))
+  for (const line of lines) body.append(row(COLUMNS.map(([title, value], i) => (i === 0 ? cell('td', value(line)) : figure(title, value(line))))))
   table.replaceChildren(head, body)
 }
 
-function row(tag, texts) {
+function row(cells) {
   const line = document.createElement('tr')
-  line.append(...texts.map((text) => cell(tag, text)))
+  line.append(...cells)
   return line
 }
 
