@@ -75,13 +75,14 @@ describe('gateway lifecycle and config', () => {
 
   it('check-config prints the effective config with secrets masked, and fails naming the field', async () => {
     const file = join(dir, 'check.yaml')
-    writeFileSync(file, 'upstreams:\n  - { name: main, baseUrl: "https://api.example.com/v1", apiKey: "${CHECK_KEY}" }\nstore: { url: "redis://user:hunter2@127.0.0.1:6379/0?password=hunter3" }\n')
+    writeFileSync(file, 'upstreams:\n  - { name: main, baseUrl: "https://api.example.com/v1", apiKey: "${CHECK_KEY}", query: { key: gemini-style-secret, api-version: "2024-10-21", sig: sas-signature-value } }\nstore: { url: "redis://user:hunter2@127.0.0.1:6379/0?password=hunter3" }\n')
     const { stdout } = await promisify(execFile)(process.execPath, [CLI, 'check-config', file], { env: { ...process.env, CHECK_KEY: 'sk-secret-0123456789' } })
-    const shown = parse(stdout) as { upstreams: Array<{ apiKey: string }>; store: { url: string }; server: { port: number } }
+    const shown = parse(stdout) as { upstreams: Array<{ apiKey: string; query: Record<string, string> }>; store: { url: string }; server: { port: number } }
     assert.equal(shown.upstreams[0]?.apiKey, '***6789')
+    assert.deepEqual(shown.upstreams[0]?.query, { key: '***cret', 'api-version': '2024-10-21', sig: '***alue' }, 'secret query parameters masked, the others readable')
     assert.equal(shown.store.url, 'redis://***@127.0.0.1:6379/0?password=***')
     assert.equal(shown.server.port, 8080, 'defaults are filled in')
-    assert.doesNotMatch(stdout, /sk-secret|hunter/)
+    assert.doesNotMatch(stdout, /sk-secret|hunter|gemini-style|sas-signature/)
     const bad = join(dir, 'check-bad.yaml')
     writeFileSync(bad, 'upstreams:\n  - { name: main, baseUrl: nope }\n')
     const failed = await promisify(execFile)(process.execPath, [CLI, 'check-config', bad]).then(
