@@ -16,17 +16,30 @@ export function adminToken(env: NodeJS.ProcessEnv): string {
   return token
 }
 
-/** `--url` checked: an http(s) URL, without a trailing slash. */
+/** `text` as it may be shown: whatever precedes an `@` in its authority is a credential. */
+function withoutCredentials(text: string): string {
+  return text.replace(/^([^/?#]*\/\/)?[^/?#]*@/, '$1***@')
+}
+
+/**
+ * `--url` checked: the gateway's root as an http(s) URL, without a trailing slash. A trailing `/v1`
+ * is dropped: the OpenAI base URL clients are given is the root plus `/v1`, and the admin API is at
+ * the root. A query or fragment would be cut into the admin paths, and credentials have no use
+ * (the token comes from the environment), so those are usage errors that never echo the credentials.
+ */
 export function gatewayUrl(url: string | undefined): string {
   const text = url ?? DEFAULT_GATEWAY_URL
+  const shown = withoutCredentials(text)
   let parsed: URL
   try {
     parsed = new URL(text)
   } catch {
-    throw new CliError(`--url: expected the gateway's base URL (e.g. ${DEFAULT_GATEWAY_URL}), got "${text}"`, 2)
+    throw new CliError(`--url: expected the gateway's root URL (e.g. ${DEFAULT_GATEWAY_URL}), got "${shown}"`, 2)
   }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new CliError(`--url: expected an http(s) URL, got "${text}"`, 2)
-  return text.replace(/\/+$/, '')
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new CliError(`--url: expected an http(s) URL, got "${shown}"`, 2)
+  if (parsed.username !== '' || parsed.password !== '') throw new CliError(`--url: no credentials in the URL, got "${shown}"; the admin token is read from ${ADMIN_TOKEN_ENV}`, 2)
+  if (/[?#]/.test(text)) throw new CliError(`--url: the gateway's root URL takes no query or fragment, got "${shown}"`, 2)
+  return `${parsed.origin}${parsed.pathname.replace(/\/+$/, '').replace(/\/v1$/i, '')}`
 }
 
 /**

@@ -15,10 +15,10 @@ Drops cache entries on a running gateway, on every instance (through the invalid
 Whose entries: --tenant T (may be left out when the gateway has one tenant) or --all-tenants;
 under cache.scope user or key, --user U or --gateway-key NAME narrow it to that end user or key.
 The admin token is read from ${ADMIN_TOKEN_ENV} (never an argument: arguments show in process
-listings). Prints what was invalidated; exit 1 when the gateway refuses.
+listings). Prints what was invalidated; exit 1 when the gateway refuses, 2 on a usage error.
 
 Options:
-  --url URL      the gateway's base URL (default ${DEFAULT_GATEWAY_URL})
+  --url URL      the gateway's root URL (default ${DEFAULT_GATEWAY_URL}; a trailing /v1 is dropped)
   -h, --help     show this help
 `
 
@@ -63,7 +63,7 @@ export async function invalidate(args: string[], env: NodeJS.ProcessEnv, out: (t
     return 0
   }
   if (values.token !== undefined) throw new CliError(`the admin token is read from ${ADMIN_TOKEN_ENV}, never from an argument (arguments show in process listings)`, 2)
-  if (positionals.length > 0) throw new CliError(`tollgate invalidate takes options only, got "${positionals.join(' ')}" (tollgate invalidate --help)`, 2)
+  if (positionals.length > 0) throw new CliError(`invalidate takes options only, got "${positionals.join(' ')}" (tollgate invalidate --help)`, 2)
   const tags = (values.tag ?? []).flatMap((tag) => tag.split(',')).map((tag) => tag.trim())
   if (tags.some((tag) => tag === '')) throw new CliError('--tag: an empty tag', 2)
   const keys = values.key ?? []

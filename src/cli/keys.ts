@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { parseArgs } from 'node:util'
 import { hashKey } from '../gateway/auth.js'
+import { CliError } from './cli-error.js'
 
 export const KEYS_HELP = `Usage: tollgate keys <create | hash>
 
@@ -18,12 +19,12 @@ Options:
 const MAX_KEY_BYTES = 4096
 
 /** `tollgate keys ...`; returns the exit code. */
-export async function keys(args: string[], stdin: NodeJS.ReadableStream, out: (text: string) => void, err: (text: string) => void): Promise<number> {
+export async function keys(args: string[], stdin: NodeJS.ReadableStream, out: (text: string) => void): Promise<number> {
   const { values, positionals } = parseArgs({ args, options: { help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true })
   const [sub, ...extra] = positionals
-  if (values.help || sub === undefined) {
+  if (values.help) {
     out(KEYS_HELP)
-    return values.help ? 0 : 2
+    return 0
   }
   if (sub === 'create' && extra.length === 0) {
     // 32 random bytes, base64url: 256 bits, no characters a header or YAML would need quoted.
@@ -32,20 +33,13 @@ export async function keys(args: string[], stdin: NodeJS.ReadableStream, out: (t
     return 0
   }
   if (sub === 'hash') {
-    if (extra.length > 0) {
-      err('tollgate keys hash reads the key from stdin, never from an argument (it would stay in shell history): echo -n "$KEY" | tollgate keys hash\n')
-      return 2
-    }
+    if (extra.length > 0) throw new CliError('keys hash reads the key from stdin, never from an argument (it would stay in shell history): echo -n "$KEY" | tollgate keys hash', 2)
     const key = (await readAll(stdin)).replace(/\r?\n$/, '')
-    if (key === '') {
-      err('tollgate keys hash: no key on stdin (echo -n "$KEY" | tollgate keys hash)\n')
-      return 2
-    }
+    if (key === '') throw new CliError('keys hash: no key on stdin (echo -n "$KEY" | tollgate keys hash)', 2)
     out(`${hashKey(key)}\n`)
     return 0
   }
-  err(`tollgate: unknown keys command "${positionals.join(' ')}"\n\n${KEYS_HELP}`)
-  return 2
+  throw new CliError(`${sub === undefined ? 'keys: expected create or hash' : `unknown keys command "${positionals.join(' ')}"`} (tollgate keys --help)`, 2)
 }
 
 async function readAll(stdin: NodeJS.ReadableStream): Promise<string> {
@@ -54,7 +48,7 @@ async function readAll(stdin: NodeJS.ReadableStream): Promise<string> {
   for await (const chunk of stdin) {
     const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer)
     size += buffer.byteLength
-    if (size > MAX_KEY_BYTES) throw new Error(`a key longer than ${MAX_KEY_BYTES} bytes on stdin`)
+    if (size > MAX_KEY_BYTES) throw new CliError(`keys hash: more than ${MAX_KEY_BYTES} bytes on stdin, which is no key (echo -n "$KEY" | tollgate keys hash)`, 2)
     chunks.push(buffer)
   }
   return Buffer.concat(chunks).toString('utf8')

@@ -63,11 +63,9 @@ async function start(args: string[]): Promise<number> {
     process.stdout.write(START_HELP)
     return 0
   }
+  if (values.port !== undefined && (!/^\d{1,5}$/.test(values.port) || Number(values.port) > 65535)) throw new CliError(`--port: expected a port number, got "${values.port}"`, 2)
   const { config, source } = loadConfig(values.config)
-  if (values.port !== undefined) {
-    if (!/^\d{1,5}$/.test(values.port) || Number(values.port) > 65535) throw new ConfigError('--port', `expected a port number, got "${values.port}"`)
-    config.server.port = Number(values.port)
-  }
+  if (values.port !== undefined) config.server.port = Number(values.port)
   if (values.host !== undefined) config.server.host = values.host
   const gateway = createGateway(config, { logger: true })
   const log = gateway.app.log
@@ -97,10 +95,11 @@ async function start(args: string[]): Promise<number> {
 
 function checkConfig(args: string[]): number {
   const { values, positionals } = parseArgs({ args, options: { help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true })
-  if (values.help || positionals.length > 1) {
+  if (values.help) {
     process.stdout.write(CHECK_CONFIG_HELP)
-    return values.help ? 0 : 2
+    return 0
   }
+  if (positionals.length > 1) throw new CliError(`check-config takes one file at most, got "${positionals.join(' ')}" (tollgate check-config --help)`, 2)
   const { config, source } = loadConfig(positionals[0])
   process.stdout.write(effectiveConfig(config, source))
   return 0
@@ -121,18 +120,31 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'stats') return stats(rest, process.env, (text) => process.stdout.write(text))
   if (command === 'invalidate') return invalidate(rest, process.env, (text) => process.stdout.write(text))
   if (command === 'check-config') return checkConfig(rest)
-  if (command === 'keys') return keys(rest, process.stdin, (text) => process.stdout.write(text), (text) => process.stderr.write(text))
-  process.stderr.write(`tollgate: unknown command "${argv.join(' ')}"\n\n${HELP}`)
-  return 2
+  if (command === 'keys') return keys(rest, process.stdin, (text) => process.stdout.write(text))
+  throw new CliError(`unknown command "${command}" (tollgate --help lists them)`, 2)
 }
 
-main(process.argv.slice(2)).then(
+// `tollgate demo | head -2`: the reader is gone and the rest has nowhere to go, which is no error to
+// report. Any other failure to write the output is said in one line.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') process.stderr.write(`tollgate: cannot write the output (${err.code ?? err.message})\n`)
+  process.exit(err.code === 'EPIPE' ? 0 : 1)
+})
+
+const argv = process.argv.slice(2)
+main(argv).then(
   (code) => {
     process.exitCode = code
   },
   (err: unknown) => {
     // Mistakes in the input or the environment are told in one line; anything else is a bug, with its stack.
-    const told = err instanceof ConfigError || err instanceof CliError || String((err as { code?: string }).code).startsWith('ERR_PARSE_ARGS_')
+    if (String((err as { code?: string }).code).startsWith('ERR_PARSE_ARGS_')) {
+      // Its first sentence: the rest is Node's advice on positionals starting with '-', not ours.
+      process.stderr.write(`tollgate: ${(err as Error).message.split('. ')[0]} (tollgate ${argv[0]} --help)\n`)
+      process.exitCode = 2
+      return
+    }
+    const told = err instanceof ConfigError || err instanceof CliError
     process.stderr.write(`tollgate: ${told ? (err as Error).message : String((err as Error).stack ?? err)}\n`)
     process.exitCode = err instanceof CliError ? err.exitCode : 1
   },

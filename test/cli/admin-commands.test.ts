@@ -66,7 +66,9 @@ describe('tollgate stats and tollgate invalidate', { timeout: 120_000 }, () => {
     assert.match(table.stdout, /^ {2}upstream calls avoided +1\b/m)
     assert.match(table.stdout, /^ {2}hit ratio +50\.0 %/m)
     assert.match(table.stdout, /^ {2}latency, last 60 s \(s\) +p50 +p95 +p99$/m)
-    const json = await cli(['stats', '--url', gateway.url, '--json'])
+    assert.match(table.stdout, /^ {2}limits store +ok +memory /m, "the embedded default's limits have their own store")
+    // The OpenAI base URL clients are given (the root plus /v1) names the gateway too.
+    const json = await cli(['stats', '--url', `${gateway.url}/v1/`, '--json'])
     assert.equal(json.code, 0, json.stderr)
     const stats = JSON.parse(json.stdout) as { upstream: { calls: number }; requests: { byCache: { HIT: number } } }
     assert.equal(stats.upstream.calls, 1)

@@ -16,8 +16,9 @@ export interface Sent {
 /**
  * Sends one request to `baseUrl` (the gateway's or the upstream's `/v1`) and reads its whole reply,
  * as an agent would before acting on it: the latency measured is the wait for the complete answer.
+ * `signal` abandons it (the demo was interrupted): it then ends as a request without a reply.
  */
-export async function send(baseUrl: string, apiKey: string, request: DemoRequest): Promise<Sent> {
+export async function send(baseUrl: string, apiKey: string, request: DemoRequest, signal: AbortSignal): Promise<Sent> {
   const started = performance.now()
   const done = (status: number, cache: string | undefined, error?: string): Sent => ({ id: request.id, status, cache, ms: performance.now() - started, ...(error ? { error } : {}) })
   let response: Response
@@ -26,6 +27,7 @@ export async function send(baseUrl: string, apiKey: string, request: DemoRequest
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` },
       body: JSON.stringify(request.body),
+      signal,
     })
   } catch (err) {
     return done(0, undefined, `no reply: ${(err as Error).message}`)

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { constants } from 'node:os'
 import { parseArgs } from 'node:util'
 import { type GatewayConfig, parseConfig } from '../../gateway/config.js'
 import type { AdminStats } from '../../gateway/admin/admin-stats.js'
@@ -22,7 +23,8 @@ embedded default (memory store) in front of it, and replays a built-in agent-tea
 150 requests, 16 at a time, ~45 % repeats, concurrent duplicates, two senders over a per-user limit)
 through the gateway and, for comparison, straight to the fake upstream. Then it prints requests,
 upstream calls made and avoided, hit ratio, USD spent and saved (built-in prices), latency with and
-without the cache, and 429s by rule. The gateway stays up with the dashboard until Ctrl-C.
+without the cache, and 429s by rule. The gateway stays up with the dashboard until Ctrl-C. Ctrl-C
+(or SIGTERM) before the table stops everything and exits 130 (143).
 
 Options:
   --exit         stop the gateway and the fake upstream once the table is printed
@@ -51,12 +53,18 @@ export async function demo(args: string[], out: (text: string) => void, terminal
   const workload = buildWorkload(SEED)
   const token = randomBytes(24).toString('base64url')
   const upstream = await startDemoUpstream({ seed: SEED })
+  const interrupted = onSignal()
   let gateway: Gateway | undefined
   try {
     const started = await listen(upstream.url, values.port === undefined ? undefined : Number(values.port), token, workload)
     gateway = started.gateway
     out(intro(upstream, started, workload))
-    const passes = await replay(workload, `${started.url}/v1`, upstream, out, terminal)
+    const passes = await replay(workload, `${started.url}/v1`, upstream, out, terminal, interrupted.signal)
+    if (interrupted.signal.aborted) {
+      const signal = interrupted.signal.reason as NodeJS.Signals
+      out(`${signal}: stopped before the workload was done; stopping the gateway and the fake upstream.\n`)
+      return 128 + constants.signals[signal]
+    }
     await gateway.limitsSettled()
     const stats = await adminRequest<AdminStats>(started.url, token, 'GET', '/admin/stats')
     out(`\n${report(workload, passes, stats, upstream)}\n`)
@@ -65,21 +73,34 @@ export async function demo(args: string[], out: (text: string) => void, terminal
       return 0
     }
     out(outro(started.url, token))
-    const signal = await new Promise<string>((resolve) => {
-      const stop = (name: string) => {
-        process.off('SIGINT', stop)
-        process.off('SIGTERM', stop)
-        resolve(name)
-      }
-      process.on('SIGINT', stop)
-      process.on('SIGTERM', stop)
-    })
+    const signal = await interrupted.next
     out(`${signal}: stopping the gateway and the fake upstream.\n`)
     return 0
   } finally {
-    await gateway?.close()
-    await upstream.close()
+    interrupted.dispose()
+    await Promise.all([gateway?.close(), upstream.close()])
   }
+}
+
+/**
+ * SIGINT and SIGTERM from now until `dispose()`: the first one aborts `signal` (its reason: the
+ * signal's name) and resolves `next`. Listening from the start matters: Node's default on a signal
+ * is to die at once, which would leave the progress bars' hidden cursor hidden.
+ */
+function onSignal(): { signal: AbortSignal; next: Promise<NodeJS.Signals>; dispose(): void } {
+  const controller = new AbortController()
+  const next = new Promise<NodeJS.Signals>((resolve) => controller.signal.addEventListener('abort', () => resolve(controller.signal.reason as NodeJS.Signals), { once: true }))
+  const dispose = () => {
+    process.off('SIGINT', stop)
+    process.off('SIGTERM', stop)
+  }
+  const stop = (signal: NodeJS.Signals) => {
+    dispose()
+    controller.abort(signal)
+  }
+  process.on('SIGINT', stop)
+  process.on('SIGTERM', stop)
+  return { signal: controller.signal, next, dispose }
 }
 
 /**
@@ -123,17 +144,21 @@ function intro(upstream: DemoUpstream, gateway: { url: string; note?: string }, 
   ].join('')
 }
 
-/** Both passes at once (they only wait on the fake upstream), so the demo takes as long as the slower one. */
-async function replay(workload: Workload, gatewayUrl: string, upstream: DemoUpstream, out: (text: string) => void, terminal: NodeJS.WriteStream): Promise<{ gateway: Sent[]; direct: Sent[] }> {
+/**
+ * Both passes at once (they only wait on the fake upstream), so the demo takes as long as the slower
+ * one. An interruption stops the bars (they hide the cursor) and abandons the requests in flight.
+ */
+async function replay(workload: Workload, gatewayUrl: string, upstream: DemoUpstream, out: (text: string) => void, terminal: NodeJS.WriteStream, signal: AbortSignal): Promise<{ gateway: Sent[]; direct: Sent[] }> {
   const progress = createProgress(
     Object.values(PASSES).map((name) => ({ name, total: workload.requests })),
     terminal,
     (line) => out(`  ${line}\n`),
   )
+  signal.addEventListener('abort', () => progress.stop(), { once: true })
   const started = performance.now()
   const pass = async (name: string, baseUrl: string, key: string) => {
-    const results = await runSteps(workload.steps, CONCURRENCY, (request) => send(baseUrl, key, request), () => progress.advance(name))
-    progress.finish(name, (performance.now() - started) / 1000)
+    const results = await runSteps(workload.steps, CONCURRENCY, (request) => send(baseUrl, key, request, signal), () => progress.advance(name), signal)
+    if (!signal.aborted) progress.finish(name, (performance.now() - started) / 1000)
     return results
   }
   try {

@@ -6,7 +6,7 @@ export interface Progress {
   advance(pass: string): void
   /** `pass` is over (its last request answered). */
   finish(pass: string, seconds: number): void
-  /** Removes the bars; the next output starts on a clean line. */
+  /** Removes the bars and shows the cursor again; the next output starts on a clean line. Once: later calls do nothing. */
   stop(): void
 }
 
@@ -25,9 +25,19 @@ export function createProgress(passes: ReadonlyArray<{ name: string; total: numb
   }
   const multi = new MultiBar({ stream: terminal, format: '{pass} {bar} {value}/{total} {note}', barsize: 30, hideCursor: true, clearOnComplete: false, autopadding: true }, Presets.shades_classic)
   const bars = new Map<string, SingleBar>(passes.map((pass) => [pass.name, multi.create(pass.total, 0, { pass: pass.name.padEnd(width), note: '' })]))
+  let running = true
+  const stop = () => {
+    if (!running) return
+    running = false
+    process.off('exit', stop)
+    multi.stop()
+  }
+  // The bars hide the cursor: a process.exit() while they run (EPIPE on stdout, a bug) must not leave
+  // the user's terminal without one. Writes to a terminal are synchronous, so this lands before exit.
+  process.once('exit', stop)
   return {
     advance: (pass) => bars.get(pass)?.increment(),
     finish: (pass, seconds) => bars.get(pass)?.update({ note: `${seconds.toFixed(1)} s` }),
-    stop: () => multi.stop(),
+    stop,
   }
 }
