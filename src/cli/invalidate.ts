@@ -3,7 +3,7 @@ import { ADMIN_TOKEN_ENV, adminRequest, adminToken, DEFAULT_GATEWAY_URL, gateway
 import { CliError } from './cli-error.js'
 
 export const INVALIDATE_HELP = `Usage: tollgate invalidate (--tag T... | --key K... | --namespace N | --clear)
-                           [--tenant T | --all-tenants] [--user U] [--gateway-key NAME] [--url URL]
+                           [--tenant T | --all-tenants] [--url URL]
 
 Drops cache entries on a running gateway, on every instance (through the invalidation bus):
   --tag T        the entries tagged T (x-tollgate-cache-tags); repeat it or give T1,T2 for several
@@ -13,7 +13,7 @@ Drops cache entries on a running gateway, on every instance (through the invalid
   --clear        every entry of the tenant's default namespace
 
 Whose entries: --tenant T (may be left out when the gateway has one tenant) or --all-tenants;
-under cache.scope user or key, --user U or --gateway-key NAME narrow it to that end user or key.
+every end user's and key's entries of the tenant (cache.scope user or key) included.
 The admin token is read from ${ADMIN_TOKEN_ENV} (never an argument: arguments show in process
 listings). Prints what was invalidated; exit 1 when the gateway refuses, 2 on a usage error.
 
@@ -26,8 +26,6 @@ Options:
 interface InvalidateRequest {
   tenant?: string
   allTenants?: true
-  user?: string
-  key?: string
   namespace?: string
   tags?: string[]
   keys?: string[]
@@ -49,8 +47,6 @@ export async function invalidate(args: string[], env: NodeJS.ProcessEnv, out: (t
       clear: { type: 'boolean' },
       tenant: { type: 'string' },
       'all-tenants': { type: 'boolean' },
-      user: { type: 'string' },
-      'gateway-key': { type: 'string' },
       url: { type: 'string' },
       token: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -75,8 +71,6 @@ export async function invalidate(args: string[], env: NodeJS.ProcessEnv, out: (t
   const body: InvalidateRequest = {
     ...(values.tenant !== undefined ? { tenant: values.tenant } : {}),
     ...(values['all-tenants'] ? { allTenants: true as const } : {}),
-    ...(values.user !== undefined ? { user: values.user } : {}),
-    ...(values['gateway-key'] !== undefined ? { key: values['gateway-key'] } : {}),
     ...(values.namespace !== undefined ? { namespace: values.namespace } : {}),
     ...(tags.length > 0 ? { tags } : {}),
     ...(keys.length > 0 ? { keys } : {}),
