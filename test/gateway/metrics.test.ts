@@ -149,6 +149,23 @@ describe('metrics options', () => {
     await assert.rejects(startGateway(upstream.url, { metrics: { requireAdminToken: true } }), /admin\.token/)
   })
 
+  it('times requests on an in-process gateway without a logger, and takes the upstream wait out of the overhead', async () => {
+    const gw = await startGateway(upstream.url)
+    try {
+      // The fake upstream waits 50 ms before it answers: a floor under the request's time, never a ceiling.
+      await gw.client().chat.completions.create(chat('timed [slow:50]'))
+      const m = await scrape(gw.url)
+      const total = value(m, 'tollgate_http_request_duration_seconds_sum{route="/v1/chat/completions",cache="MISS"}')
+      const upstreamWait = value(m, 'tollgate_upstream_duration_seconds_sum{upstream="fake",model="gpt-4o-mini"}')
+      const overhead = value(m, 'tollgate_gateway_overhead_seconds_sum{route="/v1/chat/completions",cache="MISS"}')
+      assert.ok(total >= 0.05, `the request took at least the upstream's 50 ms: ${total}`)
+      assert.ok(upstreamWait >= 0.05, `so did the upstream call: ${upstreamWait}`)
+      assert.ok(Math.abs(overhead - (total - upstreamWait)) < 1e-6, 'overhead is the rest')
+    } finally {
+      await gw.close()
+    }
+  })
+
   it('a request whose client leaves before the reply ends is counted as 499', async () => {
     const gw = await startGateway(upstream.url)
     try {
