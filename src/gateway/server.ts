@@ -192,7 +192,8 @@ export class Gateway {
       // Timed here: Fastify keeps reply.elapsedTime only with a logger or an onResponse hook.
       this.app.addHook('onRequest', (request, reply, done) => {
         const started = performance.now()
-        reply.raw.once('close', () => {
+        // `on`, not `once`: the reply closes once, and once() would wrap the listener in another closure.
+        reply.raw.on('close', () => {
           const outcome = outcomes.get(request)
           const status = reply.raw.writableFinished ? reply.statusCode : CLIENT_CLOSED
           metrics.observeRequest(request.routeOptions.url ?? 'unmatched', status, outcome?.cache ?? 'NONE', (performance.now() - started) / 1000, outcome?.upstreamSeconds())

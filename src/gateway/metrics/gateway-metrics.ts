@@ -51,6 +51,10 @@ export class GatewayMetrics {
   readonly #unsubscribe: Array<() => void> = []
   readonly #quantiles: WindowedQuantiles[] = []
   readonly #storeUp = new Map<string, number>()
+  /** The series a request updates, by route, status and cache status (all bounded): one lookup per request. */
+  readonly #requestLines = new Map<string, { count: { value: number }; time: HistogramSeries; overhead: HistogramSeries }>()
+  /** The series a saving updates, by capped tenant and model labels. */
+  readonly #savedLines = new Map<string, { usd: { value: number }; avoided: { value: number }; input: { value: number }; output: { value: number } }>()
   /** Each gateway key's budget left after its latest charge, settlement or reset (micro-USD). */
   readonly #budgets = new Map<string, { remaining: number; limit: number; resetAt: number }>()
 
@@ -161,9 +165,15 @@ export class GatewayMetrics {
 
   /** One answered HTTP request; `upstreamSeconds` set for an LLM call (its overhead is the rest). */
   observeRequest(route: string, status: number, cache: string, seconds: number, upstreamSeconds: number | undefined): void {
-    this.requests.inc([route, String(status), cache])
-    this.requestSeconds.observe([route, cache], seconds)
-    if (upstreamSeconds !== undefined) this.overheadSeconds.observe([route, cache], Math.max(0, seconds - upstreamSeconds))
+    const id = `${route} ${status} ${cache}`
+    let line = this.#requestLines.get(id)
+    if (!line) {
+      line = { count: this.requests.series([route, String(status), cache]), time: this.requestSeconds.series([route, cache]), overhead: this.overheadSeconds.series([route, cache]) }
+      this.#requestLines.set(id, line)
+    }
+    line.count.value++
+    this.requestSeconds.record(line.time, seconds)
+    if (upstreamSeconds !== undefined) this.overheadSeconds.record(line.overhead, Math.max(0, seconds - upstreamSeconds))
   }
 
   /** The tenant label a tenant is counted under (itself, or `other` past the cap). */
@@ -200,10 +210,16 @@ export class GatewayMetrics {
       producer.events.on('saved', ({ tenant, model, usd, promptTokens, completionTokens }) => {
         const t = this.tenant(tenant)
         const m = this.model(model)
-        this.savedUsd.inc([t, m], usd)
-        this.callsAvoided.inc([t, m])
-        this.tokensSaved.inc([t, m, 'input'], promptTokens)
-        this.tokensSaved.inc([t, m, 'output'], completionTokens)
+        const id = `${t}\n${m}`
+        let line = this.#savedLines.get(id)
+        if (!line) {
+          line = { usd: this.savedUsd.series([t, m]), avoided: this.callsAvoided.series([t, m]), input: this.tokensSaved.series([t, m, 'input']), output: this.tokensSaved.series([t, m, 'output']) }
+          this.#savedLines.set(id, line)
+        }
+        line.usd.value += usd
+        line.avoided.value++
+        line.input.value += promptTokens
+        line.output.value += completionTokens
       }),
       producer.events.on('stream-joined', () => this.coalesced.inc(['live-stream'])),
       producer.events.on('upstream', ({ upstream, model, seconds, firstTokenSeconds, failure }) => {
@@ -245,6 +261,8 @@ export class GatewayMetrics {
     }
   }
 }
+
+type HistogramSeries = ReturnType<HotHistogram['series']>
 
 /** A gauge's collect that sets it to `read()`. */
 function gaugeOf(read: () => number): (this: Gauge) => void {

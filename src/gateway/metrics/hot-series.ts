@@ -26,7 +26,7 @@ interface Exported {
 abstract class HotFamily<S extends object> implements Exported {
   abstract readonly type: 'counter' | 'histogram'
   readonly aggregator = 'sum' as const
-  protected readonly series = new Map<string, S & { labels: Record<string, string> }>()
+  protected readonly all = new Map<string, S & { labels: Record<string, string> }>()
 
   constructor(
     readonly name: string,
@@ -37,14 +37,17 @@ abstract class HotFamily<S extends object> implements Exported {
     registry.registerMetric(this as never)
   }
 
+  /** The series of these label values, made on first use: hold it to update it without a lookup. */
+  abstract series(values: readonly string[]): S
+
   protected find(values: readonly string[], make: () => S): S & { labels: Record<string, string> } {
     const id = values.length === 1 ? (values[0] as string) : values.join('\u0000')
-    const found = this.series.get(id)
+    const found = this.all.get(id)
     if (found) return found
     const labels: Record<string, string> = {}
     this.labelNames.forEach((name, i) => (labels[name] = values[i] as string))
     const made = Object.assign(make(), { labels })
-    this.series.set(id, made)
+    this.all.set(id, made)
     return made
   }
 
@@ -53,7 +56,7 @@ abstract class HotFamily<S extends object> implements Exported {
   }
 
   reset(): void {
-    this.series.clear()
+    this.all.clear()
   }
 
   protected abstract samples(): Sample[]
@@ -62,12 +65,16 @@ abstract class HotFamily<S extends object> implements Exported {
 export class HotCounter extends HotFamily<{ value: number }> {
   readonly type = 'counter' as const
 
+  series(values: readonly string[]): { value: number } {
+    return this.find(values, () => ({ value: 0 }))
+  }
+
   inc(values: readonly string[], by = 1): void {
-    this.find(values, () => ({ value: 0 })).value += by
+    this.series(values).value += by
   }
 
   protected samples(): Sample[] {
-    return [...this.series.values()].map(({ labels, value }) => ({ labels, value }))
+    return [...this.all.values()].map(({ labels, value }) => ({ labels, value }))
   }
 }
 
@@ -84,8 +91,16 @@ export class HotHistogram extends HotFamily<{ buckets: Float64Array; sum: number
     super(name, help, labelNames, registry)
   }
 
+  series(values: readonly string[]): { buckets: Float64Array; sum: number; count: number } {
+    return this.find(values, () => ({ buckets: new Float64Array(this.bounds.length), sum: 0, count: 0 }))
+  }
+
   observe(values: readonly string[], value: number): void {
-    const series = this.find(values, () => ({ buckets: new Float64Array(this.bounds.length), sum: 0, count: 0 }))
+    this.record(this.series(values), value)
+  }
+
+  /** Adds `value` to a series held from {@link series}. */
+  record(series: { buckets: Float64Array; sum: number; count: number }, value: number): void {
     series.sum += value
     series.count++
     // Counted in the first bucket that holds it; made cumulative when scraped.
@@ -95,7 +110,7 @@ export class HotHistogram extends HotFamily<{ buckets: Float64Array; sum: number
 
   protected samples(): Sample[] {
     const samples: Sample[] = []
-    for (const { labels, buckets, sum, count } of this.series.values()) {
+    for (const { labels, buckets, sum, count } of this.all.values()) {
       let cumulative = 0
       this.bounds.forEach((bound, i) => {
         cumulative += buckets[i] as number
