@@ -3,7 +3,7 @@ import { countJsonValues } from '../core/json-size.js'
 import { SseParser } from '../llm/sse-parser.js'
 import { StreamAssembler } from '../llm/stream-assembler.js'
 import type { LiveStream } from './live-streams.js'
-import type { Upstream, UpstreamResponse } from './upstream.js'
+import type { UpstreamClient, UpstreamResponse } from './upstream.js'
 
 /** How a relayed stream ended: `failure` unset means every choice finished and `assembler` holds the whole answer. */
 export interface Relayed {
@@ -21,7 +21,7 @@ export interface Relayed {
 export async function relayStream(
   response: UpstreamResponse,
   live: LiveStream,
-  upstream: Upstream,
+  upstream: UpstreamClient,
   kind: 'chat' | 'text',
   heldBack: { count: number },
   /**

@@ -1,7 +1,8 @@
-import { Upstream, type UpstreamSpec } from './upstream.js'
+import { Upstream, type UpstreamClient, type UpstreamSpec } from './upstream.js'
 
-export interface Route {
-  upstream: Upstream
+/** Where a call goes; the gateway's routes carry its pooled {@link Upstream}, an SDK integration's its own client. */
+export interface Route<U extends UpstreamClient = UpstreamClient> {
+  upstream: U
   /** The model name sent upstream (an alias resolved). */
   model: string
 }
@@ -15,7 +16,7 @@ export function globToRegExp(pattern: string): RegExp {
 export class ModelRouter {
   readonly upstreams: Upstream[]
   readonly #patterns: Array<{ upstream: Upstream; patterns: RegExp[] }>
-  readonly #aliases = new Map<string, Route>()
+  readonly #aliases = new Map<string, Route<Upstream>>()
 
   constructor(configs: UpstreamSpec[]) {
     this.upstreams = configs.map((config) => new Upstream(config))
@@ -25,7 +26,7 @@ export class ModelRouter {
     }
   }
 
-  resolve(model: string): Route | undefined {
+  resolve(model: string): Route<Upstream> | undefined {
     const alias = this.#aliases.get(model)
     if (alias) return alias
     const found = this.#patterns.find(({ patterns }) => patterns.some((pattern) => pattern.test(model)))

@@ -68,7 +68,27 @@ export interface UpstreamResponse {
   status: number
   contentType: string
   headers: Record<string, string | string[] | undefined>
-  body: Readable & AsyncIterable<Buffer> & { text(): Promise<string>; arrayBuffer(): Promise<ArrayBuffer>; dump(): Promise<void> }
+  body: Readable & AsyncIterable<Buffer>
+}
+
+/**
+ * What the producer needs of an upstream: send a call, read a JSON reply within bounds, and name a
+ * failure. The gateway's {@link Upstream} (an undici pool, retries, a connection gate) is one; the
+ * openai SDK integration's, which sends through the SDK's own `fetch`, is another.
+ */
+export interface UpstreamClient {
+  /** Named in errors and metrics. */
+  readonly name: string
+  /** Largest reply read whole or relayed (bytes). */
+  readonly maxReplyBytes: number
+  /** Most JSON values parsed from one reply or one stream event. */
+  readonly maxReplyValues: number
+  /** Sends a call; an error status, a timeout, an unreachable origin or an abort throw an {@link UpstreamError}. */
+  call(request: UpstreamRequest): Promise<UpstreamResponse>
+  /** The JSON of a reply, within `maxReplyBytes` and `maxReplyValues`. */
+  readJson(response: UpstreamResponse): Promise<unknown>
+  /** The {@link UpstreamError} for anything thrown while calling or reading. */
+  failure(err: unknown): UpstreamError
 }
 
 /** Longest wait a Retry-After may impose before a retry; beyond it the 429/5xx goes to the caller. */
@@ -86,7 +106,7 @@ const PASSED_ON = ['retry-after', 'retry-after-ms', 'x-request-id', 'request-id'
  * One OpenAI-compatible provider: a keep-alive connection pool to its origin and the calls to it,
  * retried on 429 and 5xx (honouring Retry-After) while nothing has been read from the reply yet.
  */
-export class Upstream {
+export class Upstream implements UpstreamClient {
   readonly name: string
   /** Retries, as they happen. */
   readonly events = new TypedEmitter<UpstreamEvents>()
@@ -156,29 +176,11 @@ export class Upstream {
   }
 
   /**
-   * The whole body of a reply, at most `maxReplyBytes` of it: past that the body is dropped and
-   * `E_UPSTREAM_TOO_LARGE` thrown, before the gateway holds a reply of any size in memory.
-   */
-  async read(response: UpstreamResponse): Promise<Buffer> {
-    const body = await readUpTo(response.body, this.maxReplyBytes)
-    if (body) return body
-    throw new UpstreamError('E_UPSTREAM_TOO_LARGE', this.name, `answered ${response.status} with a reply over maxUpstreamReplyBytes (${this.maxReplyBytes} bytes); it was dropped and not cached`)
-  }
-
-  /**
    * The JSON of a reply, read within `maxReplyBytes` and parsed only if it holds at most
    * `maxReplyValues` values: `E_UPSTREAM_TOO_LARGE` past either, `E_UPSTREAM_INVALID` when it is not JSON.
    */
-  async readJson(response: UpstreamResponse): Promise<unknown> {
-    const text = (await this.read(response)).toString('utf8')
-    if (countJsonValues(text, this.maxReplyValues) > this.maxReplyValues) {
-      throw new UpstreamError('E_UPSTREAM_TOO_LARGE', this.name, `answered ${response.status} with more than ${this.maxReplyValues} JSON values (maxUpstreamReplyValues); it was not parsed`)
-    }
-    try {
-      return JSON.parse(text) as unknown
-    } catch {
-      throw new UpstreamError('E_UPSTREAM_INVALID', this.name, `answered ${response.status} with a body that is not JSON (${response.contentType})`)
-    }
+  readJson(response: UpstreamResponse): Promise<unknown> {
+    return readReplyJson(this, response)
   }
 
   async #send(request: UpstreamRequest): Promise<UpstreamResponse> {
@@ -245,12 +247,7 @@ export class Upstream {
 
   /** The {@link UpstreamError} for an exception thrown while calling or reading: timeout, abort or unreachable. */
   failure(err: unknown): UpstreamError {
-    if (err instanceof UpstreamError) return err
-    const code = (err as { code?: string; name?: string })?.code ?? ''
-    const name = (err as { name?: string })?.name ?? ''
-    if (/TIMEOUT/.test(code)) return new UpstreamError('E_UPSTREAM_TIMEOUT', this.name, `did not answer within ${this.config.timeout} ms`, { cause: err })
-    if (name === 'AbortError' || code === 'UND_ERR_ABORTED' || code === 'ABORT_ERR') return new UpstreamError('E_UPSTREAM_ABORTED', this.name, 'call aborted: nobody needs its answer any more', { cause: err })
-    return new UpstreamError('E_UPSTREAM_UNREACHABLE', this.name, `could not be reached: ${(err as Error)?.message ?? String(err)}`, { cause: err })
+    return upstreamFailure(this.name, this.config.timeout, err)
   }
 
   close(): Promise<void> {
@@ -283,8 +280,37 @@ function either(a: AbortSignal, b: AbortSignal | undefined): AbortSignal {
   return both.signal
 }
 
+/**
+ * The JSON of a reply, read within `maxReplyBytes` (the body is dropped past it, before a reply of any
+ * size is held in memory) and parsed only if it holds at most `maxReplyValues` values:
+ * `E_UPSTREAM_TOO_LARGE` past either, `E_UPSTREAM_INVALID` when it is not JSON.
+ */
+export async function readReplyJson(upstream: Pick<UpstreamClient, 'name' | 'maxReplyBytes' | 'maxReplyValues'>, response: UpstreamResponse): Promise<unknown> {
+  const body = await readUpTo(response.body, upstream.maxReplyBytes)
+  if (!body) throw new UpstreamError('E_UPSTREAM_TOO_LARGE', upstream.name, `answered ${response.status} with a reply over maxUpstreamReplyBytes (${upstream.maxReplyBytes} bytes); it was dropped and not cached`)
+  const text = body.toString('utf8')
+  if (countJsonValues(text, upstream.maxReplyValues) > upstream.maxReplyValues) {
+    throw new UpstreamError('E_UPSTREAM_TOO_LARGE', upstream.name, `answered ${response.status} with more than ${upstream.maxReplyValues} JSON values (maxUpstreamReplyValues); it was not parsed`)
+  }
+  try {
+    return JSON.parse(text) as unknown
+  } catch {
+    throw new UpstreamError('E_UPSTREAM_INVALID', upstream.name, `answered ${response.status} with a body that is not JSON (${response.contentType})`)
+  }
+}
+
+/** The {@link UpstreamError} for an exception thrown while calling `name` or reading its reply: timeout, abort or unreachable. */
+export function upstreamFailure(name: string, timeoutMs: number | undefined, err: unknown): UpstreamError {
+  if (err instanceof UpstreamError) return err
+  const code = (err as { code?: string; name?: string })?.code ?? ''
+  const errName = (err as { name?: string })?.name ?? ''
+  if (/TIMEOUT/.test(code) || errName === 'TimeoutError') return new UpstreamError('E_UPSTREAM_TIMEOUT', name, timeoutMs === undefined ? 'did not answer in time' : `did not answer within ${timeoutMs} ms`, { cause: err })
+  if (errName === 'AbortError' || code === 'UND_ERR_ABORTED' || code === 'ABORT_ERR') return new UpstreamError('E_UPSTREAM_ABORTED', name, 'call aborted: nobody needs its answer any more', { cause: err })
+  return new UpstreamError('E_UPSTREAM_UNREACHABLE', name, `could not be reached: ${(err as Error)?.message ?? String(err)}`, { cause: err })
+}
+
 /** The body of a reply, or undefined (the body destroyed) as soon as it runs past `max` bytes. */
-async function readUpTo(body: UpstreamResponse['body'], max: number): Promise<Buffer | undefined> {
+export async function readUpTo(body: UpstreamResponse['body'], max: number): Promise<Buffer | undefined> {
   const chunks: Buffer[] = []
   let size = 0
   for await (const chunk of body) {

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { cacheDirectives, samplesMany } from '../calls/cache-controls.js'
 import type { CachePolicy, Caller } from '../calls/types.js'
 import { DEFAULTS } from '../core/defaults.js'
 import type { GatewayConfig } from './config.js'
@@ -11,7 +12,6 @@ const header = (headers: Headers, name: string): string | undefined => {
   return Array.isArray(value) ? value.join(',') : value
 }
 
-const NO_DIRECTIVES: ReadonlySet<string> = new Set()
 /** Longest cache namespace the cache accepts; a longer composition is shortened to a digest. */
 const MAX_NAMESPACE = 128
 const digest = (text: string, length: number) => createHash('sha256').update(text).digest('hex').slice(0, length)
@@ -47,11 +47,9 @@ export function cachePartition(config: GatewayConfig, caller: Caller, user: stri
  * a temperature other than 0) bypass the cache: replaying one set would defeat their purpose.
  */
 export function cachePolicy(config: GatewayConfig, caller: Caller, user: string | undefined, headers: Headers, body: Record<string, unknown>): CachePolicy {
-  const control = (header(headers, 'cache-control') ?? '').toLowerCase()
-  const directives = control ? new Set(control.split(',').map((d) => d.trim())) : NO_DIRECTIVES
+  const directives = cacheDirectives(header(headers, 'cache-control'))
   const policy: CachePolicy = { read: true, write: true, ttlMs: config.cache.ttl, namespace: '', tags: [] }
-  const maxAge = /max-age=(\d+)/.exec(control)?.[1]
-  if (maxAge !== undefined) policy.maxAgeMs = Number(maxAge) * 1000
+  if (directives.maxAgeMs !== undefined) policy.maxAgeMs = directives.maxAgeMs
   const ttl = header(headers, 'x-tollgate-cache-ttl')
   if (ttl !== undefined) {
     const maxSeconds = Math.floor((DEFAULTS.cache.maxTtlMs - config.cache.grace) / 1000)
@@ -69,11 +67,9 @@ export function cachePolicy(config: GatewayConfig, caller: Caller, user: string 
     policy.tags = tags.split(',').map((t) => t.trim()).filter(Boolean)
     if (policy.tags.length > 32 || policy.tags.some((t) => t.length > 200)) throw badRequest('x-tollgate-cache-tags takes at most 32 comma-separated tags of 200 characters', 'x-tollgate-cache-tags')
   }
-  const n = typeof body.n === 'number' ? body.n : 1
-  const temperature = typeof body.temperature === 'number' ? body.temperature : 1
   if (!config.cache.enabled) return { ...policy, read: false, write: false, bypass: 'cache disabled' }
-  if (directives.has('no-store')) return { ...policy, read: false, write: false, bypass: 'no-store' }
-  if (n > 1 && temperature !== 0) return { ...policy, read: false, write: false, bypass: 'n > 1 with temperature != 0' }
-  if (directives.has('no-cache')) policy.read = false
+  if (directives.noStore) return { ...policy, read: false, write: false, bypass: 'no-store' }
+  if (samplesMany(body)) return { ...policy, read: false, write: false, bypass: 'n > 1 with temperature != 0' }
+  if (directives.noCache) policy.read = false
   return policy
 }

@@ -1,3 +1,4 @@
+import { tooDeep } from '../core/json-size.js'
 import { badRequest } from './openai-errors.js'
 
 export type LlmKind = 'chat' | 'text' | 'embeddings'
@@ -10,43 +11,6 @@ const optionalNumber = (body: Record<string, unknown>, name: string, min: number
   const value = body[name]
   if (value === undefined || value === null) return
   check(typeof value === 'number' && Number.isFinite(value) && value >= min && value <= max && (!integer || Number.isInteger(value)), `${name} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}`, name)
-}
-
-/**
- * The top-level field under which `value` nests deeper than `maxDepth` (`body` for the body itself),
- * or undefined. Iterative and allocation-light on purpose: it runs on every request, and it is the
- * bound that lets every later walk over the body recurse safely.
- */
-export function tooDeep(value: Record<string, unknown>, maxDepth: number): string | undefined {
-  for (const field in value) {
-    const child = value[field]
-    if (child === null || typeof child !== 'object') continue
-    const stack: unknown[] = [child]
-    const depths: number[] = [2]
-    while (stack.length > 0) {
-      const item = stack.pop() as Record<string, unknown> | unknown[]
-      const depth = depths.pop() as number
-      if (depth > maxDepth) return field
-      if (Array.isArray(item)) {
-        for (let i = 0; i < item.length; i++) {
-          const next = item[i]
-          if (next !== null && typeof next === 'object') {
-            stack.push(next)
-            depths.push(depth + 1)
-          }
-        }
-      } else {
-        for (const key in item) {
-          const next = item[key]
-          if (next !== null && typeof next === 'object') {
-            stack.push(next)
-            depths.push(depth + 1)
-          }
-        }
-      }
-    }
-  }
-  return undefined
 }
 
 /**
