@@ -142,6 +142,12 @@ export const DEFAULTS = {
      */
     maxReplyValues: 2_000_000,
   },
+  openai: {
+    /** How long `tollgate/openai` serves an answer from the cache: the gateway's `cache.ttl`. */
+    ttlMs: 60 * 60_000,
+    /** Deepest request body it hashes, as the gateway's `server.maxJsonDepth`. */
+    maxJsonDepth: 64,
+  },
   gateway: {
     /**
      * How far a stream is read ahead of its fastest reader: enough to keep a reader that keeps up

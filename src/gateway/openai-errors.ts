@@ -1,3 +1,5 @@
+import { UPSTREAM_FAILURES } from '../calls/failure-statuses.js'
+
 /** The error body every OpenAI client parses: `{ error: { message, type, param, code } }`. */
 export interface OpenAiErrorBody {
   error: { message: string; type: string; param: string | null; code: string | null }
@@ -27,16 +29,6 @@ export class GatewayHttpError extends Error {
 
 export const badRequest = (message: string, param?: string) => new GatewayHttpError(400, message, { code: 'invalid_request', ...(param ? { param } : {}) })
 
-/** Statuses and codes of the upstream failures the gateway answers for itself (a status error passes through as it came). */
-const UPSTREAM_FAILURES: Record<string, { status: number; code: string }> = {
-  E_UPSTREAM_TIMEOUT: { status: 504, code: 'upstream_timeout' },
-  E_UPSTREAM_UNREACHABLE: { status: 502, code: 'upstream_unreachable' },
-  E_UPSTREAM_INVALID: { status: 502, code: 'upstream_invalid_reply' },
-  E_UPSTREAM_INCOMPLETE: { status: 502, code: 'upstream_incomplete' },
-  E_UPSTREAM_TOO_LARGE: { status: 502, code: 'upstream_reply_too_large' },
-  E_UPSTREAM_ABORTED: { status: 502, code: 'upstream_aborted' },
-}
-
 /**
  * Fastify's own errors, in OpenAI's vocabulary: its `FST_ERR_*` codes are an implementation detail
  * clients must not come to depend on.
@@ -52,7 +44,7 @@ const FASTIFY_CODES: Record<string, { code: string; message?: string }> = {
 /** The OpenAI-shaped error for a failure the producer or Fastify reported (upstream status errors excepted). */
 export function httpErrorOf(error: Error & { code?: string; statusCode?: number }): GatewayHttpError {
   if (error instanceof GatewayHttpError) return error
-  const upstream = error.code ? UPSTREAM_FAILURES[error.code] : undefined
+  const upstream = error.code ? UPSTREAM_FAILURES.get(error.code) : undefined
   if (upstream) return new GatewayHttpError(upstream.status, error.message, { code: upstream.code })
   if (error.code === 'E_MODEL_NOT_PRICED') return new GatewayHttpError(400, error.message, { code: 'model_not_priced', param: 'model' })
   const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500

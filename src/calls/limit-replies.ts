@@ -1,0 +1,73 @@
+import type { RuleDecision } from '../ratelimit/types.js'
+import type { Charge } from './limits.js'
+
+/** OpenAI's reset format: `250ms`, `1s`, `6m0s`, `1h2m3s`. */
+function goDuration(ms: number): string {
+  if (ms < 1000) return `${Math.max(0, Math.ceil(ms))}ms`
+  let seconds = Math.ceil(ms / 1000)
+  const hours = Math.floor(seconds / 3600)
+  seconds -= hours * 3600
+  const minutes = Math.floor(seconds / 60)
+  seconds -= minutes * 60
+  return `${hours ? `${hours}h` : ''}${hours || minutes ? `${minutes}m` : ''}${seconds}s`
+}
+
+/** The tightest of the named rules: the one with the least left of its quota. */
+function tightest(rules: RuleDecision[], names: string[]): RuleDecision | undefined {
+  let best: RuleDecision | undefined
+  for (const rule of rules) {
+    if (!names.includes(rule.name)) continue
+    if (!best || rule.remaining / rule.limit < best.remaining / best.limit) best = rule
+  }
+  return best
+}
+
+const REQUESTS = ['requests', 'user-requests', 'model-requests']
+const TOKENS = ['tokens', 'user-tokens', 'model-tokens']
+
+/**
+ * What a client learns of its limits on every reply: OpenAI's `x-ratelimit-*-requests` and
+ * `-tokens` headers (which its SDKs and dashboards read), and the IETF draft's structured
+ * `RateLimit-Policy` and `RateLimit` fields (draft-ietf-httpapi-ratelimit-headers), one item per rule.
+ */
+export function rateLimitHeaders(charge: Charge): Record<string, string> {
+  const headers: Record<string, string> = {}
+  const { rules } = charge.decision
+  for (const [kind, names] of [['requests', REQUESTS], ['tokens', TOKENS]] as const) {
+    const rule = tightest(rules, names)
+    if (!rule) continue
+    headers[`x-ratelimit-limit-${kind}`] = String(rule.limit)
+    headers[`x-ratelimit-remaining-${kind}`] = String(rule.remaining)
+    headers[`x-ratelimit-reset-${kind}`] = goDuration(rule.resetMs)
+  }
+  headers['ratelimit-policy'] = rules.map((r) => `"${r.name}";q=${r.limit};w=${Math.ceil((charge.windows[r.name] ?? 0) / 1000)}`).join(', ')
+  headers.ratelimit = rules.map((r) => `"${r.name}";r=${r.remaining};t=${Math.ceil(r.resetMs / 1000)}`).join(', ')
+  return headers
+}
+
+/** A refused call as any transport tells it: an OpenAI-shaped error and the headers of its 429. */
+export interface Refusal {
+  message: string
+  type: 'insufficient_quota' | 'rate_limit_exceeded'
+  code: 'budget_exceeded' | 'rate_limit_exceeded'
+  headers: Record<string, string>
+}
+
+/**
+ * What a refused charge tells its caller: Retry-After (whole seconds) and retry-after-ms (which the
+ * openai SDK prefers), every limit header, and a message naming the rule. An exhausted budget says
+ * `insufficient_quota`, as OpenAI does when credit runs out.
+ */
+export function refusal(charge: Charge): Refusal {
+  const refused = charge.decision.rules.filter((rule) => !rule.allowed).sort((a, b) => b.retryAfterMs - a.retryAfterMs)[0] as RuleDecision
+  const wait = Number.isFinite(charge.decision.retryAfterMs) ? charge.decision.retryAfterMs : 86_400_000
+  const headers = { ...rateLimitHeaders(charge), 'retry-after': String(Math.max(1, Math.ceil(wait / 1000))), 'retry-after-ms': String(Math.ceil(wait)) }
+  if (refused.name === 'budget') {
+    const message = Number.isFinite(refused.retryAfterMs)
+      ? `Daily budget of this key is spent; it renews in ${goDuration(wait)}.`
+      : `This request's estimated cost is more than this key's whole daily budget (${refused.limit / 1_000_000} USD): lower max_tokens or raise the budget.`
+    return { message, type: 'insufficient_quota', code: 'budget_exceeded', headers }
+  }
+  const what = Number.isFinite(refused.retryAfterMs) ? `try again in ${goDuration(wait)}` : 'this request is larger than the limit itself'
+  return { message: `Rate limit reached for ${refused.name}: limit ${refused.limit}, remaining ${refused.remaining}; ${what}.`, type: 'rate_limit_exceeded', code: 'rate_limit_exceeded', headers }
+}

@@ -1,0 +1,46 @@
+import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { join } from 'node:path'
+import { it } from 'node:test'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { promisify } from 'node:util'
+
+const root = fileURLToPath(new URL('../../../', import.meta.url))
+const built = (path: string) => pathToFileURL(join(root, 'build/src', path)).href
+
+/** The optional peers: a user who installed none of them must be able to import `tollgate`. */
+const PEERS = ['express', 'express4', 'grammy', 'ai', 'ai6', 'openai', '@ai-sdk/provider']
+
+/**
+ * Imports `module` in a fresh Node whose resolver refuses every optional peer, as if none were
+ * installed: it loads only if nothing on its import graph reaches one at run time.
+ */
+async function importWithoutPeers(module: string): Promise<{ ok: boolean; stderr: string }> {
+  const hooks = `export async function resolve(specifier, context, next) {
+    if (${JSON.stringify(PEERS)}.some((peer) => specifier === peer || specifier.startsWith(peer + '/'))) throw new Error('optional peer loaded: ' + specifier)
+    return next(specifier, context)
+  }`
+  const register = `import { register } from 'node:module'; register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(hooks)}`)})`
+  try {
+    await promisify(execFile)(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(register)}`, '--input-type=module', '-e', `await import(${JSON.stringify(module)})`], { timeout: 30_000 })
+    return { ok: true, stderr: '' }
+  } catch (err) {
+    return { ok: false, stderr: String((err as { stderr?: string }).stderr ?? err) }
+  }
+}
+
+it('importing tollgate loads none of the optional framework peers', async () => {
+  const result = await importWithoutPeers(built('index.js'))
+  assert.ok(result.ok, result.stderr)
+})
+
+it('the check itself works: importing a peer under it fails', async () => {
+  const result = await importWithoutPeers('openai')
+  assert.equal(result.ok, false)
+  assert.match(result.stderr, /optional peer loaded: openai/)
+})
+
+it('tollgate/openai needs the openai package only for its types', async () => {
+  const result = await importWithoutPeers(built('integrations/openai/index.js'))
+  assert.ok(result.ok, result.stderr)
+})
