@@ -198,8 +198,8 @@ export function floodControl(options: FloodControlOptions): FloodControlTransfor
       const retryAfterMs = retryAfterMsOf(result)
       if (retryAfterMs === undefined) return result
       const scope = floodWaitScope === 'chat' && target ? 'chat' : 'bot'
-      events.emit('flood-wait', { method, chat: target?.chat, retryAfterMs, scope })
       await waits.record(scope === 'chat' ? target?.chat : undefined, retryAfterMs)
+      events.emit('flood-wait', { method, chat: target?.chat, retryAfterMs, scope })
       // Out of retries, or Telegram's wait is past the budget: its own 429 is the honest answer.
       if (attempt >= maxRetries || Date.now() + retryAfterMs > deadline) return result
     }
