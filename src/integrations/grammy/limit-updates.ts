@@ -123,10 +123,12 @@ export function limit<C extends Context = Context>(options: LimitOptions<C> = {}
   const clock = parsed.clock ?? systemClock
   const reports = new RefusalReports(DEFAULTS.grammy.reportedKeys, () => clock.now())
   const noticeStore = ownsLimiter ? options.store : undefined
+  // A refusal of a one-unit update ends within the longest window; the cap keeps the TTL finite whatever the limiter answers.
+  const longestWindowMs = Math.max(...limiter.rules.map((rule) => rule.windowMs))
 
   /** Whether this refusal is the first of its period, here and (through the store) in every other process. */
   async function firstReport(id: string, decision: RateLimitDecision): Promise<boolean> {
-    const ttlMs = Math.max(1, Math.ceil(Math.min(decision.retryAfterMs, DEFAULTS.cache.maxTtlMs)))
+    const ttlMs = Math.max(1, Math.ceil(Math.min(decision.retryAfterMs, longestWindowMs)))
     if (!reports.claim(id, ttlMs)) return false
     if (!noticeStore || decision.source !== 'store') return true
     try {
