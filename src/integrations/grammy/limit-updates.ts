@@ -69,7 +69,7 @@ export type LimitMiddleware<C extends Context = Context> = MiddlewareFn<C> & {
   close(): Promise<void>
 }
 
-const LIMITER_OPTIONS = ['store', 'rules', 'onStoreError', 'instances', 'logger', 'clock'] as const
+const LIMITER_OPTIONS = ['store', 'rules', 'onStoreError', 'instances', 'logger'] as const
 
 const fn = (message: string) => z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', { message })
 
@@ -143,6 +143,7 @@ export function limit<C extends Context = Context>(options: LimitOptions<C> = {}
   const middleware: MiddlewareFn<C> = async (ctx, next) => {
     const key = await keyOf(ctx)
     if (key === undefined || key === null || key === '') return next()
+    if (typeof key !== 'string' && typeof key !== 'number') throw new InvalidOptionError('keyGenerator', key, 'a function returning a string, a number or undefined')
     const id = `${prefix}${key}`
     const decision = await limiter.consume(id)
     if (decision.allowed) return next()
