@@ -169,6 +169,28 @@ export const DEFAULTS = {
     /** Tenant and model pairs the cost ledger keeps apart; later pairs are summed under `other`. */
     maxLedgerLines: 10_000,
   },
+  grammy: {
+    /** Incoming updates each key may send: grammY's own ratelimiter plugin allows 1 per second. */
+    updatesLimit: 1,
+    updatesWindowMs: 1_000,
+    /** Keys whose refusal was already reported (`onLimitExceeded`), remembered per process (oldest forgotten first). */
+    reportedKeys: 10_000,
+    /** Telegram's published limits for outgoing messages: about 30 per second per bot, ... */
+    perBot: { limit: 30, windowMs: 1_000 },
+    /** ... one per second in one chat, ... */
+    perChat: { limit: 1, windowMs: 1_000 },
+    /** ... and 20 per minute in one group (or channel). */
+    perGroup: { limit: 20, windowMs: 60_000 },
+    /**
+     * Longest an outgoing call waits for its turn (pacing and flood waits together): the longest
+     * default window, so the 21st message to a group in a minute is sent, not refused.
+     */
+    maxWaitMs: 60_000,
+    /** Times one call is sent again after Telegram answered 429 (grammY's auto-retry plugin also retries 3 times). */
+    maxRetries: 3,
+    /** Flood waits remembered in process memory too (they still hold while the store is down). */
+    localFloodWaits: 10_000,
+  },
   memcached: {
     /** memcached refuses keys over 250 bytes; longer ones are hashed (prefix included). */
     maxKeyBytes: 250,
