@@ -35,7 +35,8 @@ export interface TollgateMiddlewareOptions {
   /**
    * The cache key of a call; undefined: do not cache this call (it still counts against `limits`).
    * Default {@link callCacheKey}: SHA-256 over the model's provider, id and specification version,
-   * whether it is a generate or a stream call, and every call option except `abortSignal` and `headers`.
+   * whether it is a generate or a stream call, and every call option except `abortSignal`, `headers`
+   * and `providerOptions.tollgate` (where an application may pass the tenant or user these options read).
    */
   key?: (call: ModelCall) => string | undefined
   /** Rate limits charged before each call, cache hits included. Default none. */
