@@ -1,6 +1,6 @@
 import type { Cache } from '../../cache/cache.js'
 import type { CacheResult, GetOrSetOptions } from '../../cache/types.js'
-import { InvalidOptionError } from '../../core/errors.js'
+import { InvalidOptionError, type TollgateError } from '../../core/errors.js'
 import { callCacheKey } from './cache-key.js'
 import type { ModelCall, ProviderMetadata } from './model-types.js'
 import type { ParsedMiddlewareOptions } from './options.js'
@@ -21,7 +21,7 @@ export interface CachePlan {
 
 /** The cache plan of a call, or undefined when the `key` option says not to cache it. */
 export function planCall(options: ParsedMiddlewareOptions, call: ModelCall): CachePlan | undefined {
-  const key = options.key ? options.key(call) : callCacheKey(call)
+  const key = options.key ? options.key(call) : defaultKey(call)
   if (key === undefined) return undefined
   if (typeof key !== 'string' || key.length === 0) throw new InvalidOptionError('key', key, 'a non-empty string, or undefined not to cache (returned by the key function)')
   const namespace = options.namespace?.(call)
@@ -32,6 +32,16 @@ export function planCall(options: ParsedMiddlewareOptions, call: ModelCall): Cac
   if (options.grace !== undefined) callOptions.grace = options.grace
   if (tags !== undefined) callOptions.tags = tags
   return { cache, key, options: callOptions }
+}
+
+/** The default key, or undefined for a call nested too deep to key: it goes to the model uncached rather than fail. */
+function defaultKey(call: ModelCall): string | undefined {
+  try {
+    return callCacheKey(call)
+  } catch (err) {
+    if ((err as TollgateError).code === 'E_TOO_DEEP') return undefined
+    throw err
+  }
 }
 
 /**

@@ -167,6 +167,21 @@ forEachMajor('generateText through the cache middleware', (kit) => {
     await cache.close()
   })
 
+  it('a call nested too deeply to key goes to the model uncached instead of failing', async () => {
+    const { wrapLanguageModel, mockModel } = kit()
+    const cache = createCache()
+    const model = mockModel({ doGenerate: async () => answer('still answered') })
+    const wrapped = wrapLanguageModel({ model, middleware: tollgateMiddleware({ cache }) })
+    let deep: unknown = 'bottom'
+    for (let i = 0; i < 2_000; i++) deep = { nested: deep }
+    const prompt = [{ role: 'user', content: [{ type: 'text', text: 'p', providerOptions: { mock: deep } }] }]
+    const result = await wrapped.doGenerate({ prompt })
+    assert.deepEqual(result.providerMetadata?.tollgate, { cache: 'bypass' })
+    await wrapped.doGenerate({ prompt })
+    assert.equal(model.doGenerateCalls.length, 2)
+    await cache.close()
+  })
+
   it('a key function returning undefined skips the cache for that call', async () => {
     const { generateText, wrapLanguageModel, mockModel } = kit()
     const cache = createCache()
