@@ -46,7 +46,8 @@ export async function cachedStream(options: ParsedMiddlewareOptions, call: Model
         charge?.settle(totalTokens(finishUsage(recording.parts)))
         const snapshot = takeSnapshot(recording.parts, DEFAULTS.aiSdk.maxValueDepth)
         if (!snapshot) throw new NotShared(undefined)
-        // A stream that failed is replayed to the calls waiting for it, never kept.
+        // A stream that failed is never kept; the calls waiting for it replay it (or, when its error
+        // part cannot be copied, call the model themselves: see NotShared above).
         if (!recording.complete) context.skip()
         return snapshot
       },
@@ -70,7 +71,7 @@ export async function cachedStream(options: ParsedMiddlewareOptions, call: Model
   }
 }
 
-/** The model's stream, charged: its usage (from the `finish` part) settles `charge` when it ends. */
+/** The model's stream; when it cannot even start, the charge's estimate stands (the model may have been reached). */
 async function streamCharged(doStream: () => PromiseLike<StreamResult>, call: ModelCall, charge: CallCharge | undefined): Promise<StreamResult> {
   try {
     return await doStream()
