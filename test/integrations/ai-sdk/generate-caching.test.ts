@@ -68,7 +68,7 @@ forEachMajor('generateText through the cache middleware', (kit) => {
     await cache.close()
   })
 
-  it('identical calls in flight at once make one model call', async () => {
+  it('identical calls in flight at once make one model call', { timeout: 20_000 }, async () => {
     const { generateText, wrapLanguageModel, mockModel } = kit()
     const cache = createCache()
     const held = gate()
@@ -93,7 +93,7 @@ forEachMajor('generateText through the cache middleware', (kit) => {
     await cache.close()
   })
 
-  it('a caller’s abort does not fail the identical call that waited for it', async () => {
+  it('a caller’s abort does not fail the identical call that waited for it', { timeout: 20_000 }, async () => {
     const { generateText, wrapLanguageModel, mockModel } = kit()
     const cache = createCache()
     const model = mockModel({

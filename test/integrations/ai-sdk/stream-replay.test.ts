@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { it } from 'node:test'
-import { createCache } from '../../../src/index.js'
+import { createCache, ManualClock } from '../../../src/index.js'
 import { tollgateMiddleware } from '../../../src/integrations/ai-sdk/index.js'
 import { forEachMajor, gate, modelPrompt, nextCoalesced, type Part, partStream, readAll, stop, streamParts, TIMESTAMP, usage } from './kit.js'
 
@@ -94,7 +94,28 @@ forEachMajor('streamText through the cache middleware', (kit) => {
     await cache.close()
   })
 
-  it('identical streams in flight at once make one model call', async () => {
+  it('past its ttl but within grace, a stream is replayed stale while one refresh records the next', { timeout: 20_000 }, async () => {
+    const { streamText, wrapLanguageModel, mockModel } = kit()
+    const clock = new ManualClock()
+    const cache = createCache({ clock })
+    let version = 0
+    const model = mockModel({ doStream: async () => ({ stream: partStream(streamParts([`v${++version}`])) }) })
+    const wrapped = wrapLanguageModel({ model, middleware: tollgateMiddleware({ cache, ttl: '1m', grace: '1h' }) })
+    assert.equal(await streamText({ model: wrapped, prompt: 'p' }).text, 'v1')
+    clock.advance(120_000)
+    const refreshed = new Promise<void>((resolve) => cache.events.once('set', () => resolve()))
+    const stale = streamText({ model: wrapped, prompt: 'p' })
+    assert.equal(await stale.text, 'v1')
+    assert.equal((await stale.providerMetadata)?.tollgate?.cache, 'stale')
+    await refreshed
+    const fresh = streamText({ model: wrapped, prompt: 'p' })
+    assert.equal(await fresh.text, 'v2', 'the refresh, read by nobody, was recorded whole')
+    assert.equal((await fresh.providerMetadata)?.tollgate?.cache, 'hit')
+    assert.equal(model.doStreamCalls.length, 2)
+    await cache.close()
+  })
+
+  it('identical streams in flight at once make one model call', { timeout: 20_000 }, async () => {
     const { streamText, wrapLanguageModel, mockModel } = kit()
     const cache = createCache()
     const held = gate()
