@@ -191,6 +191,17 @@ export const DEFAULTS = {
     /** Flood waits remembered in process memory too (they still hold while the store is down). */
     localFloodWaits: 10_000,
   },
+  aiSdk: {
+    /** Whose quota a call spends when `limits.key` is not given: one quota shared by every call. */
+    limitKey: 'default',
+    /** Rules of the limiter that count tokens when `limits.tokenRules` is not given; the others count calls. */
+    tokenRules: ['tokens'],
+    /**
+     * Deepest value a cached result or stream part may hold (provider metadata, tool results). A model
+     * answer nests a few levels; a deeper one is served but not cached rather than walked further.
+     */
+    maxValueDepth: 100,
+  },
   memcached: {
     /** memcached refuses keys over 250 bytes; longer ones are hashed (prefix included). */
     maxKeyBytes: 250,

@@ -31,6 +31,11 @@ class CanonicalHash {
     if (typeof value === 'string') return this.#string(value)
     if (typeof value === 'number' || typeof value === 'boolean') return void (this.#pending += `${typeof value === 'number' ? 'n' : 'b'}${String(value)};`)
     if (value === null || typeof value !== 'object') return void (this.#pending += 'z')
+    // Values a JSON body never holds but an SDK's call options do (file parts, image URLs): without
+    // these, every URL and Date would hash as an empty object and a file as a key per byte.
+    if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return this.#bytes(value)
+    if (value instanceof URL) return void (this.#pending += `u${value.href.length}:${value.href}`)
+    if (value instanceof Date) return void (this.#pending += `d${value.getTime()};`)
     if (depth >= MAX_DEPTH) throw new TollgateError('E_TOO_DEEP', `the request is nested more than ${MAX_DEPTH} levels deep`)
     if (Array.isArray(value)) {
       this.#pending += `a${value.length}[`
@@ -51,6 +56,12 @@ class CanonicalHash {
 
   digest(): string {
     return this.hash.update(this.#pending).digest('hex')
+  }
+
+  #bytes(value: ArrayBufferView | ArrayBuffer): void {
+    const bytes = value instanceof ArrayBuffer ? new Uint8Array(value) : new Uint8Array(value.buffer, value.byteOffset, value.byteLength)
+    this.hash.update(`${this.#pending}x${bytes.length}:`).update(bytes)
+    this.#pending = ''
   }
 
   #string(value: string): void {
@@ -77,5 +88,16 @@ export function requestCacheKey(route: string, body: Record<string, unknown>, mo
   relevant.model = model
   const canonical = new CanonicalHash(createHash('sha256').update(partition === undefined ? `${route}\n` : `${route}\n${partition}\n`))
   canonical.feed(relevant, 0)
+  return canonical.digest()
+}
+
+/**
+ * SHA-256 over `head` and the canonical form of `value` (sorted keys, depth-bounded, binary and URLs
+ * hashed by content): the cache key of a call that is not an HTTP body, such as an AI SDK model call.
+ * Throws `E_TOO_DEEP` past the depth bound.
+ */
+export function canonicalDigest(head: string, value: unknown): string {
+  const canonical = new CanonicalHash(createHash('sha256').update(head))
+  canonical.feed(value, 0)
   return canonical.digest()
 }

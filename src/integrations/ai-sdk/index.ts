@@ -1,0 +1,5 @@
+export { tollgateMiddleware } from './cache-middleware.js'
+export { callCacheKey } from './cache-key.js'
+export type { CacheOutcome } from './call-plan.js'
+export type { MiddlewareLimits, TollgateMiddlewareOptions } from './options.js'
+export type { CallParams, ModelCall, ModelInfo } from './model-types.js'
