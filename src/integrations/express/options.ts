@@ -106,6 +106,8 @@ declare global {
     interface Request {
       /** The request's session (with tollgate's `session()` middleware). */
       session: RequestSession
+      /** The request's limit state (with tollgate's `rateLimit()` and the default `requestPropertyName`). */
+      rateLimit?: RateLimitInfo
     }
   }
 }
