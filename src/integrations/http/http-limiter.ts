@@ -7,7 +7,7 @@ import { createRateLimiter, type RateLimiter } from '../../ratelimit/rate-limite
 import type { RateLimitDecision } from '../../ratelimit/types.js'
 import { createStore } from '../../stores/create-store.js'
 import type { Store } from '../../stores/types.js'
-import { type HeaderList, type HeaderOptions, rateLimitHeaders, retryAfterSeconds } from './rate-limit-headers.js'
+import { type HeaderList, type HeaderOptions, type Policy, rateLimitHeaders, retryAfterSeconds } from './rate-limit-headers.js'
 
 /** The rule (or rules) of a limit, as `createRateLimiter` takes them. */
 export interface LimitRules {
@@ -144,6 +144,7 @@ export class HttpLimit<Ctx> {
   readonly #headers: HeaderOptions
   readonly #scope: string
   readonly #allowSet: Set<string> | undefined
+  readonly #policies: Policy[]
 
   /** `scope` keeps the counters of a route (or group) apart from every other limit's. */
   constructor(limiter: RateLimiter, hooks: LimitHooks<Ctx>, headers: HeaderOptions, scope = '') {
@@ -152,6 +153,7 @@ export class HttpLimit<Ctx> {
     this.#headers = headers
     this.#scope = scope
     this.#allowSet = Array.isArray(hooks.allowList) ? new Set(hooks.allowList) : undefined
+    this.#policies = limiter.rules.map((rule) => ({ name: rule.name, windowMs: rule.windowMs }))
   }
 
   async check(ctx: Ctx): Promise<Verdict> {
@@ -160,7 +162,7 @@ export class HttpLimit<Ctx> {
     if (typeof key !== 'string' || key === '') throw new InvalidOptionError('keyGenerator', key, 'a key generator returning a non-empty string')
     if (this.#allowSet ? this.#allowSet.has(key) : typeof this.#hooks.allowList === 'function' && (await this.#hooks.allowList(ctx, key))) return { counted: false }
     const decision = await this.#limiter.consume(this.#scope ? `${this.#scope}|${key}` : key)
-    const headers = rateLimitHeaders(decision, this.#limiter.rules.map((r) => ({ name: r.name, windowMs: r.windowMs })), this.#headers)
+    const headers = rateLimitHeaders(decision, this.#policies, this.#headers)
     const retryAfter = decision.allowed ? 0 : retryAfterSeconds(decision)
     if (!decision.allowed) headers.push(['Retry-After', String(retryAfter)])
     return { counted: true, key, decision, headers, retryAfter }

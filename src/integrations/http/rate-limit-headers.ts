@@ -33,8 +33,7 @@ const MAX_RETRY_AFTER_S = 86_400
  */
 export function rateLimitHeaders(decision: RateLimitDecision, policies: readonly Policy[], options: HeaderOptions, now = Date.now()): HeaderList {
   const headers: HeaderList = []
-  const windows = new Map(policies.map((p) => [p.name, p.windowMs]))
-  const windowOf = (name: string) => seconds(windows.get(name) ?? 0)
+  const windowOf = (name: string) => seconds(policies.find((p) => p.name === name)?.windowMs ?? 0)
   const reset = seconds(decision.resetMs)
   switch (options.standard) {
     case 'draft-6':
