@@ -131,3 +131,33 @@ describe('the Fastify plugin limits requests', () => {
     assert.deepEqual(await statuses(url, 1, { 'x-user-id': 'frank' }), [200], 'same address, another user')
   })
 })
+
+describe('the Fastify plugin, other header forms and hooks', () => {
+  it('sends draft-7 and the legacy x-ratelimit-* headers (reset in seconds from now) when asked', async () => {
+    const url = await started(async (f) => {
+      await f.register(tollgatePlugin, { limit: 3, window: '30s', standardHeaders: 'draft-7', legacyHeaders: true })
+      f.get('/', async () => 'ok')
+    })
+    const response = await fetch(url)
+    await response.arrayBuffer()
+    assert.match(response.headers.get('ratelimit') ?? '', /^limit=3, remaining=2, reset=\d+$/)
+    assert.equal(response.headers.get('ratelimit-policy'), '3;w=30')
+    assert.equal(response.headers.get('x-ratelimit-limit'), '3')
+    assert.equal(response.headers.get('x-ratelimit-remaining'), '2')
+    const reset = Number(response.headers.get('x-ratelimit-reset'))
+    assert.ok(reset > 0 && reset <= 60, 'seconds from now, not a Unix time')
+  })
+
+  it("with hook: 'preHandler', limits after the app's authentication in preHandler", async () => {
+    const url = await started(async (f) => {
+      f.decorateRequest('user', null)
+      f.addHook('preHandler', async (request) => {
+        ;(request as unknown as { user: { id: string } }).user = { id: String(request.headers['x-user-id']) }
+      })
+      await f.register(tollgatePlugin, { limit: 1, window: '1m', hook: 'preHandler' })
+      f.get('/', async () => 'ok')
+    })
+    assert.deepEqual(await statuses(url, 2, { 'x-user-id': 'gail' }), [200, 429])
+    assert.deepEqual(await statuses(url, 1, { 'x-user-id': 'hank' }), [200], 'keyed on the user the preHandler set, not the address')
+  })
+})
