@@ -202,6 +202,29 @@ export const DEFAULTS = {
      */
     maxValueDepth: 100,
   },
+  http: {
+    /** Namespace of the Fastify and Express limiters: their keys are `rl:http:{client key}:{rule}`. */
+    namespace: 'http',
+    /** The Fastify plugin's limit when none is given: @fastify/rate-limit's default, 1,000 a minute. */
+    fastifyLimit: 1_000,
+    /** The Express middleware's limit when none is given: express-rate-limit's default, 5 a minute. */
+    expressLimit: 5,
+    /** Name of a single rule given without one: the `"requests"` of `RateLimit: "requests";r=9;t=60`, as the gateway names it. */
+    ruleName: 'requests',
+    /** Window of a limit given without one. */
+    windowMs: 60_000,
+    /**
+     * IPv6 clients are counted per /64: the prefix one host (a home line, a VM) usually holds, and
+     * whose 2^64 addresses it can cycle through to dodge a per-address limit.
+     */
+    ipv6Subnet: 64,
+    /** The IETF draft of the RateLimit fields sent: draft-8, the form the gateway sends. */
+    standardHeaders: 'draft-8',
+    /** Response-cache status header (`HIT`, `MISS`, `BYPASS`). */
+    cacheStatusHeader: 'x-cache',
+    /** Session cookie name. */
+    sessionCookie: 'sid',
+  },
   memcached: {
     /** memcached refuses keys over 250 bytes; longer ones are hashed (prefix included). */
     maxKeyBytes: 250,

@@ -1,0 +1,6 @@
+export { cache, type ClosableMiddleware, rateLimit, type RateLimitMiddleware, session } from './middleware.js'
+export type { ExpressRateLimitOptions, RateLimitInfo } from './options.js'
+export { clientAddressKey } from '../http/client-key.js'
+export type { RequestSession, SessionCookieOptions, SessionOptions } from '../http/http-session.js'
+export type { ResponseCacheOptions } from '../http/response-cache.js'
+export type { HeadersDraft } from '../http/rate-limit-headers.js'

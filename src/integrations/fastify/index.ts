@@ -1,0 +1,6 @@
+export { tollgatePlugin, tollgatePlugin as default } from './plugin.js'
+export type { RateLimitContext, RouteRateLimitOptions, TollgateFastifyOptions } from './options.js'
+export { clientAddressKey } from '../http/client-key.js'
+export type { RequestSession, SessionCookieOptions, SessionOptions } from '../http/http-session.js'
+export type { ResponseCacheOptions } from '../http/response-cache.js'
+export type { HeadersDraft } from '../http/rate-limit-headers.js'
