@@ -42,7 +42,7 @@ it('the check itself works: importing a peer under it fails', async () => {
 
 // Each integration imports its framework for types only: a bot that never uses tollgate/grammy's
 // limiter, or an app that imports tollgate/openai before the SDK, pays nothing for it.
-for (const name of ['openai', 'grammy', 'ai-sdk']) {
+for (const name of ['openai', 'grammy', 'ai-sdk', 'fastify', 'express']) {
   it(`tollgate/${name} loads without any optional peer`, async () => {
     const result = await importWithoutPeers(built(`integrations/${name}/index.js`))
     assert.ok(result.ok, result.stderr)
