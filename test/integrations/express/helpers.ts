@@ -23,12 +23,4 @@ export async function listen(app: Express): Promise<{ url: string; close: () => 
   }
 }
 
-export async function statuses(url: string, n: number, headers: Record<string, string> = {}): Promise<number[]> {
-  const codes: number[] = []
-  for (let i = 0; i < n; i++) {
-    const response = await fetch(url, { headers })
-    await response.arrayBuffer()
-    codes.push(response.status)
-  }
-  return codes
-}
+export { statuses } from '../http-helpers.js'

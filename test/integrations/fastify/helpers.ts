@@ -11,13 +11,4 @@ export async function serve(instance: FastifyInstance): Promise<string> {
   return `http://127.0.0.1:${(instance.server.address() as AddressInfo).port}`
 }
 
-/** Status codes of `n` sequential GETs. */
-export async function statuses(url: string, n: number, headers: Record<string, string> = {}): Promise<number[]> {
-  const codes: number[] = []
-  for (let i = 0; i < n; i++) {
-    const response = await fetch(url, { headers })
-    await response.arrayBuffer()
-    codes.push(response.status)
-  }
-  return codes
-}
+export { statuses } from '../http-helpers.js'
