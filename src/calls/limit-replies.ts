@@ -26,6 +26,18 @@ const REQUESTS = ['requests', 'user-requests', 'model-requests']
 const TOKENS = ['tokens', 'user-tokens', 'model-tokens']
 
 /**
+ * The structured `RateLimit-Policy` and `RateLimit` fields of draft-ietf-httpapi-ratelimit-headers-08,
+ * one item per rule (`"tokens";q=1000;w=60` and `"tokens";r=250;t=12`): what the gateway and the
+ * Fastify and Express integrations send.
+ */
+export function draft8Fields(rules: readonly RuleDecision[], windowMs: (name: string) => number): { policy: string; ratelimit: string } {
+  return {
+    policy: rules.map((r) => `"${r.name}";q=${r.limit};w=${Math.max(0, Math.ceil(windowMs(r.name) / 1000))}`).join(', '),
+    ratelimit: rules.map((r) => `"${r.name}";r=${r.remaining};t=${Math.max(0, Math.ceil(r.resetMs / 1000))}`).join(', '),
+  }
+}
+
+/**
  * What a client learns of its limits on every reply: OpenAI's `x-ratelimit-*-requests` and
  * `-tokens` headers (which its SDKs and dashboards read), and the IETF draft's structured
  * `RateLimit-Policy` and `RateLimit` fields (draft-ietf-httpapi-ratelimit-headers), one item per rule.
@@ -40,8 +52,9 @@ export function rateLimitHeaders(charge: Charge): Record<string, string> {
     headers[`x-ratelimit-remaining-${kind}`] = String(rule.remaining)
     headers[`x-ratelimit-reset-${kind}`] = goDuration(rule.resetMs)
   }
-  headers['ratelimit-policy'] = rules.map((r) => `"${r.name}";q=${r.limit};w=${Math.ceil((charge.windows[r.name] ?? 0) / 1000)}`).join(', ')
-  headers.ratelimit = rules.map((r) => `"${r.name}";r=${r.remaining};t=${Math.ceil(r.resetMs / 1000)}`).join(', ')
+  const fields = draft8Fields(rules, (name) => charge.windows[name] ?? 0)
+  headers['ratelimit-policy'] = fields.policy
+  headers.ratelimit = fields.ratelimit
   return headers
 }
 

@@ -1,3 +1,4 @@
+import { draft8Fields } from '../../calls/limit-replies.js'
 import type { RateLimitDecision } from '../../ratelimit/types.js'
 
 /** Which IETF draft of the RateLimit header fields to send (draft-ietf-httpapi-ratelimit-headers). */
@@ -47,12 +48,11 @@ export function rateLimitHeaders(decision: RateLimitDecision, policies: readonly
       headers.push(['RateLimit-Policy', policy])
       break
     }
-    case 'draft-8':
-      headers.push(
-        ['RateLimit-Policy', decision.rules.map((r) => `"${r.name}";q=${r.limit};w=${windowOf(r.name)}`).join(', ')],
-        ['RateLimit', decision.rules.map((r) => `"${r.name}";r=${r.remaining};t=${seconds(r.resetMs)}`).join(', ')],
-      )
+    case 'draft-8': {
+      const fields = draft8Fields(decision.rules, (name) => policies.find((p) => p.name === name)?.windowMs ?? 0)
+      headers.push(['RateLimit-Policy', fields.policy], ['RateLimit', fields.ratelimit])
       break
+    }
   }
   if (options.legacy) {
     const legacyReset = options.legacy === 'delta-seconds' ? reset : Math.ceil((now + decision.resetMs) / 1000)
