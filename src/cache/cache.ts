@@ -109,6 +109,11 @@ export class Cache {
     return this.#core.options.maxEntryBytes
   }
 
+  /** Longest `ttl` a call may give: 30 days less the cache's `grace`, which every entry also lives. */
+  get maxTtlMs(): number {
+    return DEFAULTS.cache.maxTtlMs - this.#core.options.grace
+  }
+
   /** Resolves once the invalidation bus is subscribed (immediately without one). Never rejects. */
   ready(): Promise<void> {
     return this.#core.ready

@@ -3,7 +3,7 @@ import { countJsonValues } from '../core/json-size.js'
 import { SseParser } from '../llm/sse-parser.js'
 import { StreamAssembler } from '../llm/stream-assembler.js'
 import type { LiveStream } from './live-streams.js'
-import type { UpstreamClient, UpstreamResponse } from './upstream.js'
+import { boundNamesOf, type UpstreamClient, type UpstreamResponse } from './upstream.js'
 
 /** How a relayed stream ended: `failure` unset means every choice finished and `assembler` holds the whole answer. */
 export interface Relayed {
@@ -37,7 +37,7 @@ export async function relayStream(
     // Counted before each event is parsed: one event may be a 30 MiB array of empty objects. Per
     // event, not summed: a 128k-token answer is hundreds of thousands of small ones, bounded by bytes.
     if (countJsonValues(data, upstream.maxReplyValues) > upstream.maxReplyValues) {
-      failure = new UpstreamError('E_UPSTREAM_TOO_LARGE', upstream.name, `streamed an event of more than ${upstream.maxReplyValues} JSON values (maxUpstreamReplyValues); the stream was cut and not cached`)
+      failure = new UpstreamError('E_UPSTREAM_TOO_LARGE', upstream.name, `streamed an event of more than ${upstream.maxReplyValues} JSON values (${boundNamesOf(upstream).values}); the stream was cut and not cached`)
       return
     }
     // Only chunks go on: a client's SDK would choke on anything else, and after a [DONE] it would take
@@ -55,7 +55,7 @@ export async function relayStream(
       }
       size += chunk.byteLength
       if (size > max) {
-        failure = new UpstreamError('E_UPSTREAM_TOO_LARGE', upstream.name, `streamed more than maxUpstreamReplyBytes (${max} bytes); the stream was cut and not cached`)
+        failure = new UpstreamError('E_UPSTREAM_TOO_LARGE', upstream.name, `streamed more than ${boundNamesOf(upstream).bytes} (${max} bytes); the stream was cut and not cached`)
         response.body.destroy()
         break
       }

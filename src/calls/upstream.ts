@@ -83,6 +83,8 @@ export interface UpstreamClient {
   readonly maxReplyBytes: number
   /** Most JSON values parsed from one reply or one stream event. */
   readonly maxReplyValues: number
+  /** The options that set those two bounds, named in the errors past them. Default the gateway's config fields. */
+  readonly boundNames?: { bytes: string; values: string }
   /** Sends a call; an error status, a timeout, an unreachable origin or an abort throw an {@link UpstreamError}. */
   call(request: UpstreamRequest): Promise<UpstreamResponse>
   /** The JSON of a reply, within `maxReplyBytes` and `maxReplyValues`. */
@@ -285,18 +287,26 @@ function either(a: AbortSignal, b: AbortSignal | undefined): AbortSignal {
  * size is held in memory) and parsed only if it holds at most `maxReplyValues` values:
  * `E_UPSTREAM_TOO_LARGE` past either, `E_UPSTREAM_INVALID` when it is not JSON.
  */
-export async function readReplyJson(upstream: Pick<UpstreamClient, 'name' | 'maxReplyBytes' | 'maxReplyValues'>, response: UpstreamResponse): Promise<unknown> {
+export async function readReplyJson(upstream: Pick<UpstreamClient, 'name' | 'maxReplyBytes' | 'maxReplyValues' | 'boundNames'>, response: UpstreamResponse): Promise<unknown> {
+  const names = boundNamesOf(upstream)
   const body = await readUpTo(response.body, upstream.maxReplyBytes)
-  if (!body) throw new UpstreamError('E_UPSTREAM_TOO_LARGE', upstream.name, `answered ${response.status} with a reply over maxUpstreamReplyBytes (${upstream.maxReplyBytes} bytes); it was dropped and not cached`)
+  if (!body) throw new UpstreamError('E_UPSTREAM_TOO_LARGE', upstream.name, `answered ${response.status} with a reply over ${names.bytes} (${upstream.maxReplyBytes} bytes); it was dropped and not cached`)
   const text = body.toString('utf8')
   if (countJsonValues(text, upstream.maxReplyValues) > upstream.maxReplyValues) {
-    throw new UpstreamError('E_UPSTREAM_TOO_LARGE', upstream.name, `answered ${response.status} with more than ${upstream.maxReplyValues} JSON values (maxUpstreamReplyValues); it was not parsed`)
+    throw new UpstreamError('E_UPSTREAM_TOO_LARGE', upstream.name, `answered ${response.status} with more than ${upstream.maxReplyValues} JSON values (${names.values}); it was not parsed`)
   }
   try {
     return JSON.parse(text) as unknown
   } catch {
     throw new UpstreamError('E_UPSTREAM_INVALID', upstream.name, `answered ${response.status} with a body that is not JSON (${response.contentType})`)
   }
+}
+
+const GATEWAY_BOUND_NAMES = { bytes: 'maxUpstreamReplyBytes', values: 'maxUpstreamReplyValues' }
+
+/** The options an upstream's reply bounds are set by, as its errors name them. */
+export function boundNamesOf(upstream: Pick<UpstreamClient, 'boundNames'>): { bytes: string; values: string } {
+  return upstream.boundNames ?? GATEWAY_BOUND_NAMES
 }
 
 /** The {@link UpstreamError} for an exception thrown while calling `name` or reading its reply: timeout, abort or unreachable. */

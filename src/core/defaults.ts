@@ -147,6 +147,8 @@ export const DEFAULTS = {
     ttlMs: 60 * 60_000,
     /** Deepest request body it hashes, as the gateway's `server.maxJsonDepth`. */
     maxJsonDepth: 64,
+    /** Longest silence of a provider (headers, or between two pieces of a reply): the gateway's upstream `timeout`. */
+    timeoutMs: 120_000,
   },
   gateway: {
     /**

@@ -3,8 +3,9 @@ import type { Cache } from '../../cache/cache.js'
 import type { CostLedger } from '../../calls/cost-ledger.js'
 import type { CacheStatus, CallKind } from '../../calls/types.js'
 import { DEFAULTS } from '../../core/defaults.js'
+import { InvalidOptionError } from '../../core/errors.js'
 import type { Duration } from '../../core/duration.js'
-import { byteSize, parseOptions, positiveDurationMs } from '../../core/options.js'
+import { byteSize, parseOptions, positiveDurationMs, positiveTimerMs } from '../../core/options.js'
 import type { ModelPrice, UnpricedModel } from '../../llm/pricing.js'
 import type { Store } from '../../stores/types.js'
 
@@ -32,9 +33,10 @@ export interface TollgateOpenAIOptions {
   /** Where answers are cached (`createCache`); L2 on Redis shares them, and their single-flight, between processes. Required. */
   cache: Cache
   /**
-   * Who the calls belong to: entries live in the cache namespace `t/{tenant}` (the gateway's layout,
-   * so a gateway and an SDK wrapper with the same tenant share answers), and the limits count per
-   * tenant. Give each API key or customer its own. Default `default`.
+   * Who the calls belong to: entries live in the cache namespace `t/{tenant}` and the limits count
+   * per tenant. Entries are also keyed by the provider's base URL, and, while no tenant is given, by
+   * the API key the call carries: clients with different keys share answers only when given the same
+   * tenant. Default `default`.
    */
   tenant?: string
   /** A namespace under the tenant's (`t/{tenant}/{namespace}`), e.g. per prompt version, cleared as one. Default none. */
@@ -65,6 +67,14 @@ export interface TollgateOpenAIOptions {
   ledger?: CostLedger
   /** Told about every call once its answer is whole; an exception it throws is ignored. */
   onCall?: (report: CallReport) => void
+  /**
+   * Longest wait for the provider's headers, and between two pieces of its reply. The SDK's own
+   * timeout ends its caller's wait; this one ends an upstream call the cache still wants, which
+   * other callers may have joined. Default: the client's `timeout` under `withTollgate`, else 2 minutes.
+   */
+  timeout?: Duration
+  /** Longest a whole upstream call may take, to the last byte of the reply. Default 10 minutes. */
+  deadline?: Duration
   /** Largest reply read or relayed (bytes). Default 32 MiB. */
   maxReplyBytes?: number
   /** Most JSON values parsed from one reply or stream event. Default 2,000,000. */
@@ -100,6 +110,8 @@ const schema = z
     unpricedModel: z.enum(['estimate', 'allow', 'deny']).default('estimate'),
     ledger: isObject('a CostLedger', (v) => typeof v.record === 'function').optional(),
     onCall: z.custom<(report: CallReport) => void>((v) => typeof v === 'function', { message: 'a function' }).optional(),
+    timeout: positiveTimerMs.default(DEFAULTS.openai.timeoutMs),
+    deadline: positiveTimerMs.default(DEFAULTS.upstream.deadlineMs),
     maxReplyBytes: byteSize().default(DEFAULTS.upstream.maxReplyBytes),
     maxReplyValues: z.number().int().positive().default(DEFAULTS.upstream.maxReplyValues),
     maxErrorBytes: byteSize().default(DEFAULTS.upstream.maxErrorBytes),
@@ -116,5 +128,7 @@ export type ParsedOptions = Omit<z.output<typeof schema>, 'cache' | 'limits' | '
 
 /** Validates the options once, at setup: a mistake throws `E_INVALID_OPTION` naming the option. */
 export function parseOpenAIOptions(options: TollgateOpenAIOptions): ParsedOptions {
-  return parseOptions(schema, options) as ParsedOptions
+  const parsed = parseOptions(schema, options) as ParsedOptions
+  if (parsed.ttl > parsed.cache.maxTtlMs) throw new InvalidOptionError('ttl', options.ttl, `at most ${parsed.cache.maxTtlMs} ms (30 days less the cache's grace)`)
+  return parsed
 }

@@ -30,25 +30,47 @@ export function jsonResponse(outcome: CallOutcome): Response {
 
 /**
  * The call's events as a text/event-stream, pulled as the SDK's `Stream` reads: a reader that stops
- * stops the producer's stream, and cancelling (`stream.controller.abort()`, `break`) tells the
- * producer this caller is gone. A stream that breaks ends with an OpenAI-shaped `error` event, which
- * the SDK raises as an `APIError`, as it would from the provider.
+ * stops the producer's stream, and cancelling (`break`) tells the producer this caller is gone. The
+ * request's `signal` (the SDK's abort, `stream.controller.abort()`, its timeout) fails the body at
+ * once, as a fetch body fails, which the SDK's `Stream` takes as the end. A stream that breaks ends
+ * with an OpenAI-shaped `error` event, which the SDK raises as an `APIError`, as from the provider.
  */
-export function sseResponse(outcome: CallOutcome): Response {
+export function sseResponse(outcome: CallOutcome, signal?: AbortSignal): Response {
   const events = outcome.events()[Symbol.asyncIterator]()
+  const stop = () => void events.return?.(undefined).catch(() => {})
+  let unlisten = () => {}
   const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      if (!signal) return
+      const abort = () => {
+        controller.error(signal.reason)
+        stop()
+      }
+      if (signal.aborted) return abort()
+      signal.addEventListener('abort', abort, { once: true })
+      unlisten = () => signal.removeEventListener('abort', abort)
+    },
     async pull(controller) {
+      let frame: string | undefined
+      let last = false
       try {
         const next = await events.next()
-        if (next.done) controller.close()
-        else controller.enqueue(encoder.encode(`data: ${next.value}\n\n`))
+        frame = next.done ? undefined : `data: ${next.value}\n\n`
+        last = next.done === true
       } catch (err) {
-        controller.enqueue(encoder.encode(`data: ${JSON.stringify(errorBody(err))}\n\n`))
-        controller.close()
+        frame = `data: ${JSON.stringify(errorBody(err))}\n\n`
+        last = true
       }
+      // Aborted while it waited: the body has failed already.
+      if (signal?.aborted) return
+      if (frame !== undefined) controller.enqueue(encoder.encode(frame))
+      if (!last) return
+      unlisten()
+      controller.close()
     },
-    async cancel() {
-      await events.return?.()
+    cancel() {
+      unlisten()
+      stop()
     },
   })
   const headers = infoHeaders(outcome)

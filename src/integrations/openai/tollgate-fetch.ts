@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { cacheDirectives, samplesMany } from '../../calls/cache-controls.js'
 import { CallLimits } from '../../calls/limits.js'
 import { refusal } from '../../calls/limit-replies.js'
@@ -54,17 +55,19 @@ export function tollgateFetch(options: TollgateOpenAIOptions & { fetch?: Fetch }
   const producer = new CallProducer({ cache: parsed.cache, pricing: new Pricing(parsed.prices ?? {}, parsed.unpricedModel), limits, ...(parsed.ledger ? { ledger: parsed.ledger } : {}) })
   const namespace = parsed.namespace ? `t/${parsed.tenant}/${parsed.namespace}` : `t/${parsed.tenant}`
   const caller = { tenant: parsed.tenant, key: 'sdk' }
-  const bounds = { maxReplyBytes: parsed.maxReplyBytes, maxReplyValues: parsed.maxReplyValues, maxErrorBytes: parsed.maxErrorBytes }
+  const bounds = { maxReplyBytes: parsed.maxReplyBytes, maxReplyValues: parsed.maxReplyValues, maxErrorBytes: parsed.maxErrorBytes, timeoutMs: parsed.timeout, deadlineMs: parsed.deadline }
+  const byKey = rest.tenant === undefined
 
   const fetch = async (input: Parameters<Fetch>[0], init?: RequestInit): Promise<Response> => {
     const call = llmCall(input, init)
     if (!call) return inner(input, init)
-    const { kind, url, body } = call
+    const { kind, url, base, body } = call
     const deep = tooDeep(body, parsed.maxJsonDepth)
     if (deep !== undefined) return errorResponse(400, { error: { message: `The request body nests deeper than ${parsed.maxJsonDepth} levels (under ${deep}); tollgate does not cache it (maxJsonDepth).`, type: 'invalid_request_error', param: deep, code: 'invalid_request' } })
     const headers = new Headers(init?.headers)
     const policy = policyOf(parsed, namespace, headers, body)
     if (policy instanceof Response) return policy
+    policy.partition = partitionOf(base, headers, byKey)
     for (const name of CONTROL_HEADERS) headers.delete(name)
     const signal = init?.signal ?? undefined
     const request: CallRequest = {
@@ -83,19 +86,21 @@ export function tollgateFetch(options: TollgateOpenAIOptions & { fetch?: Fetch }
       return failed(err, signal)
     }
     if (parsed.onCall) report(parsed.onCall, kind, body.model as string, outcome)
-    return body.stream === true && kind !== 'embeddings' ? sseResponse(outcome) : jsonResponse(outcome)
+    return body.stream === true && kind !== 'embeddings' ? sseResponse(outcome, signal) : jsonResponse(outcome)
   }
   return Object.assign(fetch, { ledger: producer.ledger, settled: async () => limits?.settled(), close: async () => limits?.close() }) as TollgateFetch
 }
 
 /** The LLM call a request is, or undefined for anything to send on as it is (another route, a body that is not a JSON object naming a model). */
-function llmCall(input: Parameters<Fetch>[0], init: RequestInit | undefined): { kind: CallKind; url: string; body: Record<string, unknown> } | undefined {
+function llmCall(input: Parameters<Fetch>[0], init: RequestInit | undefined): { kind: CallKind; url: string; base: string; body: Record<string, unknown> } | undefined {
   if (typeof input !== 'string' && !(input instanceof URL)) return undefined
   if ((init?.method ?? 'GET').toUpperCase() !== 'POST' || typeof init?.body !== 'string') return undefined
   const url = String(input)
-  const path = new URL(url).pathname.replace(/\/+$/, '')
-  const kind = ROUTES.find(([suffix]) => path.endsWith(suffix))?.[1]
-  if (!kind) return undefined
+  const { origin, pathname } = new URL(url)
+  const path = pathname.replace(/\/+$/, '')
+  const route = ROUTES.find(([suffix]) => path.endsWith(suffix))
+  if (!route) return undefined
+  const [suffix, kind] = route
   let body: unknown
   try {
     body = JSON.parse(init.body)
@@ -104,7 +109,18 @@ function llmCall(input: Parameters<Fetch>[0], init: RequestInit | undefined): { 
   }
   if (body === null || typeof body !== 'object' || Array.isArray(body)) return undefined
   const model = (body as Record<string, unknown>).model
-  return typeof model === 'string' && model.length > 0 ? { kind, url, body: body as Record<string, unknown> } : undefined
+  return typeof model === 'string' && model.length > 0 ? { kind, url, base: origin + path.slice(0, -suffix.length), body: body as Record<string, unknown> } : undefined
+}
+
+/**
+ * Who inside the tenant's namespace shares an entry: callers of the same provider (its base URL: two
+ * deployments may serve different models under one name), and, while no tenant was given, with the
+ * same API key, so that an app passing its customers' keys never serves one customer another's answer.
+ */
+function partitionOf(base: string, headers: Headers, byKey: boolean): string {
+  const hash = createHash('sha256').update(base)
+  if (byKey) hash.update(`\n${headers.get('authorization') ?? ''}\n${headers.get('api-key') ?? ''}`)
+  return `p.${hash.digest('hex').slice(0, 32)}`
 }
 
 /** The cache policy of one call: the wrapper's options, then the call's own controls (a bad one answers 400). */
@@ -114,7 +130,8 @@ function policyOf(options: ParsedOptions, namespace: string, headers: Headers, b
   if (directives.maxAgeMs !== undefined) policy.maxAgeMs = directives.maxAgeMs
   const ttl = headers.get('x-tollgate-cache-ttl')
   if (ttl !== null) {
-    if (!/^\d{1,9}$/.test(ttl.trim()) || Number(ttl) === 0) return badControl('x-tollgate-cache-ttl must be a whole number of seconds, at least 1', 'x-tollgate-cache-ttl')
+    const maxSeconds = Math.floor(options.cache.maxTtlMs / 1000)
+    if (!/^\d{1,9}$/.test(ttl.trim()) || Number(ttl) === 0 || Number(ttl) > maxSeconds) return badControl(`x-tollgate-cache-ttl must be a whole number of seconds from 1 to ${maxSeconds}`, 'x-tollgate-cache-ttl')
     policy.ttlMs = Number(ttl) * 1000
   }
   const tags = headers.get('x-tollgate-cache-tags')

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, beforeEach, describe, it } from 'node:test'
 import { createCache } from '../../../src/index.js'
-import { tollgateFetch, tollgateInfo } from '../../../src/integrations/openai/index.js'
-import { requestCacheKey } from '../../../src/llm/canonical.js'
+import { tollgateFetch, tollgateInfo, withTollgate } from '../../../src/integrations/openai/index.js'
 import { type FakeUpstream, startFakeUpstream } from '../../fixtures/fake-upstream.js'
 import OpenAI from 'openai'
 import { ask, askStream, wrappedClient } from './helpers.js'
@@ -32,11 +31,23 @@ describe('tollgate/openai: answers through the cache, inside the real SDK', () =
     assert.equal(hit?.cacheKey, miss?.cacheKey)
   })
 
-  it('the key is the gateway\'s canonical key of the request', async () => {
-    const { client } = wrappedClient(upstream)
-    const body = ask('canonical', { temperature: 0 })
-    const { response } = await client.chat.completions.create(body).withResponse()
-    assert.equal(tollgateInfo(response)?.cacheKey, requestCacheKey('/chat/completions', body, 'gpt-4o-mini'))
+  it('answers are shared by calls to one provider: across API keys only under one tenant', async () => {
+    const cache = createCache()
+    const client = (apiKey: string, options: { tenant?: string; baseURL?: string } = {}) => {
+      const plain = new OpenAI({ apiKey, baseURL: options.baseURL ?? upstream.url, maxRetries: 0 })
+      return withTollgate(plain, { cache, ...(options.tenant ? { tenant: options.tenant } : {}) })
+    }
+    const status = async (c: OpenAI) => tollgateInfo((await c.chat.completions.create(ask('whose answer')).withResponse()).response)?.cache
+    assert.equal(await status(client('sk-customer-a')), 'MISS')
+    assert.equal(await status(client('sk-customer-a')), 'HIT')
+    // No tenant given: another key is another customer.
+    assert.equal(await status(client('sk-customer-b')), 'MISS')
+    // One tenant: its keys share answers, but not with another provider serving the same model name.
+    assert.equal(await status(client('sk-team-1', { tenant: 'team' })), 'MISS')
+    assert.equal(await status(client('sk-team-2', { tenant: 'team' })), 'HIT')
+    assert.equal(await status(client('sk-team-2', { tenant: 'team', baseURL: `${upstream.url.replace(/\/v1$/, '')}/other/v1` })), 'MISS')
+    assert.equal(upstream.calls['/v1/chat/completions'], 3)
+    assert.equal(upstream.calls['/other/v1/chat/completions'], 1)
   })
 
   it('a stream is relayed live, then replayed from the cache chunk for chunk through the SDK\'s Stream', async () => {
@@ -131,6 +142,18 @@ describe('tollgate/openai: answers through the cache, inside the real SDK', () =
     const { response } = await b.chat.completions.create(ask('secret of a')).withResponse()
     assert.equal(tollgateInfo(response)?.cache, 'MISS')
     assert.equal(upstream.calls['/v1/chat/completions'], 2)
+  })
+
+  it('aborting a stream midway ends it at once, as with the provider', async () => {
+    const { client } = wrappedClient(upstream)
+    const controller = new AbortController()
+    const stream = await client.chat.completions.create({ ...askStream(`[drip:20] ${'word '.repeat(60)}`) }, { signal: controller.signal })
+    let chunks = 0
+    for await (const chunk of stream) {
+      void chunk
+      if (++chunks === 3) controller.abort()
+    }
+    assert.equal(chunks, 3)
   })
 
   it('onCall reports a stream\'s cost once it ended, and a hit\'s saving', async () => {

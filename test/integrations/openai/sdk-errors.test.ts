@@ -65,6 +65,45 @@ describe('tollgate/openai: failures reach the SDK as its own errors', () => {
     upstream.release()
   })
 
+  it('a stalled provider is given up after the timeout, even for a call the cache wanted', async () => {
+    const { client } = wrappedClient(upstream, { timeout: 300 }, { timeout: 60_000 })
+    const requested = upstream.whenRequested()
+    const aborted = upstream.whenAborted()
+    const pending = rejection(client.chat.completions.create(ask('[hold] stalled')))
+    await requested
+    const err = await pending
+    assert.ok(err instanceof OpenAI.APIError)
+    assert.equal(err.status, 504)
+    assert.equal(err.code, 'upstream_timeout')
+    await aborted
+    upstream.release()
+  })
+
+  it('withTollgate gives the upstream call the client\'s own timeout', async () => {
+    const { client } = wrappedClient(upstream, {}, { timeout: 300 })
+    const aborted = upstream.whenAborted()
+    assert.ok((await rejection(client.chat.completions.create(ask('[hold] the client gave up')))) instanceof OpenAI.APIConnectionTimeoutError)
+    // The cache still wanted the answer, but not past the same patience: the provider's connection is cut.
+    await aborted
+    upstream.release()
+  })
+
+  it('a reply over maxReplyBytes names that option', async () => {
+    const { client } = wrappedClient(upstream, { maxReplyBytes: 1_000 })
+    const err = await rejection(client.chat.completions.create(ask('[big:5000] large')))
+    assert.ok(err instanceof OpenAI.APIError)
+    assert.equal(err.code, 'upstream_reply_too_large')
+    assert.match(err.message, /maxReplyBytes/)
+  })
+
+  it('a per-call ttl over the cache\'s longest is a 400 naming the header', async () => {
+    const { client } = wrappedClient(upstream)
+    const err = await rejection(client.chat.completions.create(ask('forever'), { headers: { 'x-tollgate-cache-ttl': String(31 * 86_400) } }))
+    assert.ok(err instanceof OpenAI.BadRequestError)
+    assert.equal(err.param, 'x-tollgate-cache-ttl')
+    assert.equal(upstream.calls['/v1/chat/completions'], undefined)
+  })
+
   it('an unreachable provider is a connection error the SDK retries', async () => {
     const plain = new OpenAI({ apiKey: 'sk', baseURL: 'http://127.0.0.1:9/v1', maxRetries: 1 })
     const client = withTollgate(plain, { cache: createCache() })
@@ -118,6 +157,8 @@ describe('tollgate/openai: failures reach the SDK as its own errors', () => {
     const cases: Array<[unknown, string]> = [
       [{}, 'cache'],
       [{ cache, ttl: 'forever' }, 'ttl'],
+      [{ cache, ttl: '31d' }, 'ttl'],
+      [{ cache, timeout: 0 }, 'timeout'],
       [{ cache, tenant: '../other' }, 'tenant'],
       [{ cache, limits: { requests: { limit: 1, window: '1m' } } }, 'limits.store'],
       [{ cache, limits: { store: createStore(), requests: { limit: 0, window: '1m' } } }, 'limits.requests.limit'],
