@@ -1,7 +1,7 @@
 import { DEFAULTS } from '../../core/defaults.js'
 import { CorruptEntryError } from '../../core/errors.js'
 import { type CallCharge, chargeCall } from './call-limits.js'
-import { annotated, loaderFailure, NotShared, planCall } from './call-plan.js'
+import { annotated, leaveOnAbort, leftBeforeItsTurn, loaderFailure, NotShared, planCall } from './call-plan.js'
 import { finishedCleanly, type GenerateResult, type ModelCall, totalTokens } from './model-types.js'
 import type { ParsedMiddlewareOptions } from './options.js'
 import { restoreSnapshot, type Snapshot, takeSnapshot } from './snapshot.js'
@@ -18,10 +18,12 @@ export async function cachedGenerate(options: ParsedMiddlewareOptions, call: Mod
     let ran = false
     let own: GenerateResult | undefined
     try {
-      const entry = await plan.cache.getOrSetEntry<Snapshot>(
+      const loading = plan.cache.getOrSetEntry<Snapshot>(
         plan.key,
         async (context) => {
           ran = true
+          const left = leftBeforeItsTurn(call)
+          if (left) throw left
           own = await generateCharged(doGenerate, call, charge)
           const snapshot = takeSnapshot(storedForm(own), DEFAULTS.aiSdk.maxValueDepth)
           if (!snapshot) throw new NotShared(undefined)
@@ -31,6 +33,7 @@ export async function cachedGenerate(options: ParsedMiddlewareOptions, call: Mod
         },
         plan.options,
       )
+      const entry = await leaveOnAbort(loading, call, charge, () => !ran)
       if (own && entry.status === 'miss') return annotated(own, 'miss')
       // A hit, a stale answer (whose refresh, if this call started it, settles on top) or another call's answer.
       charge?.refund()

@@ -2,7 +2,7 @@ import type { CacheResult } from '../../cache/types.js'
 import { DEFAULTS } from '../../core/defaults.js'
 import { CorruptEntryError } from '../../core/errors.js'
 import { type CallCharge, chargeCall } from './call-limits.js'
-import { annotated, loaderFailure, NotShared, planCall } from './call-plan.js'
+import { annotated, leaveOnAbort, leftBeforeItsTurn, loaderFailure, NotShared, planCall } from './call-plan.js'
 import { type ModelCall, type StreamPart, type StreamResult, totalTokens, type Usage } from './model-types.js'
 import type { ParsedMiddlewareOptions } from './options.js'
 import { restoreSnapshot, type Snapshot, takeSnapshot } from './snapshot.js'
@@ -35,6 +35,8 @@ export async function cachedStream(options: ParsedMiddlewareOptions, call: Model
       plan.key,
       async (context) => {
         ran = true
+        const left = leftBeforeItsTurn(call)
+        if (left) throw left
         const result = await streamCharged(doStream, call, charge)
         const recorder = new StreamRecorder(result.stream, (part) => annotated(part, 'miss'))
         // Served a stale answer first, whose refresh this is: nobody reads the live side.
@@ -58,7 +60,7 @@ export async function cachedStream(options: ParsedMiddlewareOptions, call: Model
       (value) => give({ entry: value }),
       (error: unknown) => give({ error }),
     )
-    const first = await answered
+    const first = await leaveOnAbort(answered, call, charge, () => !ran)
     if ('live' in first) return { ...first.result, stream: first.live.live }
     if ('error' in first) {
       if (!(first.error instanceof NotShared)) throw first.error

@@ -1,6 +1,7 @@
 import type { Cache } from '../../cache/cache.js'
 import type { CacheResult, GetOrSetOptions } from '../../cache/types.js'
 import { InvalidOptionError, type TollgateError } from '../../core/errors.js'
+import type { CallCharge } from './call-limits.js'
 import { callCacheKey } from './cache-key.js'
 import type { ModelCall, ProviderMetadata } from './model-types.js'
 import type { ParsedMiddlewareOptions } from './options.js'
@@ -65,4 +66,35 @@ export function loaderFailure(error: unknown, call: ModelCall): unknown {
 export function annotated<T extends object>(target: T, outcome: CacheOutcome): T {
   const metadata = (target as { providerMetadata?: ProviderMetadata }).providerMetadata
   return { ...target, providerMetadata: { ...metadata, tollgate: { cache: outcome } } }
+}
+
+/**
+ * `answer`, unless the call's own abort signal fires (or has fired) while `waiting()` says it still
+ * waits for another caller's model call, as a hit, or for a turn to run its own: then the caller
+ * leaves at once with the signal's reason, as the AI SDK would, and its token estimate goes back (it
+ * caused no model call). The call it waited for and the other callers waiting for it run on. Once
+ * the caller's own model call has started, the signal is the model's to honour, as without the cache.
+ */
+export function leaveOnAbort<T>(answer: Promise<T>, call: ModelCall, charge: CallCharge | undefined, waiting: () => boolean): Promise<T> {
+  const signal = call.params.abortSignal
+  if (!signal) return answer
+  return new Promise<T>((resolve, reject) => {
+    const leave = () => {
+      if (!waiting()) return
+      charge?.refund()
+      reject(signal.reason)
+    }
+    if (signal.aborted) leave()
+    else signal.addEventListener('abort', leave, { once: true })
+    answer.then(resolve, reject).finally(() => signal.removeEventListener('abort', leave))
+  })
+}
+
+/**
+ * For a loader: the caller has left on its abort signal (see {@link leaveOnAbort}) before its turn came,
+ * so no model call is made for it; the callers that waited for this one call the model themselves.
+ */
+export function leftBeforeItsTurn(call: ModelCall): NotShared | undefined {
+  const signal = call.params.abortSignal
+  return signal?.aborted ? new NotShared(signal.reason) : undefined
 }

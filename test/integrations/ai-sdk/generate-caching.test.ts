@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { it } from 'node:test'
 import { createCache, ManualClock } from '../../../src/index.js'
 import { type ModelCall, tollgateMiddleware } from '../../../src/integrations/ai-sdk/index.js'
-import { answer, forEachMajor, gate, nextCoalesced, modelPrompt, stop, TIMESTAMP, usage } from './kit.js'
+import { answer, forEachMajor, gate, nextCoalesced, modelPrompt, settled, stop, TIMESTAMP, usage } from './kit.js'
 
 forEachMajor('generateText through the cache middleware', (kit) => {
   it('a repeated call is answered from the cache without calling the model', async () => {
@@ -113,6 +113,44 @@ forEachMajor('generateText through the cache middleware', (kit) => {
     await assert.rejects(leader)
     assert.equal((await follower).text, 'for the one who waited')
     assert.equal(model.doGenerateCalls.length, 2, 'the waiting call asked the model itself')
+    await cache.close()
+  })
+
+  it('a caller waiting for an identical call leaves on its own abort, and the call it waited for runs on', { timeout: 20_000 }, async () => {
+    const { generateText, wrapLanguageModel, mockModel } = kit()
+    const cache = createCache()
+    const held = gate()
+    const model = mockModel({
+      doGenerate: async () => {
+        await held.promise
+        return answer('shared')
+      },
+    })
+    const wrapped = wrapLanguageModel({ model, middleware: tollgateMiddleware({ cache }) })
+    let coalesced = nextCoalesced(cache)
+    const leader = generateText({ model: wrapped, prompt: 'p', maxRetries: 0 })
+    const controller = new AbortController()
+    const leaving = generateText({ model: wrapped, prompt: 'p', abortSignal: controller.signal, maxRetries: 0 })
+    await coalesced
+    coalesced = nextCoalesced(cache)
+    const staying = generateText({ model: wrapped, prompt: 'p', maxRetries: 0 })
+    await coalesced
+    const reason = new Error('caller 2 gave up')
+    controller.abort(reason)
+    // Settles while the model call it waited for is still held open: it did not wait for it.
+    await assert.rejects(settled(leaving, 'the caller that aborted'), (err) => err === reason)
+    const gone = AbortSignal.abort(new Error('gone before it asked'))
+    await assert.rejects(settled(generateText({ model: wrapped, prompt: 'p', abortSignal: gone, maxRetries: 0 }), 'the caller aborted already'), (err) => err === gone.reason)
+    held.open()
+    const results = await Promise.all([leader, staying])
+    assert.deepEqual(
+      results.map((r) => [r.text, r.providerMetadata?.tollgate?.cache]),
+      [
+        ['shared', 'miss'],
+        ['shared', 'coalesced'],
+      ],
+    )
+    assert.equal(model.doGenerateCalls.length, 1, 'nobody who left called the model, nor made anyone else call it')
     await cache.close()
   })
 

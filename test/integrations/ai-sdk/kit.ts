@@ -140,3 +140,16 @@ export function nextCoalesced(cache: Cache): Promise<void> {
 
 /** The prompt of a direct `doGenerate`/`doStream` call, in the model's own format. */
 export const modelPrompt = (text: string) => [{ role: 'user', content: [{ type: 'text', text }] }]
+
+/** `promise`, or a failure naming `what` once it has hung past a generous bound (a hang, not a timing). */
+export async function settled<T>(promise: PromiseLike<T>, what: string, boundMs = 10_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const hung = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: still pending after ${boundMs} ms`)), boundMs)
+  })
+  try {
+    return await Promise.race([promise, hung])
+  } finally {
+    clearTimeout(timer)
+  }
+}

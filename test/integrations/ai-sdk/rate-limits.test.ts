@@ -3,7 +3,7 @@ import { it } from 'node:test'
 import { createCache, createRateLimiter, type RateLimiter, type TollgateError } from '../../../src/index.js'
 import { tollgateMiddleware } from '../../../src/integrations/ai-sdk/index.js'
 import { waitFor } from '../../harness/processes.js'
-import { answer, forEachMajor, partStream, streamParts } from './kit.js'
+import { answer, forEachMajor, gate, nextCoalesced, partStream, settled, streamParts } from './kit.js'
 
 /** What each rule has left for `key`, without taking anything. */
 async function left(limiter: RateLimiter, key: string): Promise<Record<string, number>> {
@@ -71,6 +71,35 @@ forEachMajor('rate limits of the cache middleware', (kit) => {
     await generateText({ model: wrapped, prompt: 'p', maxOutputTokens: 900 })
     // 900 estimated by the function, settled to the 50 the model reported.
     await waitFor('the tpm rule to settle at 950 left', async () => (await limiter.peek('default', { cost: 0 })).remaining === 950)
+    await limiter.close()
+    await cache.close()
+  })
+
+  it('a caller that leaves a coalesced call on its abort gives its token estimate back', { timeout: 20_000 }, async () => {
+    const { generateText, wrapLanguageModel, mockModel } = kit()
+    const cache = createCache()
+    const limiter = createRateLimiter({ rules: [{ name: 'requests', limit: 10, window: '1m' }, { name: 'tokens', limit: 10_000, window: '1m' }], logger: false })
+    const held = gate()
+    const model = mockModel({
+      doGenerate: async () => {
+        await held.promise
+        return answer('worth waiting for')
+      },
+    })
+    const wrapped = wrapLanguageModel({ model, middleware: tollgateMiddleware({ cache, limits: { limiter, estimate: () => 1_000 } }) })
+    const coalesced = nextCoalesced(cache)
+    const leader = generateText({ model: wrapped, prompt: 'p', maxRetries: 0 })
+    const controller = new AbortController()
+    const leaving = generateText({ model: wrapped, prompt: 'p', abortSignal: controller.signal, maxRetries: 0 })
+    await coalesced
+    await settlesTo(limiter, 'default', { requests: 8, tokens: 8_000 })
+    controller.abort(new Error('gave up'))
+    await assert.rejects(settled(leaving, 'the caller that aborted'), { message: 'gave up' })
+    await settlesTo(limiter, 'default', { requests: 8, tokens: 9_000 })
+    held.open()
+    await leader
+    // The leader's 1,000 settled to the 50 the model reported; the one that left paid no tokens.
+    await settlesTo(limiter, 'default', { requests: 8, tokens: 9_950 })
     await limiter.close()
     await cache.close()
   })

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { it } from 'node:test'
 import { createCache, ManualClock } from '../../../src/index.js'
 import { tollgateMiddleware } from '../../../src/integrations/ai-sdk/index.js'
-import { forEachMajor, gate, modelPrompt, nextCoalesced, type Part, partStream, readAll, stop, streamParts, TIMESTAMP, usage } from './kit.js'
+import { forEachMajor, gate, modelPrompt, nextCoalesced, type Part, partStream, readAll, settled, stop, streamParts, TIMESTAMP, usage } from './kit.js'
 
 /** A value without its undefined fields (a cache keeps what JSON keeps), Dates and all else as they are. */
 function defined(value: unknown): unknown {
@@ -141,6 +141,44 @@ forEachMajor('streamText through the cache middleware', (kit) => {
     held.open()
     assert.deepEqual(await texts, ['shared', 'shared'])
     assert.deepEqual([(await first.providerMetadata)?.tollgate?.cache, (await second.providerMetadata)?.tollgate?.cache].sort(), ['coalesced', 'miss'])
+    assert.equal(model.doStreamCalls.length, 1)
+    await cache.close()
+  })
+
+  it('a caller waiting for an identical stream leaves on its own abort; nobody waiting holds the stream up', { timeout: 20_000 }, async () => {
+    const { wrapLanguageModel, mockModel } = kit()
+    const cache = createCache()
+    const model = mockModel({ doStream: async () => ({ stream: partStream(streamParts(['sha', 'red'])) }) })
+    const wrapped = wrapLanguageModel({ model, middleware: tollgateMiddleware({ cache }) })
+    // The first result's stream is not read yet: the answer everyone waits for is not finished.
+    const first = await wrapped.doStream({ prompt: modelPrompt('p') })
+    let coalesced = nextCoalesced(cache)
+    const controller = new AbortController()
+    const leaving = wrapped.doStream({ prompt: modelPrompt('p'), abortSignal: controller.signal })
+    await coalesced
+    coalesced = nextCoalesced(cache)
+    const staying = wrapped.doStream({ prompt: modelPrompt('p') })
+    await coalesced
+    coalesced = nextCoalesced(cache)
+    const unread = wrapped.doStream({ prompt: modelPrompt('p') })
+    await coalesced
+    const reason = new Error('caller 2 gave up')
+    controller.abort(reason)
+    await assert.rejects(settled(leaving, 'the caller that aborted'), (err) => err === reason)
+    const gone = AbortSignal.abort(new Error('gone before it asked'))
+    await assert.rejects(settled(wrapped.doStream({ prompt: modelPrompt('p'), abortSignal: gone }), 'the caller aborted already'), (err) => err === gone.reason)
+    const live = await readAll(first.stream)
+    assert.deepEqual((live.at(-1)?.providerMetadata as Record<string, unknown>).tollgate, { cache: 'miss' })
+    const waited = await readAll((await staying).stream)
+    assert.deepEqual(
+      waited.filter((part) => part.type === 'text-delta').map((part) => part.delta),
+      ['sha', 'red'],
+    )
+    assert.deepEqual((waited.at(-1)?.providerMetadata as Record<string, unknown>).tollgate, { cache: 'coalesced' })
+    await unread
+    // The waiter that never reads its replay held nothing up: the answer was recorded whole.
+    const replayed = await readAll((await wrapped.doStream({ prompt: modelPrompt('p') })).stream)
+    assert.deepEqual((replayed.at(-1)?.providerMetadata as Record<string, unknown>).tollgate, { cache: 'hit' })
     assert.equal(model.doStreamCalls.length, 1)
     await cache.close()
   })
