@@ -192,6 +192,12 @@ export const DEFAULTS = {
     maxRetries: 3,
     /** Flood waits remembered in process memory too (they still hold while the store is down). */
     localFloodWaits: 10_000,
+    /**
+     * Chats whose session was read as absent and not yet written back, remembered by `sessionStorage`
+     * per process (oldest forgotten first), so the session `initial()` made is stored only if the
+     * chat still has none.
+     */
+    absentSessionReads: 10_000,
   },
   aiSdk: {
     /** Whose quota a call spends when `limits.key` is not given: one quota shared by every call. */

@@ -93,9 +93,19 @@ export class SessionStore<T = unknown> {
   /** Replaces the session (and its TTL), whatever it held. */
   async set(id: string, value: T, options: { ttl?: Duration } = {}): Promise<void> {
     const key = this.#key(id)
-    const ttl = options.ttl === undefined ? this.#options.ttl : parseOptions(positiveDurationMs, options.ttl, 'ttl')
-    await this.#store.set(key, this.#encode(value), { ttlMs: ttl })
+    await this.#store.set(key, this.#encode(value), { ttlMs: this.#ttl(options.ttl) })
     this.#written(id)
+  }
+
+  /**
+   * Stores the session only if there is none (one atomic set-if-absent), so a session somebody else
+   * created meanwhile is never replaced. Returns false, writing nothing, when one exists.
+   */
+  async create(id: string, value: T, options: { ttl?: Duration } = {}): Promise<boolean> {
+    const key = this.#key(id)
+    const created = await this.#store.set(key, this.#encode(value), { ttlMs: this.#ttl(options.ttl), ifNotExists: true })
+    if (created) this.#written(id)
+    return created
   }
 
   /**
@@ -160,6 +170,10 @@ export class SessionStore<T = unknown> {
   #written(id: string): void {
     this.#stats.writes++
     this.events.emit('set', { id })
+  }
+
+  #ttl(ttl: Duration | undefined): number {
+    return ttl === undefined ? this.#options.ttl : parseOptions(positiveDurationMs, ttl, 'ttl')
   }
 
   #encode(value: T): string {

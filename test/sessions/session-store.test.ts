@@ -35,6 +35,16 @@ for (const backend of BACKENDS) {
       assert.equal(await sessions.get(id), undefined)
     })
 
+    it('create stores a session only if there is none', async () => {
+      const sessions = createSessionStore<{ n: number }>({ store: open() })
+      assert.equal(await sessions.create('c', { n: 1 }), true)
+      assert.equal(await sessions.create('c', { n: 2 }), false)
+      assert.deepEqual(await sessions.get('c'), { n: 1 }, 'the first one stays')
+      await sessions.delete('c')
+      assert.equal(await sessions.create('c', { n: 3 }), true)
+      assert.deepEqual(await sessions.get('c'), { n: 3 })
+    })
+
     it('validates ids and caps values', async () => {
       const sessions = createSessionStore({ store: open(), maxValueBytes: 100 })
       for (const id of ['', 'has space', 'a{b}', 'x'.repeat(257), 'new\nline', 42]) {

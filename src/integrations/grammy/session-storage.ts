@@ -1,4 +1,5 @@
 import type { Context, StorageAdapter } from 'grammy'
+import { DEFAULTS } from '../../core/defaults.js'
 import { InvalidOptionError } from '../../core/errors.js'
 import type { SessionStore } from '../../sessions/session-store.js'
 
@@ -14,6 +15,12 @@ export interface TollgateStorageAdapter<T> extends StorageAdapter<T> {
 }
 
 /**
+ * Per adapter: tells it that an update which read `key` is done with what it read (`updateSession`
+ * replaces that session), given the session the update had.
+ */
+const settlers = new WeakMap<object, (key: string, had: unknown) => void>()
+
+/**
  * A grammY `StorageAdapter` over `sessions`, for `session({ storage: sessionStorage(sessions) })`.
  * Sessions live in the session store's backend (Redis: shared by every bot process) with its TTL.
  *
@@ -22,10 +29,21 @@ export interface TollgateStorageAdapter<T> extends StorageAdapter<T> {
  * write of a value that is unchanged since it was read (or stored by `update`), so only updates that
  * changed the session write it. A changed session is still written whole (last writer wins): for
  * read-modify-write that must not lose concurrent changes, use {@link updateSession}.
+ *
+ * When the chat had no session, grammY writes back the object `initial()` built (or the one the
+ * handler assigned): that is stored only if the chat still has no session, so it never replaces a
+ * session created meanwhile (by `updateSession` in another update or process); deleting a session
+ * that was not there when the update read it deletes nothing.
  */
 export function sessionStorage<T>(sessions: SessionStore<T>): TollgateStorageAdapter<T> {
   const store = sessions as Partial<SessionStore<T>> | undefined
-  if (typeof store?.get !== 'function' || typeof store.set !== 'function' || typeof store.update !== 'function' || typeof store.delete !== 'function') {
+  if (
+    typeof store?.get !== 'function' ||
+    typeof store.set !== 'function' ||
+    typeof store.create !== 'function' ||
+    typeof store.update !== 'function' ||
+    typeof store.delete !== 'function'
+  ) {
     throw new InvalidOptionError('sessions', sessions, 'a SessionStore from createSessionStore()')
   }
   // What each session object was last read or written as, under which key: an object grammY hands
@@ -34,22 +52,49 @@ export function sessionStorage<T>(sessions: SessionStore<T>): TollgateStorageAda
   const remember = (key: string, value: T | undefined): void => {
     if (typeof value === 'object' && value !== null) stored.set(value, `${key}\n${JSON.stringify(value)}`)
   }
+  const known = (key: string, value: unknown): boolean =>
+    typeof value === 'object' && value !== null && stored.get(value)?.startsWith(`${key}\n`) === true
   const unchanged = (key: string, value: T): boolean =>
     typeof value === 'object' && value !== null && stored.get(value) === `${key}\n${JSON.stringify(value)}`
 
-  return {
+  // Reads that found no session, per key, whose update has not written back yet. grammY then makes
+  // the session from initial(), an object this adapter never saw, so its write-back is recognised by
+  // the key: an object it does not know, for a key read as absent, is a session built on "none".
+  // Bounded (oldest key forgotten first): a forgotten read makes its write-back a plain write again.
+  const absent = new Map<string, number>()
+  const noteAbsent = (key: string): void => {
+    const count = absent.get(key) ?? 0
+    absent.delete(key)
+    if (absent.size >= DEFAULTS.grammy.absentSessionReads) absent.delete(absent.keys().next().value as string)
+    absent.set(key, count + 1)
+  }
+  const takeAbsent = (key: string): boolean => {
+    const count = absent.get(key)
+    if (count === undefined) return false
+    if (count > 1) absent.set(key, count - 1)
+    else absent.delete(key)
+    return true
+  }
+
+  const adapter: TollgateStorageAdapter<T> = {
     sessions,
     async read(key) {
       const value = await sessions.get(key)
-      remember(key, value)
+      if (value === undefined) noteAbsent(key)
+      else remember(key, value)
       return value
     },
     async write(key, value) {
       if (unchanged(key, value)) return
+      if (!known(key, value) && takeAbsent(key)) {
+        if (await sessions.create(key, value)) remember(key, value)
+        return
+      }
       await sessions.set(key, value)
       remember(key, value)
     },
     async delete(key) {
+      if (takeAbsent(key)) return
       await sessions.delete(key)
     },
     async update(key, fn) {
@@ -58,6 +103,10 @@ export function sessionStorage<T>(sessions: SessionStore<T>): TollgateStorageAda
       return value
     },
   }
+  settlers.set(adapter, (key, had) => {
+    if (!known(key, had)) takeAbsent(key)
+  })
+  return adapter
 }
 
 export interface UpdateSessionOptions {
@@ -85,7 +134,11 @@ export async function updateSession<T>(
   if (typeof fn !== 'function') throw new InvalidOptionError('fn', fn, 'a function from the current session to the new one')
   const key = options.key ?? ctx.chatId?.toString()
   if (key === undefined) throw new InvalidOptionError('key', key, 'a session key (this update belongs to no chat: pass { key })')
+  const hasSession = 'session' in ctx
+  // The session this update read is replaced below and never written back: the adapter must stop
+  // waiting for its write-back. (A lazy session is loaded here if the handler had not yet.)
+  if (hasSession) settlers.get(storage)?.(key, await (ctx as Context & { session: unknown }).session)
   const value = await storage.update(key, fn)
-  if ('session' in ctx) (ctx as Context & { session: T }).session = value
+  if (hasSession) (ctx as Context & { session: T }).session = value
   return value
 }

@@ -67,6 +67,92 @@ describe('grammY session storage over the session store', () => {
     await sessions.close()
   })
 
+  it('a read-only update of a chat with no session yet does not erase what updateSession stored meanwhile', async () => {
+    const sessions = createSessionStore<Counter>()
+    const storage = sessionStorage(sessions)
+    const bot = newBot()
+    bot.use(session({ storage, initial: () => ({ count: 0 }) }))
+    let booked!: () => void
+    const bookedMeanwhile = new Promise<void>((resolve) => (booked = resolve))
+    let readerSaw: number | undefined
+    let readerStarted!: () => void
+    const readerHasSession = new Promise<void>((resolve) => (readerStarted = resolve))
+    bot.on('message', async (ctx) => {
+      if (ctx.message.text === 'book') {
+        await updateSession(ctx, storage, (s) => ({ count: (s?.count ?? 0) + 1 }))
+        return
+      }
+      // Reads the session made by initial(), and finishes only after the booking was stored.
+      readerSaw = ctx.session.count
+      readerStarted()
+      await bookedMeanwhile
+    })
+    const reader = bot.handleUpdate(messageUpdate(1, 5, 5, 'status?') as never)
+    await readerHasSession
+    await bot.handleUpdate(messageUpdate(2, 5, 5, 'book') as never)
+    booked()
+    await reader
+    assert.equal(readerSaw, 0)
+    assert.deepEqual(await sessions.get('5'), { count: 1 }, "the write-back of initial()'s session did not replace the booking")
+    await sessions.close()
+  })
+
+  it('without initial(), a read-only update of a chat with no session does not delete what updateSession stored meanwhile', async () => {
+    const sessions = createSessionStore<Counter>()
+    const storage = sessionStorage(sessions)
+    const bot = newBot()
+    bot.use(session({ storage }))
+    let booked!: () => void
+    const bookedMeanwhile = new Promise<void>((resolve) => (booked = resolve))
+    let readerStarted!: () => void
+    const readerHasSession = new Promise<void>((resolve) => (readerStarted = resolve))
+    bot.on('message', async (ctx) => {
+      if (ctx.message.text === 'book') {
+        await updateSession(ctx, storage, (s) => ({ count: (s?.count ?? 0) + 1 }))
+        return
+      }
+      assert.equal(ctx.session, undefined)
+      readerStarted()
+      await bookedMeanwhile
+    })
+    const reader = bot.handleUpdate(messageUpdate(1, 5, 5, 'status?') as never)
+    await readerHasSession
+    await bot.handleUpdate(messageUpdate(2, 5, 5, 'book') as never)
+    booked()
+    await reader
+    assert.deepEqual(await sessions.get('5'), { count: 1 }, 'grammY deletes an undefined session; the adapter left the new one alone')
+    await sessions.close()
+  })
+
+  it('a session built on a new chat is still saved when nobody else made one, and replacing a session still replaces it', async () => {
+    const sessions = createSessionStore<Counter>()
+    const storage = sessionStorage(sessions)
+    const bot = newBot()
+    bot.use(session({ storage, initial: () => ({ count: 0 }) }))
+    bot.command('reset', (ctx) => {
+      ctx.session = { count: 100 }
+    })
+    bot.on('message', async (ctx) => {
+      if (ctx.message.text === 'book') await updateSession(ctx, storage, (s) => ({ count: (s?.count ?? 0) + 1 }))
+      else ctx.session.count += 10
+    })
+    const reset = (id: number, chat: number) => {
+      const update = messageUpdate(id, chat, chat, '/reset') as { message: Record<string, unknown> }
+      update.message.entities = [{ type: 'bot_command', offset: 0, length: 6 }]
+      return update as never
+    }
+    await bot.handleUpdate(messageUpdate(1, 5, 5, 'add') as never)
+    assert.deepEqual(await sessions.get('5'), { count: 10 }, 'a changed initial() session, saved')
+    await bot.handleUpdate(reset(2, 5))
+    assert.deepEqual(await sessions.get('5'), { count: 100 }, 'a session assigned whole over an existing one, saved')
+    // A new chat whose first update uses updateSession, then a reset: the first update's read of "no
+    // session" must not make the reset look like a session built on a new chat.
+    await bot.handleUpdate(messageUpdate(3, 6, 6, 'book') as never)
+    await bot.handleUpdate(reset(4, 6))
+    assert.deepEqual(await sessions.get('6'), { count: 100 })
+    await sessions.close()
+  })
+
   it('updateSession: concurrent updates of one chat in one process all count, and the result is ctx.session', async () => {
     const sessions = createSessionStore<Counter>()
     const storage = sessionStorage(sessions)
@@ -135,6 +221,32 @@ describe('grammY sessions across processes', () => {
     const items = (await sessions.get('-500'))?.items ?? []
     assert.equal(items.length, 40, `lost updates: ${40 - items.length}`)
     assert.equal(new Set(items).size, 40)
+    await sessions.close()
+    await store.close()
+  })
+
+  it("read-only updates in one process on a new chat do not erase another process's updateSession appends", { timeout: 60_000 }, async () => {
+    const config = JSON.stringify({ initial: true })
+    const start = () => Worker.start('grammy-worker.js', [redis.url, api.url, config])
+    const [reader, writer] = await Promise.all([start(), start()])
+    const store = createStore({ url: redis.url })
+    const sessions = createSessionStore<{ items: string[] }>({ store })
+    try {
+      // 5 updates read the chat's (absent) session and hold their write-back until all 20 appends are stored.
+      const reading = reader.send<{ handled: number }>({ cmd: 'updates', chat: -600, user: 7, count: 5, text: 'read-and-hold' })
+      const deadline = Date.now() + 20_000
+      while (Number((await store.get('readers'))?.toString() ?? 0) < 5) {
+        assert.ok(Date.now() < deadline, 'the readers never started')
+        await new Promise((resolve) => setTimeout(resolve, 10))
+      }
+      assert.deepEqual(await writer.send({ cmd: 'updates', chat: -600, user: 8, count: 20, text: 'append' }), { handled: 20, exceeded: 0 })
+      await store.set('release', '1')
+      assert.deepEqual(await reading, { handled: 5, exceeded: 0 })
+    } finally {
+      await Promise.all([reader.stop(), writer.stop()])
+    }
+    const items = (await sessions.get('-600'))?.items ?? []
+    assert.equal(items.length, 20, `lost appends: ${20 - items.length}`)
     await sessions.close()
     await store.close()
   })
