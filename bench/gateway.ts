@@ -18,7 +18,7 @@ const DURATION_S = Number(process.env.BENCH_SECONDS ?? 8)
 const PROBES = 2_000
 const BODY = JSON.stringify({ model: 'gpt-4o-mini', temperature: 0, messages: [{ role: 'system', content: 'You are terse.' }, { role: 'user', content: 'What is a cache?' }] })
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url))
-const PORTKEY = fileURLToPath(new URL('../../node_modules/@portkey-ai/gateway/build/start-server.js', import.meta.url))
+const PORTKEY = fileURLToPath(new URL('../../bench/node_modules/@portkey-ai/gateway/build/start-server.js', import.meta.url))
 
 interface Target {
   name: string

@@ -24,7 +24,7 @@ export function table(results: LoadResult[], baseline?: string): string {
 
 /** Replaces the section between `<!-- name:start -->` and `<!-- name:end -->` in docs/benchmarks.md. */
 export function writeSection(name: string, body: string): void {
-  const file = new URL('../../../../docs/benchmarks.md', import.meta.url)
+  const file = new URL('../../../docs/benchmarks.md', import.meta.url)
   const start = `<!-- ${name}:start -->`
   const end = `<!-- ${name}:end -->`
   const doc = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n'
