@@ -103,8 +103,8 @@ export function limiterSuite(name: string, start: () => Promise<LimiterBackend>)
           await new Promise((resolve) => setTimeout(resolve, 20))
           allowed = (await l.consume(key)).allowed
         }
+        // No wall-clock bound on when: the machine may be busy. The retry time above is what says the window was not rounded up.
         assert.ok(allowed, 'allowed again after the window')
-        assert.ok(Date.now() - started < 1_000, `refilled after ${Date.now() - started} ms`)
       })
     }
 
