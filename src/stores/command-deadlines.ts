@@ -18,15 +18,6 @@ export interface CommandErrors {
 }
 
 /**
- * How much longer than the timeout a command may wait while its store keeps answering others: a
- * burst queues commands in the client (and behind a busy event loop) for longer than one command
- * takes the server, and a decision then sent to the fallback over-admits. A store that answers
- * nothing is still found out within the timeout; a paused node of a Cluster whose other nodes answer,
- * within this many timeouts.
- */
-const ANSWERING_STORE_PATIENCE = 5
-
-/**
  * Per-command timeouts with one timer for all commands in flight.
  *
  * node-redis' own command timeout stops once a command is written to the socket, so a paused server
@@ -34,11 +25,10 @@ const ANSWERING_STORE_PATIENCE = 5
  * a store shares one timeout, so deadlines arrive in insertion order: a FIFO queue and a single timer
  * aimed at its head replace a timer per command, which matters at 100k commands/s.
  *
- * The timeout measures the store's silence, not a command's time in the client's queue: a command
- * past its deadline fails only if no command settled within the last timeout (or once it waited
- * {@link ANSWERING_STORE_PATIENCE} timeouts). Expiry is decided after the event loop's I/O phase: a
- * loop stalled past a deadline (a GC pause, a burst of work) runs its timers before it reads the
- * replies that arrived meanwhile, and those replies must win.
+ * Expiry is decided after the event loop's I/O phase: a process stalled past a deadline (a GC pause,
+ * a burst of work, a core taken by another process) runs its timers before it reads the replies that
+ * arrived meanwhile, and a reply that is there must win over the timeout: a limiter decision that
+ * times out goes to the fallback, and 3 gateways on a 2-core machine over-admitted in a cold burst.
  */
 export class CommandDeadlines {
   readonly #timeoutMs: number
@@ -46,8 +36,6 @@ export class CommandDeadlines {
   #queue: Pending[] = []
   #head = 0
   #timer: NodeJS.Timeout | undefined
-  /** When a command last settled: the store (or its client) is making progress. */
-  #lastProgress = performance.now()
 
   constructor(timeoutMs: number, errors: CommandErrors) {
     this.#timeoutMs = timeoutMs
@@ -68,14 +56,12 @@ export class CommandDeadlines {
         (value) => {
           if (entry.settled) return
           entry.settled = true
-          this.#lastProgress = performance.now()
           if (this.#errors.observing?.()) this.#observe(entry, undefined)
           resolve(value)
         },
         (error) => {
           if (entry.settled) return
           entry.settled = true
-          this.#lastProgress = performance.now()
           const failure = this.#errors.failure(error, operation)
           if (this.#errors.observing?.()) this.#observe(entry, failure)
           reject(failure)
@@ -113,22 +99,15 @@ export class CommandDeadlines {
       this.#timer = undefined
       return
     }
-    const due = Math.max(next.deadline, Math.min(this.#lastProgress + this.#timeoutMs, this.#latest(next)))
-    this.#timer = setTimeout(() => setImmediate(() => this.#expire()), Math.max(0, due - performance.now()))
+    this.#timer = setTimeout(() => setImmediate(() => this.#expire()), Math.max(0, next.deadline - performance.now()))
     this.#timer.unref()
-  }
-
-  /** The longest a command waits while its store answers others. */
-  #latest(entry: Pending): number {
-    return entry.deadline + (ANSWERING_STORE_PATIENCE - 1) * this.#timeoutMs
   }
 
   #expire(): void {
     const now = performance.now()
-    const answering = now - this.#lastProgress < this.#timeoutMs
     while (this.#head < this.#queue.length) {
       const entry = this.#queue[this.#head] as Pending
-      if (!entry.settled && (entry.deadline > now || (answering && this.#latest(entry) > now))) break
+      if (!entry.settled && entry.deadline > now) break
       if (!entry.settled) {
         entry.settled = true
         const failure = this.#errors.timeout(entry.operation)

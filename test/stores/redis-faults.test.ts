@@ -7,6 +7,16 @@ import { RedisServer } from '../harness/redis-server.js'
 
 const COMMAND_TIMEOUT_MS = 100
 const LUA = "return redis.call('INCRBY', KEYS[1], ARGV[1])"
+/** Keeps the server busy for ARGV[1] ms, then answers: a store that answers, slowly. */
+const SPIN_LUA = "local t = redis.call('TIME') local start = t[1] * 1000 + t[2] / 1000 repeat t = redis.call('TIME') until t[1] * 1000 + t[2] / 1000 - start >= tonumber(ARGV[1]) return 1"
+const SPIN: StoreScript<number> = { name: 'test-spin', lua: SPIN_LUA, sha: createHash('sha1').update(SPIN_LUA).digest('hex'), memory: () => 1 }
+
+/** Blocks this process's event loop for `ms`: what a GC pause or a burst of work does to a gateway. */
+function stall(ms: number): void {
+  const until = performance.now() + ms
+  while (performance.now() < until);
+}
+
 const ADD: StoreScript<number> = {
   name: 'test-add',
   lua: LUA,
@@ -116,4 +126,19 @@ describe('redis faults', () => {
       server.resume()
     }
   })
+
+  it('a reply that arrived while the event loop was stalled past the deadline is taken, not timed out', async () => {
+    const reading = store.get('warm')
+    // The reply lands during the stall; the deadline's timer is due before it is read.
+    stall(COMMAND_TIMEOUT_MS * 3)
+    const { error } = await outcome(reading)
+    assert.equal(error, undefined)
+  })
+
+  it('a server busy past the timeout on one command is still found out: E_STORE_TIMEOUT', async () => {
+    const { error } = await outcome(store.runScript(SPIN, ['spin:long'], [COMMAND_TIMEOUT_MS * 8]))
+    assert.equal((error as { code?: string })?.code, 'E_STORE_TIMEOUT')
+    await waitFor('the server to answer again', async () => (await outcome(store.get('warm'))).error === undefined, 10_000)
+  })
+
 })
