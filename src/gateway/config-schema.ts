@@ -138,8 +138,19 @@ export const configSchema = z
         streamReadAheadBytes: z.number().int().min(1024).default(DEFAULTS.gateway.streamReadAheadBytes),
         /** How much of a stream is kept for identical requests joining it late; past it the stream is no longer joinable. */
         joinableStreamBytes: z.number().int().min(1024).default(DEFAULTS.gateway.joinableStreamBytes),
-        /** pino level of `tollgate start`'s JSON log; `info` logs every request, `warn` only trouble. */
+        /** pino level of `tollgate start`'s JSON log of lifecycle and trouble (requests go to the access log). */
         logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+        /**
+         * One JSON line per request of `tollgate start` (method, route, status, cache, tenant, key,
+         * model, upstream, ms, upstreamMs, bytes), after the reply. `sampleHits: N` writes one cache
+         * hit in N; every other request is always written. `false` turns it off.
+         */
+        accessLog: z
+          .union([
+            z.boolean().transform((enabled) => ({ enabled, sampleHits: 1 })),
+            z.object({ enabled: z.boolean().default(true), sampleHits: z.number().int().min(1).max(1_000_000).default(1) }).strict(),
+          ])
+          .default({ enabled: true, sampleHits: 1 }),
       })
       .strict()
       .refine((server) => server.headersTimeout <= server.requestTimeout, { message: 'headersTimeout of at most requestTimeout', path: ['headersTimeout'] })
@@ -161,6 +172,7 @@ export const configSchema = z
         streamReadAheadBytes: DEFAULTS.gateway.streamReadAheadBytes,
         joinableStreamBytes: DEFAULTS.gateway.joinableStreamBytes,
         logLevel: 'info',
+        accessLog: { enabled: true, sampleHits: 1 },
       }),
     store: storeSchema.optional(),
     /** `none`: no key needed (local use; logged loudly at start). `keys`: a gateway key from `keys` is required. */

@@ -15,8 +15,16 @@ export interface LlmRouteDeps {
   config: GatewayConfig
   router: ModelRouter
   producer: CallProducer
-  /** Each answered request's outcome, for the metrics taken once its reply is sent. */
-  outcomes?: WeakMap<FastifyRequest, CallOutcome> | undefined
+  /** Each answered request's call, for the metrics and the access log taken once its reply is sent. */
+  calls?: WeakMap<FastifyRequest, CallRecord> | undefined
+}
+
+/** What the metrics and the access log learn of a request's call. */
+export interface CallRecord {
+  outcome: CallOutcome
+  /** The model as the upstream knows it (aliases resolved). */
+  model: string
+  upstream: string
 }
 
 /**
@@ -64,7 +72,7 @@ export async function handleLlm(deps: LlmRouteDeps, kind: CallKind, caller: Call
     if (err instanceof RateLimitedError) throw rateLimited(err.charge as Charge)
     throw err
   }
-  deps.outcomes?.set(request, outcome)
+  deps.calls?.set(request, { outcome, model: route.model, upstream: route.upstream.name })
   // The client left while the answer was coming: nobody to send it to (a live stream goes on only for the cache).
   if (isGone(reply)) {
     outcome.abandon()

@@ -1,10 +1,10 @@
 import type { Duplex } from 'node:stream'
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify'
 import { type Cache, createCache } from '../cache/cache.js'
 import { CallLimits } from '../calls/limits.js'
 import { CallProducer } from '../calls/producer.js'
 import { ModelRouter } from '../calls/router.js'
-import type { Caller, CallOutcome } from '../calls/types.js'
+import type { Caller } from '../calls/types.js'
 import type { Clock } from '../core/clock.js'
 import { DEFAULTS } from '../core/defaults.js'
 import { countJsonValues } from '../core/json-size.js'
@@ -19,7 +19,10 @@ import { registerAdmin } from './admin/admin-routes.js'
 import { Authenticator } from './auth.js'
 import { registerDashboard } from './dashboard/routes.js'
 import { type GatewayConfig, openStore, upstreamSpecs } from './config.js'
-import { handleLlm, type LlmRouteDeps } from './llm-route.js'
+import { type CallRecord, handleLlm, type LlmRouteDeps } from './llm-route.js'
+import { AccessLog, stdoutDestination } from './access-log.js'
+import { observeRequests } from './request-observer.js'
+import type { DestinationStream } from 'pino'
 import { ModelList } from './models.js'
 import { GatewayHttpError, httpErrorOf } from './openai-errors.js'
 import { LLM_ROUTES, PassThrough } from './pass-through.js'
@@ -28,12 +31,11 @@ import { GatewayMetrics } from './metrics/gateway-metrics.js'
 import { readiness, startupWarnings } from './readiness.js'
 import { version } from './version.js'
 
-/** The status requests whose client left before the reply ended are counted under (nginx's). */
-const CLIENT_CLOSED = 499
-
 export interface GatewayOptions {
-  /** Log requests and lifecycle as JSON lines (pino, through Fastify). Default false. */
+  /** Log lifecycle and trouble as JSON lines (pino, through Fastify), and requests to the access log on stdout. Default false. */
   logger?: boolean
+  /** Where the access log (`server.accessLog`) goes. Default stdout when `logger` is on, else nowhere. */
+  accessLog?: DestinationStream
   /** The clock of the cache's TTLs and grace and of reply ages (tests move it by hand). Default the system clock. */
   clock?: Clock
 }
@@ -57,6 +59,7 @@ export class Gateway {
   /** Sessions for services in other languages (`/admin/sessions/:id`), over the gateway's store. */
   readonly sessions: SessionStore<unknown>
   readonly startedAt = new Date()
+  readonly #accessLog: AccessLog | undefined
   /** What the config would be warned about at start (unpriced models, a limits store that may evict). */
   readonly warnings: string[] = []
   readonly #router: ModelRouter
@@ -110,6 +113,8 @@ export class Gateway {
       : undefined
     this.app = Fastify({
       logger: options.logger ? { level: config.server.logLevel } : false,
+      // The access log writes one line per request, after the reply; Fastify's pair would double it.
+      logController: new LogController({ disableRequestLogging: true }),
       bodyLimit: config.server.bodyLimit,
       forceCloseConnections: false,
       return503OnClosing: true,
@@ -126,8 +131,10 @@ export class Gateway {
     })
     // Past it Node closes new connections as they arrive: idle keep-alive sockets cannot pile up without bound.
     this.app.server.maxConnections = config.server.maxConnections
-    const outcomes = this.metrics ? new WeakMap<FastifyRequest, CallOutcome>() : undefined
-    const deps: LlmRouteDeps = { config, router: this.#router, producer: this.producer, outcomes }
+    const destination = config.server.accessLog.enabled ? (options.accessLog ?? (options.logger ? stdoutDestination() : undefined)) : undefined
+    this.#accessLog = destination ? new AccessLog(config.server.accessLog, destination) : undefined
+    const calls = this.metrics || this.#accessLog ? new WeakMap<FastifyRequest, CallRecord>() : undefined
+    const deps: LlmRouteDeps = { config, router: this.#router, producer: this.producer, calls }
     const auth = new Authenticator(config)
     const models = new ModelList(this.#router)
     // The first upstream whose base takes no model: a `{model}` base would give `/deployments//files`.
@@ -138,6 +145,9 @@ export class Gateway {
       if (!caller) throw new GatewayHttpError(401, 'The request was not authenticated.', { code: 'invalid_api_key' })
       return caller
     }
+
+    // First, so that requests the hooks below refuse (401, 405) are timed, counted and logged too.
+    if (calls) observeRequests(this.app, { calls, callers, metrics: this.metrics, access: this.#accessLog })
 
     // Before the body is read: an unauthenticated caller learns nothing about validation.
     // A callback hook, not an async one: it runs on every request, and a promise per request is measurable.
@@ -185,21 +195,7 @@ export class Gateway {
     })
 
     const metrics = this.metrics
-    if (metrics && outcomes) {
-      // One listener per request, on the reply's 'close': it comes after the last byte (a stream's
-      // included) and also when the client left first, which Fastify's onResponse never sees (499,
-      // nginx's "client closed request").
-      // Timed here: Fastify keeps reply.elapsedTime only with a logger or an onResponse hook.
-      this.app.addHook('onRequest', (request, reply, done) => {
-        const started = performance.now()
-        // `on`, not `once`: the reply closes once, and once() would wrap the listener in another closure.
-        reply.raw.on('close', () => {
-          const outcome = outcomes.get(request)
-          const status = reply.raw.writableFinished ? reply.statusCode : CLIENT_CLOSED
-          metrics.observeRequest(request.routeOptions.url ?? 'unmatched', status, outcome?.cache ?? 'NONE', (performance.now() - started) / 1000, outcome?.upstreamSeconds())
-        })
-        done()
-      })
+    if (metrics) {
       const guard = config.metrics.requireAdminToken && config.admin.token ? new AdminToken(config.admin.token) : undefined
       this.app.get('/metrics', async (request, reply) => {
         guard?.check(request.headers.authorization)
@@ -267,6 +263,7 @@ export class Gateway {
         clearTimeout(deadline)
       }
       this.metrics?.close()
+      await this.#accessLog?.flush()
       await this.#router.close()
       await this.#limits.close()
       await this.sessions.close()

@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { hashKey } from '../../src/index.js'
+import { type FakeUpstream, startFakeUpstream } from '../fixtures/fake-upstream.js'
+import { CliGateway } from '../harness/cli-gateway.js'
+import { startGateway, until } from './helpers.js'
+
+/** A pino destination that keeps the lines written to it. */
+function captured(): { lines: Array<Record<string, unknown>>; write(line: string): void } {
+  const lines: Array<Record<string, unknown>> = []
+  return { lines, write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) }
+}
+
+const KEY = 'sk-access-log-test'
+const keys = [{ name: 'team', tenant: 'acme', hash: hashKey(KEY) }]
+const ask = (content: string) => ({ model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content }] })
+
+describe('the access log: one line per request, after its reply', () => {
+  let upstream: FakeUpstream
+  before(async () => {
+    upstream = await startFakeUpstream()
+  })
+  after(() => upstream.close())
+
+  it('says what an operator needs: route, status, cache, tenant, key, model, upstream, times and bytes', async () => {
+    const log = captured()
+    const gw = await startGateway(upstream.url, { keys }, { accessLog: log })
+    try {
+      const client = gw.client(KEY)
+      await client.chat.completions.create(ask('logged'))
+      await client.chat.completions.create(ask('logged'))
+      for await (const chunk of await client.chat.completions.create({ ...ask('streamed'), stream: true as const })) void chunk
+      await fetch(`${gw.url}/v1/nothing/here/secret-path`, { headers: { authorization: `Bearer ${KEY}` } }).then((r) => r.arrayBuffer())
+      await gw.post('/v1/chat/completions', ask('no key')).then((r) => r.arrayBuffer())
+      await until(() => log.lines.length >= 5)
+      assert.equal(log.lines.length, 5, JSON.stringify(log.lines))
+      const [miss, hit, stream, unknown, unauthenticated] = log.lines as Array<Record<string, unknown>>
+      assert.equal(miss?.msg, 'request')
+      assert.deepEqual(
+        { method: miss?.method, route: miss?.route, status: miss?.status, cache: miss?.cache, tenant: miss?.tenant, key: miss?.key, model: miss?.model, upstream: miss?.upstream },
+        { method: 'POST', route: '/v1/chat/completions', status: 200, cache: 'MISS', tenant: 'acme', key: 'team', model: 'gpt-4o-mini', upstream: 'fake' },
+      )
+      assert.ok((miss?.ms as number) > 0 && (miss?.upstreamMs as number) > 0 && (miss?.upstreamMs as number) <= (miss?.ms as number))
+      assert.ok((miss?.bytesIn as number) > 0 && (miss?.bytesOut as number) > 0)
+      assert.equal(hit?.cache, 'HIT')
+      assert.equal(hit?.upstreamMs, 0)
+      assert.equal(stream?.cache, 'MISS')
+      assert.ok((stream?.bytesOut as number) > 0)
+      // A raw path is client input: it never becomes a field.
+      assert.ok(!JSON.stringify(unknown).includes('secret-path'))
+      assert.equal(unauthenticated?.status, 401)
+      assert.equal(unauthenticated?.cache, 'NONE')
+      assert.equal(unauthenticated?.tenant, undefined)
+    } finally {
+      await gw.close()
+    }
+  })
+
+  it('sampleHits writes one hit in N; misses and errors always', async () => {
+    const log = captured()
+    const gw = await startGateway(upstream.url, { server: { port: 0, accessLog: { sampleHits: 5 } } }, { accessLog: log })
+    try {
+      const client = gw.client()
+      for (let i = 0; i < 10; i++) await client.chat.completions.create(ask('sampled'))
+      await client.chat.completions.create(ask('[fail:400] refused')).catch(() => {})
+      await until(() => log.lines.filter((line) => line.status === 400).length === 1)
+      assert.deepEqual(
+        log.lines.map((line) => line.cache),
+        ['MISS', 'HIT', 'HIT', 'NONE'],
+      )
+    } finally {
+      await gw.close()
+    }
+  })
+
+  it('accessLog: false writes nothing', async () => {
+    const log = captured()
+    const gw = await startGateway(upstream.url, { server: { port: 0, accessLog: false } }, { accessLog: log })
+    try {
+      await gw.client().chat.completions.create(ask('quiet'))
+      await gw.client().models.list()
+      assert.deepEqual(log.lines, [])
+    } finally {
+      await gw.close()
+    }
+  })
+
+  it('tollgate start writes one line per request and none of Fastify\'s own pair', async () => {
+    const gateway = await CliGateway.start({ upstreams: [{ name: 'fake', baseUrl: upstream.url }] })
+    try {
+      for (let i = 0; i < 3; i++) {
+        const response = await fetch(`${gateway.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(ask('cli')) })
+        await response.arrayBuffer()
+      }
+      await until(() => gateway.lines.filter((line) => line.msg === 'request').length === 3)
+      assert.equal(gateway.lines.filter((line) => /incoming request|request completed/.test(line.msg)).length, 0)
+    } finally {
+      await gateway.stop()
+    }
+  })
+})
