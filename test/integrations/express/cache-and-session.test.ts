@@ -1,23 +1,11 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { type Cache, createCache, createSessionStore, createStore, type SessionStore, type Store } from '../../../src/index.js'
+import { type Cache, createCache } from '../../../src/index.js'
 import { cache, session } from '../../../src/integrations/express/index.js'
-import { RedisServer } from '../../harness/redis-server.js'
+import { useRedisSessions } from '../http-helpers.js'
 import { listen, versions } from './helpers.js'
 
-let redis: RedisServer
-let store: Store
-let sessionStore: SessionStore
-before(async () => {
-  redis = await RedisServer.start()
-  store = createStore({ url: redis.url })
-  sessionStore = createSessionStore({ store })
-})
-after(async () => {
-  await sessionStore.close()
-  await store.close()
-  await redis.stop()
-})
+const env = useRedisSessions()
 
 /** Polls until the response cached after the reply went out is served; the write does not delay the reply. */
 async function untilHit(url: string, headers: Record<string, string> = {}): Promise<Response> {
@@ -35,7 +23,7 @@ for (const [version, express] of versions) {
     let server: { url: string; close: () => Promise<void> }
     let n = 0
     before(async () => {
-      responses = createCache({ store, namespace: `http-${version.replace(' ', '')}` })
+      responses = createCache({ store: env.store, namespace: `http-${version.replace(' ', '')}` })
       const app = express()
       app.use(cache({ cache: responses, vary: ['accept-language'] }))
       app.get('/json', (_req, res) => res.json({ n: ++n }))
@@ -91,7 +79,7 @@ for (const [version, express] of versions) {
 
   describe(`${version}: session()`, () => {
     it('round-trips a session through its cookie and loses no concurrent update', async () => {
-      const middleware = session({ sessionStore })
+      const middleware = session({ sessionStore: env.sessionStore })
       const app = express()
       app.use(middleware)
       app.post('/count', async (req, res, next) => {

@@ -5,8 +5,8 @@ import { createStore, type Store } from '../../../src/index.js'
 import { floodControl, type FloodControlOptions } from '../../../src/integrations/grammy/index.js'
 import { BOT_INFO, FakeBotApi, TOKEN } from '../../fixtures/fake-bot-api.js'
 import { waitFor } from '../../harness/processes.js'
-import { RedisServer } from '../../harness/redis-server.js'
 import { Worker } from '../../harness/worker.js'
+import { useRedisAndBotApi } from './two-processes.js'
 
 /** How far apart the fake's clock and the store's may be when comparing a flood wait's end. */
 const CLOCK_SLACK_MS = 25
@@ -133,21 +133,9 @@ describe('grammY floodControl: outgoing calls in one process', () => {
 })
 
 describe('grammY floodControl across processes', () => {
-  let redis: RedisServer
-  let api: FakeBotApi
-  before(async () => {
-    redis = await RedisServer.start()
-    api = await FakeBotApi.start()
-  })
-  beforeEach(() => {
-    api.reset()
-  })
-  after(async () => {
-    await api.close()
-    await redis.stop()
-  })
+  const env = useRedisAndBotApi()
 
-  const start = (flood: Record<string, unknown>) => Promise.all([0, 1].map(() => Worker.start('grammy-worker.js', [redis.url, api.url, JSON.stringify({ flood })])))
+  const start = (flood: Record<string, unknown>) => Promise.all([0, 1].map(() => Worker.start('grammy-worker.js', [env.redis.url, env.api.url, JSON.stringify({ flood })])))
 
   it('2 processes x 5 messages, per bot limit 5: exactly 5 reach the API', async () => {
     const workers = await start({ perBot: { limit: 5, window: '1h' }, perChat: false, perGroup: false, maxWait: '1s' })
@@ -155,7 +143,7 @@ describe('grammY floodControl across processes', () => {
       const results = await Promise.all(workers.map((w, i) => w.send<{ sent: number; errors: string[] }>({ cmd: 'send', chats: Array(5).fill(100 + i) })))
       assert.equal(results[0]!.sent + results[1]!.sent, 5, JSON.stringify(results))
       assert.deepEqual([...results[0]!.errors, ...results[1]!.errors], Array(5).fill('E_FLOOD_CONTROL_TIMEOUT'))
-      assert.equal(api.callsOf('sendMessage').length, 5)
+      assert.equal(env.api.callsOf('sendMessage').length, 5)
     } finally {
       await Promise.all(workers.map((w) => w.stop()))
     }
@@ -163,14 +151,14 @@ describe('grammY floodControl across processes', () => {
 
   it('a flood wait one process was told about holds the other: no call to that chat until it is over', async () => {
     const [a, b] = await start({ perBot: false, perChat: false, perGroup: false })
-    const store = createStore({ url: redis.url })
+    const store = createStore({ url: env.redis.url })
     try {
-      api.floodNext('sendMessage', 1)
+      env.api.floodNext('sendMessage', 1)
       const first = a!.send<{ sent: number }>({ cmd: 'send', chats: [5] })
       await waitFor('the flood wait in Redis', async () => (await store.pttl(`tg-flood:{${BOT_INFO.id}}:5`)) > 0)
       const [fromA, fromB] = await Promise.all([first, b!.send<{ sent: number }>({ cmd: 'send', chats: [5, 6] })])
       assert.deepEqual([fromA.sent, fromB.sent], [1, 2])
-      const calls = api.callsOf('sendMessage')
+      const calls = env.api.callsOf('sendMessage')
       const refusal = calls[0]!
       assert.equal(refusal.errorCode, 429)
       const toChat5 = calls.filter((call) => call.payload.chat_id === 5 && call !== refusal)
@@ -186,10 +174,10 @@ describe('grammY floodControl across processes', () => {
   it('Redis down: each process paces on its own in memory, and says so once', async () => {
     const lines: string[] = []
     const logger = { warn: (m: string) => lines.push(`warn ${m}`), info: (m: string) => lines.push(`info ${m}`) }
-    const dead = createStore({ url: redis.url, commandTimeout: 200, reconnectMaxDelay: '200ms' })
+    const dead = createStore({ url: env.redis.url, commandTimeout: 200, reconnectMaxDelay: '200ms' })
     await dead.ping()
-    await redis.kill9()
-    const bot = new Bot(TOKEN, { botInfo: BOT_INFO, client: { apiRoot: api.url } })
+    await env.redis.kill9()
+    const bot = new Bot(TOKEN, { botInfo: BOT_INFO, client: { apiRoot: env.api.url } })
     const flood = floodControl({ store: dead, botId: BOT_INFO.id, perBot: { limit: 2, window: '1h' }, perChat: false, perGroup: false, maxWait: '1s', logger })
     bot.api.config.use(flood)
     try {
@@ -200,7 +188,7 @@ describe('grammY floodControl across processes', () => {
     } finally {
       await flood.close()
       await dead.close()
-      await redis.restart()
+      await env.redis.restart()
     }
   })
 })

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import { Bot, type Context } from 'grammy'
 import { createStore, ManualClock, type RateLimitDecision, type Store } from '../../../src/index.js'
 import { limit, type LimitOptions } from '../../../src/integrations/grammy/index.js'
-import { BOT_INFO, FakeBotApi, messageUpdate, TOKEN } from '../../fixtures/fake-bot-api.js'
-import { RedisServer } from '../../harness/redis-server.js'
+import { BOT_INFO, messageUpdate, TOKEN } from '../../fixtures/fake-bot-api.js'
 import { Worker } from '../../harness/worker.js'
+import { useRedisAndBotApi } from './two-processes.js'
 
 /** A bot whose only handler counts the updates that got through `limit(options)`. */
 function limitedBot(options: LimitOptions, apiRoot = 'http://127.0.0.1:9') {
@@ -126,20 +126,11 @@ describe('grammY limit(): incoming updates', () => {
 })
 
 describe('grammY limit() across processes and through Redis failures', () => {
-  let redis: RedisServer
-  let api: FakeBotApi
-  before(async () => {
-    redis = await RedisServer.start()
-    api = await FakeBotApi.start()
-  })
-  after(async () => {
-    await api.close()
-    await redis.stop()
-  })
+  const env = useRedisAndBotApi()
 
   it('2 processes x 10 updates of one user, limit 5: exactly 5 handled and one onLimitExceeded in all', async () => {
     const config = JSON.stringify({ rules: [{ limit: 5, window: '1m' }], keyPrefix: 'race' })
-    const workers = await Promise.all([0, 1].map(() => Worker.start('grammy-worker.js', [redis.url, api.url, config])))
+    const workers = await Promise.all([0, 1].map(() => Worker.start('grammy-worker.js', [env.redis.url, env.api.url, config])))
     try {
       const results = await Promise.all(workers.map((w) => w.send<{ handled: number; exceeded: number }>({ cmd: 'updates', chat: 42, user: 42, count: 10 })))
       assert.equal(results[0]!.handled + results[1]!.handled, 5, JSON.stringify(results))
@@ -152,18 +143,18 @@ describe('grammY limit() across processes and through Redis failures', () => {
   it('Redis down: a memory limiter takes over in the process, and says so once', async () => {
     const lines: string[] = []
     const logger = { warn: (m: string) => lines.push(`warn ${m}`), info: (m: string) => lines.push(`info ${m}`) }
-    const store: Store = createStore({ url: redis.url, commandTimeout: 200, reconnectMaxDelay: '200ms' })
+    const store: Store = createStore({ url: env.redis.url, commandTimeout: 200, reconnectMaxDelay: '200ms' })
     const { handled, middleware, send } = limitedBot({ store, rules: [{ limit: 2, window: '1h' }], logger })
     await send(9, 9)
     assert.equal(handled.length, 1)
-    await redis.kill9()
+    await env.redis.kill9()
     try {
       for (let i = 0; i < 6; i++) await send(9, 9)
       assert.equal(handled.length, 3, 'the fallback allows its own 2 per hour: limited, not open')
       assert.equal(middleware.limiter.stats().fallbackDecisions >= 6, true)
       assert.equal(lines.filter((l) => l.startsWith('warn')).length, 1, 'one warning for the switch, not one per update')
     } finally {
-      await redis.restart()
+      await env.redis.restart()
     }
     await middleware.close()
     await store.close()

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import { Bot, type Context, lazySession, session, type SessionFlavor } from 'grammy'
 import { createSessionStore, createStore, ManualClock } from '../../../src/index.js'
 import { sessionStorage, type TollgateStorageAdapter, updateSession } from '../../../src/integrations/grammy/index.js'
-import { BOT_INFO, FakeBotApi, messageUpdate, TOKEN } from '../../fixtures/fake-bot-api.js'
-import { RedisServer } from '../../harness/redis-server.js'
+import { BOT_INFO, messageUpdate, TOKEN } from '../../fixtures/fake-bot-api.js'
 import { Worker } from '../../harness/worker.js'
+import { useRedisAndBotApi } from './two-processes.js'
 
 type Counter = { count: number; seen?: string[] }
 type BotContext = Context & SessionFlavor<Counter>
@@ -197,26 +197,17 @@ describe('grammY session storage over the session store', () => {
 })
 
 describe('grammY sessions across processes', () => {
-  let redis: RedisServer
-  let api: FakeBotApi
-  before(async () => {
-    redis = await RedisServer.start()
-    api = await FakeBotApi.start()
-  })
-  after(async () => {
-    await api.close()
-    await redis.stop()
-  })
+  const env = useRedisAndBotApi()
 
   it('2 processes x 20 concurrent updates of one chat, each appending with updateSession: all 40 kept', async () => {
-    const workers = await Promise.all([0, 1].map(() => Worker.start('grammy-worker.js', [redis.url, api.url, '{}'])))
+    const workers = await Promise.all([0, 1].map(() => Worker.start('grammy-worker.js', [env.redis.url, env.api.url, '{}'])))
     try {
       const results = await Promise.all(workers.map((w) => w.send<{ handled: number }>({ cmd: 'updates', chat: -500, user: 7, count: 20, text: 'append' })))
       assert.deepEqual(results.map((r) => r.handled), [20, 20])
     } finally {
       await Promise.all(workers.map((w) => w.stop()))
     }
-    const store = createStore({ url: redis.url })
+    const store = createStore({ url: env.redis.url })
     const sessions = createSessionStore<{ items: string[] }>({ store })
     const items = (await sessions.get('-500'))?.items ?? []
     assert.equal(items.length, 40, `lost updates: ${40 - items.length}`)
@@ -227,9 +218,9 @@ describe('grammY sessions across processes', () => {
 
   it("read-only updates in one process on a new chat do not erase another process's updateSession appends", { timeout: 60_000 }, async () => {
     const config = JSON.stringify({ initial: true })
-    const start = () => Worker.start('grammy-worker.js', [redis.url, api.url, config])
+    const start = () => Worker.start('grammy-worker.js', [env.redis.url, env.api.url, config])
     const [reader, writer] = await Promise.all([start(), start()])
-    const store = createStore({ url: redis.url })
+    const store = createStore({ url: env.redis.url })
     const sessions = createSessionStore<{ items: string[] }>({ store })
     try {
       // 5 updates read the chat's (absent) session and hold their write-back until all 20 appends are stored.
