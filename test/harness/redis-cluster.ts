@@ -11,19 +11,9 @@ export class RedisCluster {
     try {
       for (let i = 0; i < 3; i++) {
         // The bus port is given explicitly: the default (port + 10000) may be taken or out of range.
-        const busPort = await freePort()
         nodes.push(
           await RedisServer.start({
-            args: [
-              '--cluster-enabled',
-              'yes',
-              '--cluster-config-file',
-              'nodes.conf',
-              '--cluster-node-timeout',
-              '2000',
-              '--cluster-port',
-              String(busPort),
-            ],
+            freshArgs: async () => ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000', '--cluster-port', String(await freePort())],
           }),
         )
       }

@@ -9,6 +9,8 @@ export interface RedisServerOptions {
   aof?: boolean
   /** Extra `--name value` arguments. */
   args?: string[]
+  /** Extra arguments worked out again for every start attempt (ports of their own); they replace `args`. */
+  freshArgs?: () => Promise<string[]>
 }
 
 /**
@@ -22,11 +24,23 @@ export class RedisServer {
 
   private constructor(private readonly options: RedisServerOptions) {}
 
+  /**
+   * Starts on a free port. A port found free can be taken by another test's server before this one
+   * binds it (the suites run two files at once): a server that exits at start is tried again on
+   * another port, and with `args()` asked again (a Cluster node's bus port can collide the same way).
+   */
   static async start(options: RedisServerOptions = {}): Promise<RedisServer> {
-    const server = new RedisServer(options)
-    server.#port = await freePort()
-    await server.#spawn()
-    return server
+    for (let attempt = 1; ; attempt++) {
+      const server = new RedisServer({ ...options, ...(options.freshArgs ? { args: await options.freshArgs() } : {}) })
+      server.#port = await freePort()
+      try {
+        await server.#spawn()
+        return server
+      } catch (err) {
+        await server.stop()
+        if (attempt >= 3 || !/exited/.test(String(err))) throw err
+      }
+    }
   }
 
   get port(): number {
@@ -92,9 +106,8 @@ export class RedisServer {
     child.stderr?.on('data', (chunk: Buffer) => {
       stderr += chunk.toString()
     })
-    await waitFor(`redis-server on port ${this.#port}${stderr ? ` (${stderr.trim()})` : ''}`, async () => {
-      if (child.exitCode !== null) throw new Error(`redis-server exited: ${stderr.trim()}`)
-      return (await this.cli('PING')) === 'PONG'
-    })
+    // An exit while it starts (a port taken meanwhile) ends the wait at once, not at waitFor's bound.
+    await waitFor(`redis-server on port ${this.#port}`, async () => child.exitCode !== null || (await this.cli('PING')) === 'PONG')
+    if (child.exitCode !== null) throw new Error(`redis-server exited (${child.exitCode}) on port ${this.#port}: ${stderr.trim() || 'a port taken?'}`)
   }
 }
