@@ -2,7 +2,7 @@
 // hits on memory and on Redis) and through the Portkey gateway (pass-through), each its own process,
 // loaded with autocannon from this one. Writes its table to docs/benchmarks.md.
 import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -36,8 +36,8 @@ interface Row {
 }
 
 const children: ChildProcess[] = []
-function start(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
-  const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
+function start(args: string[], env: NodeJS.ProcessEnv = {}, stdout: 'pipe' | number = 'pipe'): ChildProcess {
+  const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', stdout, 'inherit'] })
   children.push(child)
   return child
 }
@@ -58,11 +58,23 @@ function firstMatch(child: ChildProcess, pattern: RegExp): Promise<string> {
   })
 }
 
+/**
+ * A gateway whose stdout (its access log) goes to a file, as a log collector would take it: read
+ * through a pipe into this process, the lines would cost the load generator's core.
+ */
 async function tollgate(dir: string, name: string, config: string): Promise<string> {
   const file = join(dir, `${name}.yaml`)
+  const log = join(dir, `${name}.log`)
   writeFileSync(file, config)
-  // Log level warn: a JSON line per request would measure the log pipe, not the gateway.
-  return firstMatch(start([CLI, 'start', '--config', file, '--port', '0']), /listening on (http:\/\/[^"\s]+)/)
+  const out = openSync(log, 'w')
+  const child = start([CLI, 'start', '--config', file, '--port', '0'], {}, out)
+  closeSync(out)
+  for (let i = 0; i < 200 && child.exitCode === null; i++) {
+    const match = /listening on (http:\/\/[^"\s]+)/.exec(readFileSync(log, 'utf8'))
+    if (match) return match[1] as string
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  throw new Error(`${name}: the gateway did not start (${log})`)
 }
 
 async function portkey(): Promise<string> {
@@ -111,21 +123,29 @@ const dir = mkdtempSync(join(tmpdir(), 'tollgate-bench-'))
 const redis = await RedisServer.start()
 try {
   const upstream = await firstMatch(start([fileURLToPath(new URL('./fake-upstream-server.js', import.meta.url))]), /^(http:\/\/\S+)$/)
-  const base = `server:\n  logLevel: warn\nupstreams:\n  - name: fake\n    baseUrl: ${upstream}\n`
-  const [miss, hitMemory, hitNoMetrics, hitRedis, portkeyUrl] = await Promise.all([
-    tollgate(dir, 'miss', `${base}cache:\n  enabled: false\n`),
-    tollgate(dir, 'hit-memory', base),
-    tollgate(dir, 'hit-no-metrics', `${base}metrics:\n  enabled: false\n`),
-    tollgate(dir, 'hit-redis', `${base}store:\n  url: ${redis.url}\n`),
+  const server = (accessLog: string) => `server:\n  logLevel: warn\n  accessLog: ${accessLog}\n`
+  const upstreams = `upstreams:\n  - name: fake\n    baseUrl: ${upstream}\n`
+  const sampled = '{ sampleHits: 100 }'
+  // Three rules every hit meets: its request counted, its token estimate charged and refunded, the day's budget read.
+  const limits = 'limits:\n  requests: { limit: 1000000000, window: 1h }\n  tokens: { limit: 1000000000000, window: 1h }\n  dailyBudgetUsd: 1000000\n'
+  const [miss, hitLogAll, hitLogSampled, hitLogOff, hitLimits, hitRedis, portkeyUrl] = await Promise.all([
+    tollgate(dir, 'miss', `${server('true')}${upstreams}cache:\n  enabled: false\n`),
+    tollgate(dir, 'hit-log-all', `${server('true')}${upstreams}`),
+    tollgate(dir, 'hit-log-sampled', `${server(sampled)}${upstreams}`),
+    tollgate(dir, 'hit-log-off', `${server('false')}${upstreams}`),
+    tollgate(dir, 'hit-limits', `${server(sampled)}${upstreams}${limits}`),
+    tollgate(dir, 'hit-redis', `${server(sampled)}${upstreams}store:\n  url: ${redis.url}\n`),
     portkey(),
   ])
   const path = '/v1/chat/completions'
   const targets: Target[] = [
     { name: 'fake upstream, direct', url: `${upstream}/chat/completions`, headers: {} },
     { name: 'tollgate, miss path (cache off)', url: `${miss}${path}`, headers: {} },
-    { name: 'tollgate, cache hits (memory store)', url: `${hitMemory}${path}`, headers: {} },
-    { name: 'tollgate, cache hits (memory store, metrics off)', url: `${hitNoMetrics}${path}`, headers: {} },
-    { name: 'tollgate, cache hits (Redis store)', url: `${hitRedis}${path}`, headers: {} },
+    { name: 'tollgate, hits (memory), access log: every request', url: `${hitLogAll}${path}`, headers: {} },
+    { name: 'tollgate, hits (memory), access log: 1 hit in 100', url: `${hitLogSampled}${path}`, headers: {} },
+    { name: 'tollgate, hits (memory), access log off', url: `${hitLogOff}${path}`, headers: {} },
+    { name: 'tollgate, hits (memory), 1 in 100, 3 limit rules', url: `${hitLimits}${path}`, headers: {} },
+    { name: 'tollgate, hits (Redis), 1 in 100', url: `${hitRedis}${path}`, headers: {} },
     { name: 'Portkey gateway 1.15.2, pass-through', url: `${portkeyUrl}${path}`, headers: { 'x-portkey-provider': 'openai', 'x-portkey-custom-host': upstream, authorization: 'Bearer sk-fake' } },
   ]
   const rows: Row[] = []
@@ -140,13 +160,15 @@ try {
     '| --- | ---: | ---: | ---: | ---: | ---: |',
     ...rows.map((r) => `| ${r.name} | ${Math.round(r.reqPerSec).toLocaleString('en-US')} | ${r.p50Ms} | ${r.p99Ms} | ${r.probeP50Ms.toFixed(3)} | ${r.probeP99Ms.toFixed(3)} |`),
   ].join('\n')
-  const missRow = rows[1] as Row
-  const [hitRow, noMetricsRow, redisRow, portkeyRow] = rows.slice(2) as [Row, Row, Row, Row]
+  const [missRow, logAll, logSampled, logOff, withLimits, redisRow, portkeyRow] = rows.slice(1) as [Row, Row, Row, Row, Row, Row, Row]
+  const ratio = (row: Row, to: Row = direct) => `${(row.reqPerSec / to.reqPerSec).toFixed(2)}×`
   const summary = [
+    `- memory-store hits vs the upstream direct: ${ratio(logAll)} logging every request, ${ratio(logSampled)} logging 1 hit in 100, ${ratio(logOff)} with the access log off`,
+    `- Redis-store hits vs the upstream direct: ${ratio(redisRow)} (1 hit in 100 logged)`,
+    `- 3 limit rules on memory-store hits: ${ratio(withLimits, logSampled)} of the same hits without limits`,
+    `- p99 on hits at ${CONNECTIONS} connections: ${logAll.p99Ms} / ${logSampled.p99Ms} / ${logOff.p99Ms} ms (memory: every line / 1 in 100 / off), ${withLimits.p99Ms} ms (limits), ${redisRow.p99Ms} ms (Redis)`,
     `- miss-path overhead at p50 (one connection): ${(missRow.probeP50Ms - direct.probeP50Ms).toFixed(3)} ms over direct`,
-    `- cache hits vs the upstream direct: ${(hitRow.reqPerSec / direct.reqPerSec).toFixed(2)}× with metrics on (the default), ${(noMetricsRow.reqPerSec / direct.reqPerSec).toFixed(2)}× with \`metrics.enabled: false\``,
-    `- cache hits vs Portkey pass-through: ${(hitRow.reqPerSec / portkeyRow.reqPerSec).toFixed(2)}× (memory), ${(redisRow.reqPerSec / portkeyRow.reqPerSec).toFixed(2)}× (Redis)`,
-    `- p99 on cache hits at ${CONNECTIONS} connections: ${hitRow.p99Ms} ms (memory), ${redisRow.p99Ms} ms (Redis)`,
+    `- hits vs Portkey pass-through: ${ratio(logSampled, portkeyRow)} (memory), ${ratio(redisRow, portkeyRow)} (Redis)`,
   ].join('\n')
   console.log(table)
   console.log(summary)
@@ -155,7 +177,7 @@ try {
     [
       '### Gateway (`npm run bench:gateway`)',
       '',
-      `${where}. Every server is its own process on loopback: the fake OpenAI-compatible upstream (answers at once), four tollgate gateways (\`tollgate start\` with a config: cache off; cache on over the memory store, with metrics on (the default) and off; cache on over a private Redis) and the Portkey gateway 1.15.2 (open-source build, \`x-portkey-custom-host\` to the same upstream; its cache is not part of that build, so it is compared on pass-through). One chat completion body for every request. autocannon from the benchmark process, ${CONNECTIONS} connections for ${DURATION_S} s (its latencies are whole milliseconds); then ${PROBES.toLocaleString('en-US')} sequential requests on one connection, timed to the microsecond, for latency without queueing.`,
+      `${where}. Every server is its own process on loopback: the fake OpenAI-compatible upstream (answers at once), six tollgate gateways (\`tollgate start\` with a config, metrics on, stdout (the access log) to a file: cache off; cache hits over the memory store with the access log writing every request, 1 hit in 100 (\`sampleHits: 100\`) or off; the same with 3 limit rules every hit meets (requests, tokens, daily budget); hits over a private Redis) and the Portkey gateway 1.15.2 (open-source build, \`x-portkey-custom-host\` to the same upstream; its cache is not part of that build, so it is compared on pass-through). One chat completion body for every request. autocannon from the benchmark process, ${CONNECTIONS} connections for ${DURATION_S} s (its latencies are whole milliseconds); then ${PROBES.toLocaleString('en-US')} sequential requests on one connection, timed to the microsecond, for latency without queueing.`,
       '',
       table,
       '',

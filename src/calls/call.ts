@@ -2,7 +2,7 @@ import type { Cache } from '../cache/cache.js'
 import type { Clock } from '../core/clock.js'
 import { UpstreamError } from '../core/errors.js'
 import type { TypedEmitter } from '../core/events.js'
-import { requestCacheKey } from '../llm/canonical.js'
+import { memoisedRequestCacheKey, requestCacheKey } from '../llm/canonical.js'
 import { completionProblem } from '../llm/completion-shape.js'
 import { costUsd, type ModelPrice } from '../llm/pricing.js'
 import { replayPayloads, withoutUsage } from '../llm/sse-replay.js'
@@ -64,7 +64,11 @@ export class Call {
       this.#stream || body.model !== route.model
         ? { ...body, model: route.model, ...(this.#stream ? { stream_options: { ...(body.stream_options as object), include_usage: true } } : {}) }
         : body
-    this.#key = requestCacheKey(UPSTREAM_ROUTE[kind], this.#upstreamBody, route.model, request.policy.partition)
+    // The upstream body differs from the client's only in fields the key leaves out or replaces (the
+    // stream options, the model), so a key memoised for the client's body is this body's key too.
+    this.#key = request.keyMemo
+      ? memoisedRequestCacheKey(request.keyMemo, UPSTREAM_ROUTE[kind], this.#upstreamBody, route.model, request.policy.partition)
+      : requestCacheKey(UPSTREAM_ROUTE[kind], this.#upstreamBody, route.model, request.policy.partition)
     this.#cache = deps.cache.namespaced(request.policy.namespace)
   }
 

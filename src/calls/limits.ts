@@ -6,6 +6,7 @@ import type { RateLimiterLogger, RuleOptions } from '../ratelimit/options.js'
 import { TypedEmitter } from '../core/events.js'
 import type { RateLimitDecision } from '../ratelimit/types.js'
 import type { Store } from '../stores/types.js'
+import { Settlements } from './settlements.js'
 import type { Caller, Charge } from './types.js'
 
 export type { Charge }
@@ -61,8 +62,9 @@ export class CallLimits {
   /** Every decision of every key's limiter, and the switches of their store: what metrics count. */
   readonly events = new TypedEmitter<CallLimitsEvents>()
   readonly #limiters = new Map<string, RateLimiter>()
-  /** Settlements still running: replies do not wait for them, shutdown does. */
-  readonly #pending = new Set<Promise<unknown>>()
+  readonly #windows = new WeakMap<RateLimiter, Record<string, number>>()
+  /** Settlements not yet applied: replies do not wait for them, shutdown does. */
+  readonly #settlements = new Settlements((scopes, decision) => this.#budget(scopes.key as string, decision))
   #onFallback = false
 
   /**
@@ -144,9 +146,7 @@ export class CallLimits {
     const decision = await limiter.consume(caller.tenant, { cost: only(limiter, cost), scopes: scopes(caller, model, user) })
     this.events.emit('decision', { tenant: caller.tenant, key: caller.key, decision })
     this.#budget(caller.key, decision)
-    const windows: Record<string, number> = {}
-    for (const rule of limiter.rules) windows[rule.name] = rule.windowMs
-    return { caller, model, user, price, promptTokens, tokens, microUsd, decision, windows, settled: false }
+    return { caller, model, user, price, promptTokens, tokens, microUsd, decision, windows: this.#windowsOf(limiter), settled: false }
   }
 
   /**
@@ -167,12 +167,7 @@ export class CallLimits {
     const limiter = this.#limiter(charge.caller)
     if (!limiter) return
     const cost = { tokens, 'user-tokens': tokens, 'model-tokens': tokens, budget: microUsd }
-    const adjusting = limiter
-      .adjust(charge.caller.tenant, { cost: only(limiter, cost), scopes: scopes(charge.caller, charge.model, charge.user) })
-      .then((decision) => this.#budget(charge.caller.key, decision))
-      .catch(() => {})
-    this.#pending.add(adjusting)
-    void adjusting.finally(() => this.#pending.delete(adjusting))
+    this.#settlements.add(limiter, charge.caller.tenant, scopes(charge.caller, charge.model, charge.user), only(limiter, cost))
   }
 
   /** Whether the latest switch of the limits was to the fallback: the store failed and has not answered a decision since. */
@@ -181,13 +176,24 @@ export class CallLimits {
   }
 
   /** Resolves when every settlement started so far has been applied. */
-  async settled(): Promise<void> {
-    await Promise.all([...this.#pending])
+  settled(): Promise<void> {
+    return this.#settlements.settled()
   }
 
   async close(): Promise<void> {
     await this.settled()
     await Promise.all([...new Set(this.#limiters.values())].map((limiter) => limiter.close()))
+  }
+
+  /** Each rule's window by name; one object per limiter, shared by its charges (which never write to it). */
+  #windowsOf(limiter: RateLimiter): Record<string, number> {
+    let windows = this.#windows.get(limiter)
+    if (!windows) {
+      windows = {}
+      for (const rule of limiter.rules) windows[rule.name] = rule.windowMs
+      this.#windows.set(limiter, windows)
+    }
+    return windows
   }
 
   #limiter(caller: Caller): RateLimiter | undefined {

@@ -69,6 +69,12 @@ export interface CallRequest {
    * upstream connection is dropped either way, before it costs anything.
    */
   signal?: AbortSignal | undefined
+  /**
+   * Cache keys already worked out for this very body, by route, model and partition; the producer
+   * reads and fills it. Only for a body that never changes (the gateway's are frozen): a key memoised
+   * for a body written to afterwards would serve another request's answer.
+   */
+  keyMemo?: Map<string, string> | undefined
 }
 
 /** The whole answer of a call and what it cost or saved, once produced. */

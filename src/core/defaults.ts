@@ -168,6 +168,11 @@ export const DEFAULTS = {
      * `[{},{},…]` or of numbers holds a million or two, and cost seconds of event loop at 8 at once.
      */
     maxJsonValues: 500_000,
+    /**
+     * Text of recent LLM request bodies kept parsed, so a body sent again byte for byte (most cache
+     * hits) is not parsed, checked and hashed again: a few thousand typical chat bodies.
+     */
+    bodyMemoBytes: 8 * 1024 * 1024,
     /** Tenant and model pairs the cost ledger keeps apart; later pairs are summed under `other`. */
     maxLedgerLines: 10_000,
   },

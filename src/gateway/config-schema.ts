@@ -115,6 +115,12 @@ export const configSchema = z
         maxJsonDepth: z.number().int().min(8).max(1_000).default(64),
         /** Most JSON values (objects, arrays, strings, keys, numbers) in a request body, counted before it is parsed; more: 400 `request_too_complex`. */
         maxJsonValues: z.number().int().min(100).default(DEFAULTS.gateway.maxJsonValues),
+        /**
+         * Memory for recent LLM request bodies kept parsed by their exact text (per tenant), so an
+         * identical body is not parsed, checked and hashed again; bodies over a 32nd of it are not
+         * kept. 0 turns it off.
+         */
+        bodyMemoBytes: z.number().int().min(0).default(DEFAULTS.gateway.bodyMemoBytes),
         /** Most JSON values parsed from one upstream reply or one stream event; more: 502 `upstream_reply_too_large`. */
         maxUpstreamReplyValues: z.number().int().min(1_000).default(DEFAULTS.upstream.maxReplyValues),
         /** Longest a client may take to send its whole request (headers and body); then 408. Replies (streams) are not bounded by it. */
@@ -161,6 +167,7 @@ export const configSchema = z
         shutdownTimeout: 10_000,
         maxJsonDepth: 64,
         maxJsonValues: DEFAULTS.gateway.maxJsonValues,
+        bodyMemoBytes: DEFAULTS.gateway.bodyMemoBytes,
         maxUpstreamReplyValues: DEFAULTS.upstream.maxReplyValues,
         requestTimeout: 30_000,
         headersTimeout: 10_000,

@@ -9,6 +9,7 @@ import type { GatewayConfig } from './config.js'
 import { GatewayHttpError } from './openai-errors.js'
 import { rateLimited, rateLimitHeaders } from './ratelimit-headers.js'
 import { clientGone, isGone, sendJson, sendSse } from './responders.js'
+import type { ParsedBodies } from './parsed-bodies.js'
 import { validateBody } from './validate.js'
 
 export interface LlmRouteDeps {
@@ -17,6 +18,8 @@ export interface LlmRouteDeps {
   producer: CallProducer
   /** Each answered request's call, for the metrics and the access log taken once its reply is sent. */
   calls?: WeakMap<FastifyRequest, CallRecord> | undefined
+  /** Bodies seen a moment ago, parsed and checked once. */
+  bodies?: ParsedBodies | undefined
 }
 
 /** What the metrics and the access log learn of a request's call. */
@@ -43,6 +46,7 @@ class HttpCall implements CallRequest {
     readonly caller: Caller,
     readonly user: string | undefined,
     readonly policy: CachePolicy,
+    readonly keyMemo: Map<string, string> | undefined,
     private readonly reply: FastifyReply,
   ) {}
 
@@ -59,7 +63,9 @@ const headerValue = (value: string | string[] | undefined) => (Array.isArray(val
  * controls read, the end user found), and the producer's outcome becomes a JSON or SSE reply.
  */
 export async function handleLlm(deps: LlmRouteDeps, kind: CallKind, caller: Caller, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
-  const body = validateBody(kind, request.body, deps.config.server.maxJsonDepth)
+  const memo = deps.bodies?.memoOf(request.body)
+  const body = memo?.validatedAs === kind ? (request.body as Record<string, unknown>) : validateBody(kind, request.body, deps.config.server.maxJsonDepth)
+  if (memo) memo.validatedAs = kind
   const route = deps.router.resolve(body.model as string)
   if (!route) throw new GatewayHttpError(404, `The model \`${String(body.model)}\` does not exist or is not served by this gateway.`, { code: 'model_not_found', param: 'model' })
   if (!route.upstream.acceptsModel(route.model)) throw new GatewayHttpError(400, 'model must be letters, digits, _ . : - (at most 128) for this upstream, which takes it in its path.', { code: 'invalid_model', param: 'model' })
@@ -67,7 +73,7 @@ export async function handleLlm(deps: LlmRouteDeps, kind: CallKind, caller: Call
   const policy = cachePolicy(deps.config, caller, user, request.headers, body)
   let outcome: CallOutcome
   try {
-    outcome = await deps.producer.start(new HttpCall(kind, body, route, caller, user, policy, reply))
+    outcome = await deps.producer.start(new HttpCall(kind, body, route, caller, user, policy, memo?.keys, reply))
   } catch (err) {
     if (err instanceof RateLimitedError) throw rateLimited(err.charge as Charge)
     throw err

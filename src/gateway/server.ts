@@ -21,6 +21,7 @@ import { registerDashboard } from './dashboard/routes.js'
 import { type GatewayConfig, openStore, upstreamSpecs } from './config.js'
 import { type CallRecord, handleLlm, type LlmRouteDeps } from './llm-route.js'
 import { AccessLog, stdoutDestination } from './access-log.js'
+import { ParsedBodies } from './parsed-bodies.js'
 import { observeRequests } from './request-observer.js'
 import type { DestinationStream } from 'pino'
 import { ModelList } from './models.js'
@@ -134,7 +135,8 @@ export class Gateway {
     const destination = config.server.accessLog.enabled ? (options.accessLog ?? (options.logger ? stdoutDestination() : undefined)) : undefined
     this.#accessLog = destination ? new AccessLog(config.server.accessLog, destination) : undefined
     const calls = this.metrics || this.#accessLog ? new WeakMap<FastifyRequest, CallRecord>() : undefined
-    const deps: LlmRouteDeps = { config, router: this.#router, producer: this.producer, calls }
+    const bodies = config.server.bodyMemoBytes > 0 ? new ParsedBodies(config.server.bodyMemoBytes) : undefined
+    const deps: LlmRouteDeps = { config, router: this.#router, producer: this.producer, calls, bodies }
     const auth = new Authenticator(config)
     const models = new ModelList(this.#router)
     // The first upstream whose base takes no model: a `{model}` base would give `/deployments//files`.
@@ -177,8 +179,19 @@ export class Gateway {
     const maxObjects = config.server.maxJsonValues
     this.app.removeContentTypeParser('application/json')
     this.app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-      if (countJsonValues(body as string, maxObjects) <= maxObjects) return parseJson(request, body as string, done)
-      done(new GatewayHttpError(400, `The request body holds more than ${maxObjects} JSON values (server.maxJsonValues).`, { code: 'request_too_complex' }), undefined)
+      const text = body as string
+      // Only authenticated calls (the LLM routes) are kept: an entry belongs to a tenant.
+      const tenant = bodies && callers.get(request)?.tenant
+      const known = tenant === undefined ? undefined : bodies?.get(text, tenant)
+      if (known) return done(null, known)
+      if (countJsonValues(text, maxObjects) > maxObjects) {
+        return done(new GatewayHttpError(400, `The request body holds more than ${maxObjects} JSON values (server.maxJsonValues).`, { code: 'request_too_complex' }), undefined)
+      }
+      if (tenant === undefined) return parseJson(request, text, done)
+      parseJson(request, text, (err, parsed) => {
+        if (!err && parsed !== null && typeof parsed === 'object') bodies?.remember(text, tenant, parsed as object)
+        done(err, parsed)
+      })
     })
     // Bodies that are not JSON (multipart uploads for audio and files) pass through to the upstream untouched.
     this.app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body))

@@ -91,6 +91,25 @@ export function requestCacheKey(route: string, body: Record<string, unknown>, mo
   return canonical.digest()
 }
 
+/** Keys one body keeps at most in its memo: one body is one request, asked by a few partitions at most. */
+const MEMO_KEYS = 16
+
+/**
+ * {@link requestCacheKey}, looked up first in `memo`, the keys already worked out for this very body
+ * (which must never change: the gateway's memo holds frozen bodies only).
+ */
+export function memoisedRequestCacheKey(memo: Map<string, string>, route: string, body: Record<string, unknown>, model: string, partition?: string): string {
+  // Length-prefixed: a model name or a partition may hold any character, and two pairs must never share an id.
+  const id = partition === undefined ? `${route}\n${model.length}:${model}` : `${route}\n${model.length}:${model}\n${partition}`
+  let key = memo.get(id)
+  if (key === undefined) {
+    key = requestCacheKey(route, body, model, partition)
+    if (memo.size >= MEMO_KEYS) memo.clear()
+    memo.set(id, key)
+  }
+  return key
+}
+
 /**
  * SHA-256 over `head` and the canonical form of `value` (sorted keys, depth-bounded, binary and URLs
  * hashed by content): the cache key of a call that is not an HTTP body, such as an AI SDK model call.
