@@ -1,6 +1,7 @@
-// npm run bench:gateway — the fake upstream direct, through tollgate (cache off: the miss path; cache
-// hits on memory and on Redis) and through the Portkey gateway (pass-through), each its own process,
-// loaded with autocannon from this one. Writes its table to docs/benchmarks.md.
+// npm run bench:gateway — the fake upstream direct, two floors (a bare Node proxy, a bare Fastify
+// route), tollgate (cache off: the miss path; cache hits with the access log on, sampled and off, with
+// limits, on Redis) and the Portkey gateway (pass-through), each its own process, loaded with
+// autocannon from this one in interleaved rounds. Writes its table to docs/benchmarks.md.
 import { type ChildProcess, spawn } from 'node:child_process'
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -14,7 +15,9 @@ import { RedisServer } from '../test/harness/redis-server.js'
 import { machine, writeSection } from './lib/report.js'
 
 const CONNECTIONS = 32
-const DURATION_S = Number(process.env.BENCH_SECONDS ?? 8)
+/** Each target is loaded in ROUNDS slices of SLICE_S seconds, the targets taking turns: a machine whose speed drifts (shared cores) moves every row alike instead of one. */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
+const SLICE_S = Number(process.env.BENCH_SECONDS ?? 5)
 const PROBES = 2_000
 const BODY = JSON.stringify({ model: 'gpt-4o-mini', temperature: 0, messages: [{ role: 'system', content: 'You are terse.' }, { role: 'user', content: 'What is a cache?' }] })
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url))
@@ -28,7 +31,10 @@ interface Target {
 
 interface Row {
   name: string
+  /** The median slice's. */
   reqPerSec: number
+  lowest: number
+  highest: number
   p50Ms: number
   p99Ms: number
   probeP50Ms: number
@@ -88,35 +94,58 @@ async function portkey(): Promise<string> {
   throw new Error('Portkey did not start')
 }
 
-/** Sequential requests on one connection: latency without queueing, to the microsecond. */
-async function probe(target: Target): Promise<{ p50: number; p99: number }> {
-  const url = new URL(target.url)
-  const pool = new Pool(url.origin, { connections: 1 })
-  const times: number[] = []
+/** Sequential requests on one connection, the targets taking turns request by request: latency without queueing, to the microsecond. */
+async function probe(targets: Target[]): Promise<Array<{ p50: number; p99: number }>> {
+  const pools = targets.map((target) => new Pool(new URL(target.url).origin, { connections: 1 }))
+  const times: number[][] = targets.map(() => [])
   for (let i = 0; i < PROBES + 200; i++) {
-    const started = performance.now()
-    const response = await pool.request({ path: url.pathname, method: 'POST', headers: { 'content-type': 'application/json', ...target.headers }, body: BODY })
-    await response.body.text()
-    if (response.statusCode !== 200) throw new Error(`${target.name}: HTTP ${response.statusCode}`)
-    if (i >= 200) times.push(performance.now() - started)
+    for (const [t, target] of targets.entries()) {
+      const started = performance.now()
+      const response = await (pools[t] as Pool).request({ path: new URL(target.url).pathname, method: 'POST', headers: { 'content-type': 'application/json', ...target.headers }, body: BODY })
+      await response.body.text()
+      if (response.statusCode !== 200) throw new Error(`${target.name}: HTTP ${response.statusCode}`)
+      if (i >= 200) (times[t] as number[]).push(performance.now() - started)
+    }
   }
-  await pool.close()
-  times.sort((a, b) => a - b)
-  return { p50: times[Math.floor(times.length / 2)] as number, p99: times[Math.floor(times.length * 0.99)] as number }
+  await Promise.all(pools.map((pool) => pool.close()))
+  return times.map((each) => {
+    each.sort((a, b) => a - b)
+    return { p50: each[Math.floor(each.length / 2)] as number, p99: each[Math.floor(each.length * 0.99)] as number }
+  })
 }
 
-async function load(target: Target): Promise<Row> {
-  const latency = await probe(target)
+async function slice(target: Target): Promise<autocannon.Result> {
   const result = await autocannon({
     url: target.url,
     method: 'POST',
     connections: CONNECTIONS,
-    duration: DURATION_S,
+    duration: SLICE_S,
     headers: { 'content-type': 'application/json', ...target.headers },
     body: BODY,
   })
   if (result.non2xx > 0 || result.errors > 0) throw new Error(`${target.name}: ${result.non2xx} non-2xx, ${result.errors} errors`)
-  return { name: target.name, reqPerSec: result.requests.average, p50Ms: result.latency.p50, p99Ms: result.latency.p99, probeP50Ms: latency.p50, probeP99Ms: latency.p99 }
+  return result
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number
+
+/** Every target in ROUNDS interleaved slices; each row holds the median slice's figures (by req/s) and the range. */
+async function load(targets: Target[]): Promise<Row[]> {
+  const latency = await probe(targets)
+  const slices: autocannon.Result[][] = targets.map(() => [])
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [t, target] of targets.entries()) {
+      ;(slices[t] as autocannon.Result[]).push(await slice(target))
+      console.log(`round ${round + 1}: ${target.name}: ${Math.round((slices[t] as autocannon.Result[]).at(-1)!.requests.average)} req/s`)
+    }
+  }
+  return targets.map((target, t) => {
+    const results = slices[t] as autocannon.Result[]
+    const rates = results.map((result) => result.requests.average)
+    const middle = results.find((result) => result.requests.average === median(rates)) as autocannon.Result
+    const { p50, p99 } = latency[t] as { p50: number; p99: number }
+    return { name: target.name, reqPerSec: middle.requests.average, lowest: Math.min(...rates), highest: Math.max(...rates), p50Ms: middle.latency.p50, p99Ms: middle.latency.p99, probeP50Ms: p50, probeP99Ms: p99 }
+  })
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'tollgate-bench-'))
@@ -128,7 +157,13 @@ try {
   const sampled = '{ sampleHits: 100 }'
   // Three rules every hit meets: its request counted, its token estimate charged and refunded, the day's budget read.
   const limits = 'limits:\n  requests: { limit: 1000000000, window: 1h }\n  tokens: { limit: 1000000000000, window: 1h }\n  dailyBudgetUsd: 1000000\n'
-  const [miss, hitLogAll, hitLogSampled, hitLogOff, hitLimits, hitRedis, portkeyUrl] = await Promise.all([
+  const floor = (args: string[]) => firstMatch(start([fileURLToPath(new URL('./floor-servers.js', import.meta.url)), ...args]), /^(http:\/\/\S+)$/)
+  // The bare Fastify route answers what a hit answers: the fake upstream's reply to this body.
+  const replyFile = join(dir, 'reply.json')
+  writeFileSync(replyFile, await (await fetch(`${upstream}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: BODY })).text())
+  const [proxyUrl, fastifyUrl, miss, hitLogAll, hitLogSampled, hitLogOff, hitLimits, hitRedis, portkeyUrl] = await Promise.all([
+    floor(['proxy', `${upstream}/chat/completions`]),
+    floor(['fastify', replyFile]),
     tollgate(dir, 'miss', `${server('true')}${upstreams}cache:\n  enabled: false\n`),
     tollgate(dir, 'hit-log-all', `${server('true')}${upstreams}`),
     tollgate(dir, 'hit-log-sampled', `${server(sampled)}${upstreams}`),
@@ -140,6 +175,8 @@ try {
   const path = '/v1/chat/completions'
   const targets: Target[] = [
     { name: 'fake upstream, direct', url: `${upstream}/chat/completions`, headers: {} },
+    { name: 'floor: bare Node proxy (node:http + undici)', url: proxyUrl, headers: {} },
+    { name: 'floor: bare Fastify route, fixed reply', url: `${fastifyUrl}${path}`, headers: {} },
     { name: 'tollgate, miss path (cache off)', url: `${miss}${path}`, headers: {} },
     { name: 'tollgate, hits (memory), access log: every request', url: `${hitLogAll}${path}`, headers: {} },
     { name: 'tollgate, hits (memory), access log: 1 hit in 100', url: `${hitLogSampled}${path}`, headers: {} },
@@ -148,26 +185,24 @@ try {
     { name: 'tollgate, hits (Redis), 1 in 100', url: `${hitRedis}${path}`, headers: {} },
     { name: 'Portkey gateway 1.15.2, pass-through', url: `${portkeyUrl}${path}`, headers: { 'x-portkey-provider': 'openai', 'x-portkey-custom-host': upstream, authorization: 'Bearer sk-fake' } },
   ]
-  const rows: Row[] = []
-  for (const target of targets) {
-    rows.push(await load(target))
-    console.log(rows.at(-1))
-  }
+  const rows = await load(targets)
   const where = machine()
   const direct = rows[0] as Row
+  const thousands = (n: number) => Math.round(n).toLocaleString('en-US')
   const table = [
-    '| | req/s | p50 ms | p99 ms | one connection, p50 ms | one connection, p99 ms |',
-    '| --- | ---: | ---: | ---: | ---: | ---: |',
-    ...rows.map((r) => `| ${r.name} | ${Math.round(r.reqPerSec).toLocaleString('en-US')} | ${r.p50Ms} | ${r.p99Ms} | ${r.probeP50Ms.toFixed(3)} | ${r.probeP99Ms.toFixed(3)} |`),
+    `| | req/s (median of ${ROUNDS}) | lowest, highest | p50 ms | p99 ms | one connection, p50 ms | one connection, p99 ms |`,
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...rows.map((r) => `| ${r.name} | ${thousands(r.reqPerSec)} | ${thousands(r.lowest)}, ${thousands(r.highest)} | ${r.p50Ms} | ${r.p99Ms} | ${r.probeP50Ms.toFixed(3)} | ${r.probeP99Ms.toFixed(3)} |`),
   ].join('\n')
-  const [missRow, logAll, logSampled, logOff, withLimits, redisRow, portkeyRow] = rows.slice(1) as [Row, Row, Row, Row, Row, Row, Row]
+  const [proxyRow, fastifyRow, missRow, logAll, logSampled, logOff, withLimits, redisRow, portkeyRow] = rows.slice(1) as [Row, Row, Row, Row, Row, Row, Row, Row, Row]
   const ratio = (row: Row, to: Row = direct) => `${(row.reqPerSec / to.reqPerSec).toFixed(2)}×`
+  const over = (row: Row, to: Row = direct) => `${(row.probeP50Ms - to.probeP50Ms).toFixed(3)} ms`
   const summary = [
-    `- memory-store hits vs the upstream direct: ${ratio(logAll)} logging every request, ${ratio(logSampled)} logging 1 hit in 100, ${ratio(logOff)} with the access log off`,
+    `- memory-store hits vs the upstream direct: ${ratio(logAll)} logging every request, ${ratio(logSampled)} logging 1 hit in 100, ${ratio(logOff)} with the access log off (the bare Fastify route: ${ratio(fastifyRow)})`,
     `- Redis-store hits vs the upstream direct: ${ratio(redisRow)} (1 hit in 100 logged)`,
     `- 3 limit rules on memory-store hits: ${ratio(withLimits, logSampled)} of the same hits without limits`,
     `- p99 on hits at ${CONNECTIONS} connections: ${logAll.p99Ms} / ${logSampled.p99Ms} / ${logOff.p99Ms} ms (memory: every line / 1 in 100 / off), ${withLimits.p99Ms} ms (limits), ${redisRow.p99Ms} ms (Redis)`,
-    `- miss-path overhead at p50 (one connection): ${(missRow.probeP50Ms - direct.probeP50Ms).toFixed(3)} ms over direct`,
+    `- miss-path overhead at p50 (one connection): ${over(missRow)} over direct; the bare Node proxy's ${over(proxyRow)}, so ${over(missRow, proxyRow)} is tollgate's own`,
     `- hits vs Portkey pass-through: ${ratio(logSampled, portkeyRow)} (memory), ${ratio(redisRow, portkeyRow)} (Redis)`,
   ].join('\n')
   console.log(table)
@@ -177,7 +212,7 @@ try {
     [
       '### Gateway (`npm run bench:gateway`)',
       '',
-      `${where}. Every server is its own process on loopback: the fake OpenAI-compatible upstream (answers at once), six tollgate gateways (\`tollgate start\` with a config, metrics on, stdout (the access log) to a file: cache off; cache hits over the memory store with the access log writing every request, 1 hit in 100 (\`sampleHits: 100\`) or off; the same with 3 limit rules every hit meets (requests, tokens, daily budget); hits over a private Redis) and the Portkey gateway 1.15.2 (open-source build, \`x-portkey-custom-host\` to the same upstream; its cache is not part of that build, so it is compared on pass-through). One chat completion body for every request. autocannon from the benchmark process, ${CONNECTIONS} connections for ${DURATION_S} s (its latencies are whole milliseconds); then ${PROBES.toLocaleString('en-US')} sequential requests on one connection, timed to the microsecond, for latency without queueing.`,
+      `${where}. Every server is its own process on loopback: the fake OpenAI-compatible upstream (answers at once); two floors, a bare forwarding proxy (node:http in, undici out, the JSON parsed both ways) and a bare Fastify route answering the upstream's reply to a parsed body; six tollgate gateways (\`tollgate start\` with a config, metrics on, stdout (the access log) to a file: cache off; cache hits over the memory store with the access log writing every request, 1 hit in 100 (\`sampleHits: 100\`) or off; the same with 3 limit rules every hit meets (requests, tokens, daily budget); hits over a private Redis) and the Portkey gateway 1.15.2 (open-source build, \`x-portkey-custom-host\` to the same upstream; its cache is not part of that build, so it is compared on pass-through). One chat completion body for every request. First ${PROBES.toLocaleString('en-US')} sequential requests to each on one connection, the targets taking turns request by request, timed to the microsecond (latency without queueing); then autocannon from the benchmark process, ${CONNECTIONS} connections, in ${ROUNDS} rounds of ${SLICE_S} s slices with the targets taking turns, each row the median slice (its latencies are whole milliseconds) with the lowest and highest req/s: the machine's 2 cores are shared, and its speed drifts during a run.`,
       '',
       table,
       '',

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { hashKey } from '../../src/index.js'
 import { type FakeUpstream, startFakeUpstream } from '../fixtures/fake-upstream.js'
+import { AccessLog } from '../../src/gateway/access-log.js'
 import { CliGateway } from '../harness/cli-gateway.js'
 import { startGateway, until } from './helpers.js'
 
@@ -14,6 +15,17 @@ function captured(): { lines: Array<Record<string, unknown>>; write(line: string
 const KEY = 'sk-access-log-test'
 const keys = [{ name: 'team', tenant: 'acme', hash: hashKey(KEY) }]
 const ask = (content: string) => ({ model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content }] })
+
+describe('an access line', () => {
+  it('is one line of JSON whatever the names hold (quotes, newlines, lone surrogates), leaving out absent fields', () => {
+    const log = captured()
+    const line = { method: 'POST', route: '/v1/chat/completions', status: 200, cache: 'MISS' as const, tenant: 'acme', key: 'k"1', model: 'm\n"x\ud800', upstream: 'up\\', ms: 1.5, upstreamMs: undefined, bytesIn: 10, bytesOut: 20 }
+    new AccessLog({ sampleHits: 1 }, log).write(line)
+    const [written] = log.lines
+    assert.deepEqual(written, { level: 30, time: written?.time, method: 'POST', route: '/v1/chat/completions', status: 200, cache: 'MISS', tenant: 'acme', key: 'k"1', model: 'm\n"x\ud800', upstream: 'up\\', ms: 1.5, bytesIn: 10, bytesOut: 20, msg: 'request' })
+    assert.ok(!Number.isNaN(Date.parse(written?.time as string)))
+  })
+})
 
 describe('the access log: one line per request, after its reply', () => {
   let upstream: FakeUpstream
