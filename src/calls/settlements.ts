@@ -1,6 +1,15 @@
 import type { RateLimiter } from '../ratelimit/rate-limiter.js'
 import type { RateLimitDecision } from '../ratelimit/types.js'
 
+/** The largest correction a limiter takes in one adjustment. */
+const MAX_ADJUSTMENT = 1e12
+
+/** Whether adding `cost` keeps every rule of `sum` within one adjustment: past it, the sum goes in two. */
+function fits(sum: Record<string, number>, cost: Record<string, number>): boolean {
+  for (const name in cost) if (Math.abs((sum[name] ?? 0) + (cost[name] as number)) > MAX_ADJUSTMENT) return false
+  return true
+}
+
 /** One set of counters to correct: a limiter's rules for one tenant, key, model and end user. */
 interface Correction {
   limiter: RateLimiter
@@ -33,7 +42,7 @@ export class Settlements {
     let id = `${tenant.length}:${tenant}`
     for (const name in scopes) id += `|${name}=${(scopes[name] as string).length}:${scopes[name]}`
     const correction = this.#batch.get(id)
-    if (correction?.limiter === limiter) {
+    if (correction?.limiter === limiter && fits(correction.cost, cost)) {
       for (const name in cost) correction.cost[name] = (correction.cost[name] ?? 0) + (cost[name] as number)
     } else {
       if (correction) this.#apply(correction)

@@ -169,8 +169,9 @@ export const DEFAULTS = {
      */
     maxJsonValues: 500_000,
     /**
-     * Text of recent LLM request bodies kept parsed, so a body sent again byte for byte (most cache
-     * hits) is not parsed, checked and hashed again: a few thousand typical chat bodies.
+     * Memory for recent LLM request bodies kept parsed (their text and their parsed objects), so a
+     * body sent again byte for byte (most cache hits) is not parsed, checked and hashed again: a few
+     * thousand typical chat bodies.
      */
     bodyMemoBytes: 8 * 1024 * 1024,
     /** Tenant and model pairs the cost ledger keeps apart; later pairs are summed under `other`. */

@@ -117,8 +117,8 @@ export const configSchema = z
         maxJsonValues: z.number().int().min(100).default(DEFAULTS.gateway.maxJsonValues),
         /**
          * Memory for recent LLM request bodies kept parsed by their exact text (per tenant), so an
-         * identical body is not parsed, checked and hashed again; bodies over a 32nd of it are not
-         * kept. 0 turns it off.
+         * identical body is not parsed, checked and hashed again: their text and an estimate of their
+         * parsed objects; a body counted over a 32nd of it is not kept. 0 turns it off.
          */
         bodyMemoBytes: z.number().int().min(0).default(DEFAULTS.gateway.bodyMemoBytes),
         /** Most JSON values parsed from one upstream reply or one stream event; more: 502 `upstream_reply_too_large`. */
