@@ -2,10 +2,10 @@
 // the redis-benchmark EVALSHA ceiling, the memory stores, and failover times. Writes its tables to
 // docs/benchmarks.md. A benchmark, not a test: figures vary with the machine and its load.
 import { execFileSync } from 'node:child_process'
-import { createClient } from '@redis/client'
-import { Redis } from 'ioredis'
+import { Cluster, Redis } from 'ioredis'
 import { RateLimiterMemory, RateLimiterRedis } from 'rate-limiter-flexible'
-import { type Algorithm, createRateLimiter, createStore } from '../src/index.js'
+import { type Algorithm, createRateLimiter, createStore, type RateLimiter, type RateLimiterOptions, type RuleDecision, type Store } from '../src/index.js'
+import { RedisCluster } from '../test/harness/redis-cluster.js'
 import { RedisServer } from '../test/harness/redis-server.js'
 import { type Contender, compare, type LoadResult } from './lib/load.js'
 import { machine, table, writeSection } from './lib/report.js'
@@ -17,47 +17,119 @@ const ALGORITHMS: Algorithm[] = ['fixed-window', 'sliding-window', 'token-bucket
 const key = (i: number) => `user:${i % KEYS}`
 const HUGE = 1e9 // every call allowed: the benchmark measures the decision, not refusals
 
-async function redisThroughput(server: RedisServer): Promise<LoadResult[]> {
-  const store = createStore({ url: server.url, commandTimeout: '2s' })
-  const nodeRedis = createClient({ url: server.url })
-  const ioredis = new Redis({ port: server.port, host: '127.0.0.1', lazyConnect: true })
-  const contenders: Contender[] = ALGORITHMS.map((algorithm) => ({
-    name: `tollgate ${algorithm}`,
+/**
+ * The rule of each row, every call allowed. The token bucket refills: at one token per 1,000 s no
+ * token comes back during a run, so what it took can be read back exactly, as for the windows.
+ */
+function rule(algorithm: Algorithm): RateLimiterOptions {
+  return algorithm === 'token-bucket' ? { algorithm, limit: 1e6, window: 1e12, burst: HUGE } : { algorithm, limit: HUGE, window: '1h' }
+}
+const THREE_RULES: RateLimiterOptions = {
+  rules: [
+    { name: 'requests', algorithm: 'sliding-window', limit: HUGE, window: '1h' },
+    { name: 'tokens', algorithm: 'token-bucket', limit: 1e6, window: 1e12, burst: HUGE },
+    { name: 'daily', algorithm: 'fixed-window', limit: HUGE, window: '1d' },
+  ],
+}
+
+/** A contender whose calls are counted, and whose store must hold exactly that many when it ends. */
+interface Counted extends Contender {
+  issued: number
+  held(): Promise<number>
+}
+
+function tollgate(name: string, store: Store, options: RateLimiterOptions, namespace: string): Counted {
+  let limiter: RateLimiter
+  const row: Counted = {
+    name,
+    issued: 0,
     open: async () => {
-      const limiter = createRateLimiter({ store, algorithm, limit: HUGE, window: '1m', namespace: algorithm, logger: false })
-      return (i) => limiter.consume(key(i))
+      limiter = createRateLimiter({ store, namespace, logger: false, ...options })
+      return (i) => {
+        row.issued++
+        return limiter.consume(key(i))
+      }
     },
-  }))
-  contenders.push(
-    {
-      name: 'rate-limiter-flexible (node-redis)',
-      open: async () => {
-        await nodeRedis.connect()
-        const rlf = new RateLimiterRedis({ storeClient: nodeRedis, useRedisPackage: true, points: HUGE, duration: 60, keyPrefix: 'rlf-nr' })
-        return (i) => rlf.consume(key(i))
-      },
-      close: () => nodeRedis.close(),
+    held: async () => {
+      let taken = 0
+      for (let k = 0; k < KEYS; k++) {
+        const first = (await limiter.peek(key(k))).rules[0] as RuleDecision
+        taken += first.limit - first.remaining
+      }
+      await limiter.close()
+      return taken
     },
-    {
-      name: 'rate-limiter-flexible (ioredis)',
-      open: async () => {
-        await ioredis.connect()
-        const rlf = new RateLimiterRedis({ storeClient: ioredis, points: HUGE, duration: 60, keyPrefix: 'rlf-io' })
-        return (i) => rlf.consume(key(i))
-      },
-      close: async () => ioredis.disconnect(),
+  }
+  return row
+}
+
+function flexible(name: string, client: Redis | Cluster, prefix: string): Counted {
+  let rlf: RateLimiterRedis
+  const row: Counted = {
+    name,
+    issued: 0,
+    open: async () => {
+      rlf = new RateLimiterRedis({ storeClient: client, points: HUGE, duration: 3600, keyPrefix: prefix })
+      return (i) => {
+        row.issued++
+        return rlf.consume(key(i))
+      }
     },
-  )
-  const results = await compare(contenders, TOTAL, CONCURRENCY)
+    held: async () => {
+      let taken = 0
+      for (let k = 0; k < KEYS; k++) taken += (await rlf.get(key(k)))?.consumedPoints ?? 0
+      return taken
+    },
+  }
+  return row
+}
+
+/** Every row's store must hold exactly the calls it was sent: a fast limiter that loses counts is no limiter. */
+async function checkCounts(rows: Counted[]): Promise<string> {
+  const lines: string[] = []
+  for (const row of rows) {
+    const held = await row.held()
+    if (held !== row.issued) throw new Error(`${row.name}: ${row.issued} calls sent, the store holds ${held}`)
+    lines.push(`${row.name} ${held.toLocaleString('en-US')}`)
+  }
+  return `Counts read back from the store after the runs, each equal to the calls sent: ${lines.join('; ')}.`
+}
+
+async function redisThroughput(server: RedisServer): Promise<{ results: LoadResult[]; counts: string }> {
+  const store = createStore({ url: server.url, commandTimeout: '2s' })
+  const ioredis = new Redis({ port: server.port, host: '127.0.0.1' })
+  const rows = ALGORITHMS.map((algorithm) => tollgate(`tollgate ${algorithm}`, store, rule(algorithm), algorithm))
+  rows.push(tollgate('tollgate 3 rules (sliding + token bucket + daily)', store, THREE_RULES, 'three'))
+  rows.push(flexible('rate-limiter-flexible (ioredis)', ioredis, 'rlf-io'))
+  const results = await compare(rows, TOTAL, CONCURRENCY)
+  const counts = await checkCounts(rows)
   await store.close()
+  ioredis.disconnect()
   const sha = await server.cli('SCRIPT', 'LOAD', 'return 1')
   const ceilings = [1, 2, 3].map(() => {
     const csv = execFileSync('redis-benchmark', ['-h', '127.0.0.1', '-p', String(server.port), '-n', String(TOTAL), '-c', String(CONCURRENCY), '-r', String(KEYS), '--csv', 'EVALSHA', sha, '1', 'key:__rand_int__']).toString()
     const fields = (csv.trim().split('\n').pop() as string).split(',').map((f) => f.replace(/"/g, ''))
-    return { name: 'redis-benchmark EVALSHA (ceiling)', opsPerSec: Number(fields[1]), p50Ms: Number(fields[4]), p99Ms: Number(fields[6]) }
+    return { name: 'redis-benchmark EVALSHA, one call per decision (ceiling unbatched)', opsPerSec: Number(fields[1]), p50Ms: Number(fields[4]), p99Ms: Number(fields[6]) }
   })
   results.push(ceilings.sort((a, b) => a.opsPerSec - b.opsPerSec)[1] as LoadResult)
-  return results
+  return { results, counts }
+}
+
+async function clusterThroughput(): Promise<{ results: LoadResult[]; counts: string }> {
+  const cluster = await RedisCluster.start()
+  try {
+    const store = createStore({ url: cluster.url, commandTimeout: '2s' })
+    const client = new Cluster(cluster.nodes.map((node) => ({ host: '127.0.0.1', port: node.port })))
+    const rows = ALGORITHMS.map((algorithm) => tollgate(`tollgate ${algorithm}`, store, rule(algorithm), algorithm))
+    rows.push(flexible('rate-limiter-flexible (ioredis Cluster)', client, 'rlf-cluster'))
+    const results = await compare(rows, TOTAL, CONCURRENCY)
+    const counts = await checkCounts(rows)
+    await store.close()
+    client.disconnect()
+    return { results, counts }
+  } finally {
+    await cluster.stop()
+  }
 }
 
 async function memoryThroughput(): Promise<LoadResult[]> {
@@ -115,37 +187,53 @@ async function failover(server: RedisServer): Promise<string[]> {
   return rows
 }
 
+// BENCH_PARTS=redis,cluster (any of redis, cluster, memory, failover) runs only those, printing, not writing.
+const parts = new Set((process.env.BENCH_PARTS ?? 'redis,cluster,memory,failover').split(','))
+const every = parts.size === 4
 const server = await RedisServer.start()
 try {
   const where = machine()
   console.log(`rate limiter benchmark: ${where}; ${TOTAL} calls, concurrency ${CONCURRENCY}, ${KEYS} keys`)
-  const redis = await redisThroughput(server)
-  console.log(table(redis, 'rate-limiter-flexible (node-redis)'))
-  const memory = await memoryThroughput()
-  console.log(table(memory, 'RateLimiterMemory'))
-  const faults = await failover(server)
+  const FLEXIBLE = 'rate-limiter-flexible (ioredis)'
+  const redis = parts.has('redis') ? await redisThroughput(server) : undefined
+  if (redis) console.log(`${table(redis.results, FLEXIBLE)}\n${redis.counts}`)
+  const cluster = parts.has('cluster') ? await clusterThroughput() : undefined
+  if (cluster) console.log(`${table(cluster.results, 'rate-limiter-flexible (ioredis Cluster)')}\n${cluster.counts}`)
+  const memory = parts.has('memory') ? await memoryThroughput() : undefined
+  if (memory) console.log(table(memory, 'RateLimiterMemory'))
+  const faults = parts.has('failover') ? await failover(server) : []
   const faultTable = ['| fault | to first fallback decision (ms) | recovery to first store decision (ms) |', '| --- | ---: | ---: |', ...faults].join('\n')
-  console.log(faultTable)
-  writeSection(
-    'bench:ratelimit',
-    [
-      `### Rate limiter (\`npm run bench:ratelimit\`)`,
-      '',
-      `${where}. ${TOTAL.toLocaleString('en-US')} \`consume\` calls per run, ${CONCURRENCY} in flight, over ${KEYS} keys, all allowed; one private redis-server on loopback shared by every row; three interleaved rounds, median round shown.`,
-      '',
-      '**Redis**',
-      '',
-      table(redis, 'rate-limiter-flexible (node-redis)'),
-      '',
-      '**Memory store**',
-      '',
-      table(memory, 'RateLimiterMemory'),
-      '',
-      '**Failover** (default store options: 100 ms command timeout, reconnect backoff capped at 2 s; circuit probe every 1 s)',
-      '',
-      faultTable,
-    ].join('\n'),
-  )
+  if (faults.length > 0) console.log(faultTable)
+  if (every && redis && cluster && memory) {
+    writeSection(
+      'bench:ratelimit',
+      [
+        `### Rate limiter (\`npm run bench:ratelimit\`)`,
+        '',
+        `${where}. ${TOTAL.toLocaleString('en-US')} \`consume\` calls per run, ${CONCURRENCY} in flight, over ${KEYS} keys, all allowed; three interleaved rounds, median round shown. tollgate batches the decisions of one tick into one script call (default \`batchSize\` 128).`,
+        '',
+        '**Redis standalone** (one private redis-server on loopback shared by every row)',
+        '',
+        table(redis.results, FLEXIBLE),
+        '',
+        redis.counts,
+        '',
+        '**Redis Cluster** (3 private masters on loopback, no replicas)',
+        '',
+        table(cluster.results, 'rate-limiter-flexible (ioredis Cluster)'),
+        '',
+        cluster.counts,
+        '',
+        '**Memory store**',
+        '',
+        table(memory, 'RateLimiterMemory'),
+        '',
+        '**Failover** (default store options: 100 ms command timeout, reconnect backoff capped at 2 s; circuit probe every 1 s)',
+        '',
+        faultTable,
+      ].join('\n'),
+    )
+  }
 } finally {
   await server.stop()
 }

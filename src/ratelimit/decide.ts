@@ -28,24 +28,54 @@ export function decideRules(ctx: MemoryScriptContext, keys: string[], rules: rea
   return reply
 }
 
-/** Script arguments: time override (µs, '' for the server clock), mode, then five per rule. */
-export const RATE_LIMIT = defineScript('rate-limit', new URL('./rate-limit.lua', import.meta.url), (ctx, keys, args) => {
-  const rules = keys.map((_, i): RuleArgs => {
-    const b = 2 + i * 5
-    return {
-      algo: args[b] as AlgorithmCode,
-      limit: Number(args[b + 1]),
-      windowMs: Number(args[b + 2]),
-      param: Number(args[b + 3]),
-      cost: Number(args[b + 4]),
-    }
-  })
-  return decideRules(ctx, keys, rules, args[0] ? Number(args[0]) : ctx.now() * 1000, args[1] as DecideMode)
-})
+/** A rule as the script takes it once per call: everything but the cost, which each decision brings. */
+export type RuleSpec = Omit<RuleArgs, 'cost'>
 
-/** Arguments for RATE_LIMIT: `nowUs` only in tests and replays; production takes the store's time. */
+/**
+ * The TypeScript twin of rate-limit.lua: a batch of decisions of one limiter at one time, in order,
+ * each seeing what the earlier ones wrote. Arguments and reply as documented in the script.
+ */
+export const RATE_LIMIT = defineScript('rate-limit', new URL('./rate-limit.lua', import.meta.url), (ctx, keys, args) => {
+  const count = Number(args[1])
+  const specs: RuleSpec[] = []
+  for (let i = 0; i < count; i++) {
+    const b = 2 + i * 4
+    specs.push({ algo: args[b] as AlgorithmCode, limit: Number(args[b + 1]), windowMs: Number(args[b + 2]), param: Number(args[b + 3]) })
+  }
+  const nowUs = args[0] ? Number(args[0]) : ctx.now() * 1000
+  const reply: number[] = []
+  let k = 0
+  for (let a = 2 + 4 * count; a < args.length; a += 1 + count) {
+    const rules = specs.map((spec, i): RuleArgs => ({ ...spec, cost: Number(args[a + 1 + i]) }))
+    for (const value of decideRules(ctx, keys.slice(k, k + count), rules, nowUs, args[a] as DecideMode)) reply.push(value)
+    k += count
+  }
+  return reply
+}, { crossSlot: true })
+
+/**
+ * The arguments every decision of one call shares: the time override (`nowUs` only in tests and
+ * replays; production takes the store's time), then the rules. Decisions follow, from {@link pushDecision}.
+ */
+export function ruleArgs(rules: readonly RuleSpec[], nowUs?: number): Array<string | number> {
+  const args: Array<string | number> = [nowUs === undefined ? '' : nowUs, rules.length]
+  for (const rule of rules) args.push(rule.algo, rule.limit, rule.windowMs, rule.param)
+  return args
+}
+
+/** Appends one decision (its mode and one cost per rule) to a call's arguments. */
+export function pushDecision(args: Array<string | number>, mode: DecideMode, costs: readonly number[]): void {
+  args.push(mode)
+  for (const cost of costs) args.push(cost)
+}
+
+/** Arguments for a call of one decision. */
 export function scriptArgs(rules: readonly RuleArgs[], mode: DecideMode, nowUs?: number): Array<string | number> {
-  const args: Array<string | number> = [nowUs === undefined ? '' : nowUs, mode]
-  for (const rule of rules) args.push(rule.algo, rule.limit, rule.windowMs, rule.param, rule.cost)
+  const args = ruleArgs(rules, nowUs)
+  pushDecision(
+    args,
+    mode,
+    rules.map((rule) => rule.cost),
+  )
   return args
 }

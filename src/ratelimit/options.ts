@@ -52,6 +52,11 @@ export interface RateLimiterOptions extends Partial<RuleOptions> {
   circuitBreaker?: { failureThreshold?: number; probeInterval?: Duration }
   /** Memory budget of the fallback limiter. Default 16 MiB. */
   fallbackMaxBytes?: number
+  /**
+   * Most decisions sent to a remote store (Redis) in one script call: calls made in the same tick
+   * go out together, decided in order as if one by one. 1 sends each decision alone. Default 128.
+   */
+  batchSize?: number
   /** Clock for the memory store, the fallback and the block cache. Default the system clock. */
   clock?: Clock
   /** Receives one line per fallback switch; false for none. Default `console`. */
@@ -104,6 +109,7 @@ const schema = z
       .strict()
       .default({ failureThreshold: DEFAULTS.rateLimit.failureThreshold, probeInterval: DEFAULTS.rateLimit.probeIntervalMs }),
     fallbackMaxBytes: byteSize(1024).default(DEFAULTS.rateLimit.fallbackMaxBytes),
+    batchSize: count(10_000).default(DEFAULTS.rateLimit.batchSize),
     clock: z.custom<Clock>((v) => typeof (v as Clock)?.now === 'function', { message: 'an object with now()' }).optional(),
     logger: z
       .union([z.literal(false), z.custom<RateLimiterLogger>((v) => typeof (v as RateLimiterLogger)?.warn === 'function')])

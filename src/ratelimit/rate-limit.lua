@@ -1,13 +1,21 @@
--- One rate-limit decision over one or more rules, all or nothing: a request refused by one rule
+-- Rate-limit decisions over one or more rules each, all or nothing: a request refused by one rule
 -- consumes nothing from the others. Mirrors src/ratelimit/algorithms.ts line for line (the
 -- differential test holds them to identical decisions); read that file for the reasoning.
 --
--- KEYS[i]   state of rule i (all keys of a decision share a Cluster hash tag)
+-- One call carries a batch of decisions of one limiter (the same rules), decided in order at one
+-- server time: a later decision sees what an earlier one on the same key wrote, exactly as if they
+-- had come one call each, but TIME and the call itself are paid once per batch, not per decision.
+--
+-- KEYS      R keys per decision (its rules' states), decision after decision; on Cluster every key
+--           of a call shares one hash slot (the caller batches per slot)
 -- ARGV[1]   time override in microseconds, '' = the server's TIME (only tests and replays set it)
--- ARGV[2]   'c' consume, 'p' peek (evaluate, write nothing), 'f' force (write whatever the outcome;
---           costs may be negative: a refund, e.g. reconciling an estimate with real usage)
--- ARGV[3 + 5(i-1) ..] per rule: algorithm (f|s|t), limit, window ms, param (buckets|burst), cost
--- Reply: { all allowed (1|0), then per rule: allowed, remaining, reset ms, retry ms (-1 = never) }
+-- ARGV[2]   R, the number of rules
+-- ARGV[3 + 4(i-1) ..] per rule: algorithm (f|s|t), limit, window ms, param (buckets|burst)
+-- then per decision: mode, then R costs. Mode: 'c' consume, 'p' peek (evaluate, write nothing),
+--           'f' force (write whatever the outcome; costs may be negative: a refund, e.g. reconciling
+--           an estimate with real usage)
+-- Reply: per decision { all allowed (1|0), then per rule: allowed, remaining, reset ms, retry ms
+--           (-1 = never) }, decision after decision, flat
 --
 -- State is one string per rule: packed doubles (struct) or, for the token bucket, one number. Never
 -- formatted text (string.format and pattern matching cost more in Redis' Lua than the commands
@@ -22,16 +30,24 @@ else
   now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
 end
 local now_ms = math.floor(now_us / 1000)
-local peek = ARGV[2] == 'p'
-local force = ARGV[2] == 'f'
 
-local function fixed_window(key, limit, w, cost)
+-- Each algorithm decides from its rule's raw state (the GET reply, false when missing) and returns:
+-- allowed, retry, remaining and reset before and after committing, the new state, its expiry
+-- (absolute ms), and whether that expiry is the one the stored state already has. A SET with
+-- KEEPTTL costs about half of one with PXAT in Redis 7, and inside one window (fixed) or one bucket
+-- (sliding) the expiry does not move: it is a function of the window or bucket index kept in the
+-- state, and the write that first stored that index set it.
+
+local function fixed_window(raw, limit, w, _, cost)
   local idx = math.floor(now_ms / w)
   local count = 0
-  local raw = redis.call('GET', key)
+  local same = false
   if raw and #raw == 16 then
     local w_idx, c = struct.unpack('dd', raw)
-    if w_idx == idx then count = c end
+    if w_idx == idx then
+      count = c
+      same = true
+    end
   end
   local end_ms = (idx + 1) * w - now_ms
   local after = math.max(0, count + cost)
@@ -41,7 +57,7 @@ local function fixed_window(key, limit, w, cost)
   local reset_before, reset_after = 0, 0
   if count > 0 then reset_before = end_ms end
   if after > 0 then reset_after = end_ms end
-  return allowed, retry, math.max(0, limit - count), reset_before, math.max(0, limit - after), reset_after, struct.pack('dd', idx, after), (idx + 1) * w
+  return allowed, retry, math.max(0, limit - count), reset_before, math.max(0, limit - after), reset_after, struct.pack('dd', idx, after), (idx + 1) * w, same
 end
 
 local function sliding_reset(counts, k, w, n)
@@ -51,14 +67,20 @@ local function sliding_reset(counts, k, w, n)
   return 0
 end
 
+-- Reused by every sliding-window decision of the call: tables are the costly allocation in Lua.
+local formats, counts, after = {}, {}, {}
+
 -- State: n + 2 doubles packed with struct: the newest bucket's index k, then the counts of buckets
 -- k, k-1, ..., k-n. One binary string reads and writes far cheaper than a hash of n + 2 fields.
-local function sliding_window(key, limit, w, n, cost)
+local function sliding_window(raw, limit, w, n, cost)
   local k = math.floor((now_ms * n) / w)
-  local format = string.rep('d', n + 2)
-  local counts = {}
+  local format = formats[n]
+  if not format then
+    format = string.rep('d', n + 2)
+    formats[n] = format
+  end
   for i = 0, n do counts[i + 1] = 0 end
-  local raw = redis.call('GET', key)
+  local same = false
   if raw and #raw == 8 * (n + 2) then
     local state = { struct.unpack(format, raw) }
     local shift = k - state[1]
@@ -66,6 +88,7 @@ local function sliding_window(key, limit, w, n, cost)
       shift = 0
       k = state[1]
     end
+    same = shift == 0
     local i = 0
     while i + shift <= n do
       counts[i + shift + 1] = state[2 + i]
@@ -90,7 +113,6 @@ local function sliding_window(key, limit, w, n, cost)
     end
   end
   local reset_before = sliding_reset(counts, k, w, n)
-  local after = {}
   for i = 1, n + 1 do after[i] = counts[i] end
   local sum_after = sum + cost
   if cost >= 0 then
@@ -107,15 +129,16 @@ local function sliding_window(key, limit, w, n, cost)
     sum_after = sum + cost + refund
   end
   local reset_after = sliding_reset(after, k, w, n)
-  local new_state = struct.pack(format, k, unpack(after))
+  local new_state = struct.pack(format, k, unpack(after, 1, n + 1))
   return allowed, retry, math.max(0, limit - sum), reset_before, math.max(0, limit - sum_after), reset_after, new_state,
-    math.ceil(((k + 1) * w) / n + w)
+    math.ceil(((k + 1) * w) / n + w), same
 end
 
-local function token_bucket(key, limit, w, burst, cost)
+-- The expiry follows the arrival time, which every decision moves: always written.
+local function token_bucket(raw, limit, w, burst, cost)
   local t = math.ceil((w * 1000) / limit)
   local tolerance = burst * t
-  local stored = tonumber(redis.call('GET', key)) or now_us
+  local stored = tonumber(raw) or now_us
   local tat = now_us
   if stored > now_us then tat = stored end
   local new_tat = tat + cost * t
@@ -127,43 +150,102 @@ local function token_bucket(key, limit, w, burst, cost)
   return allowed, retry,
     math.max(0, math.floor((tolerance - (tat - now_us)) / t)), math.ceil((tat - now_us) / 1000),
     math.max(0, math.floor((tolerance - (new_tat - now_us)) / t)), math.ceil((new_tat - now_us) / 1000),
-    new_tat, math.max(now_ms + 1, math.ceil(new_tat / 1000))
+    new_tat, math.max(now_ms + 1, math.ceil(new_tat / 1000)), false
 end
 
-local rules = {}
-local all = true
-for i = 1, #KEYS do
-  local b = 3 + (i - 1) * 5
-  local algo, limit, w, param, cost = ARGV[b], tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4])
-  local r = { algo = algo }
-  if algo == 'f' then
-    r.allowed, r.retry, r.rb, r.zb, r.ra, r.za, r.state, r.expire_at = fixed_window(KEYS[i], limit, w, cost)
-  elseif algo == 's' then
-    r.allowed, r.retry, r.rb, r.zb, r.ra, r.za, r.state, r.expire_at = sliding_window(KEYS[i], limit, w, param, cost)
-  else
-    r.allowed, r.retry, r.rb, r.zb, r.ra, r.za, r.state, r.expire_at = token_bucket(KEYS[i], limit, w, param, cost)
-  end
-  r.cost = cost
-  if not r.allowed then all = false end
-  rules[i] = r
+local ALGORITHMS = { f = fixed_window, s = sliding_window, t = token_bucket }
+local R = tonumber(ARGV[2])
+local algos, limits, windows, params = {}, {}, {}, {}
+for i = 1, R do
+  local b = 3 + (i - 1) * 4
+  algos[i], limits[i], windows[i], params[i] = ALGORITHMS[ARGV[b]], tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])
 end
 
-local commit = force or (all and not peek)
-local reply = { all and 1 or 0 }
-for i, r in ipairs(rules) do
-  if commit and r.cost ~= 0 then
-    -- Expiry in the decision's own time (the server's TIME, or the replayed time in tests).
-    redis.call('SET', KEYS[i], r.state, 'PXAT', r.expire_at)
+-- Every state is read before anything is written: on a Cluster node a key that is not (or no
+-- longer) local fails the call here, having changed nothing, so the caller can send the same
+-- decisions again slot by slot. The decisions then read from this table, which each write updates,
+-- so a key decided twice in one call sees the first decision's write.
+local states = {}
+if R == 1 then
+  for i = 1, #KEYS do
+    local key = KEYS[i]
+    if states[key] == nil then states[key] = redis.call('GET', key) end
   end
-  local n = #reply
-  reply[n + 1] = r.allowed and 1 or 0
-  if commit then
-    reply[n + 2] = r.ra
-    reply[n + 3] = r.za
-  else
-    reply[n + 2] = r.rb
-    reply[n + 3] = r.zb
+else
+  local rule_keys = {}
+  for b = 0, #KEYS - R, R do
+    for i = 1, R do rule_keys[i] = KEYS[b + i] end
+    local raws = redis.call('MGET', unpack(rule_keys, 1, R))
+    for i = 1, R do
+      if states[rule_keys[i]] == nil then states[rule_keys[i]] = raws[i] end
+    end
   end
-  reply[n + 4] = r.retry
+end
+
+local function write(key, state, expire_at, same)
+  states[key] = state
+  -- Expiry in the decision's own time (the server's TIME, or the replayed time in tests).
+  if same then redis.call('SET', key, state, 'KEEPTTL') else redis.call('SET', key, state, 'PXAT', expire_at) end
+end
+
+local reply = {}
+local n = 0
+local a = 3 + 4 * R
+local k = 0
+if R == 1 then
+  -- One rule, the common case: no per-decision tables.
+  local decide, limit, w, param = algos[1], limits[1], windows[1], params[1]
+  while a <= #ARGV do
+    local mode, cost = ARGV[a], tonumber(ARGV[a + 1])
+    k = k + 1
+    local allowed, retry, rb, zb, ra, za, state, expire_at, same = decide(states[KEYS[k]], limit, w, param, cost)
+    local commit = mode == 'f' or (allowed and mode == 'c')
+    if commit and cost ~= 0 then write(KEYS[k], state, expire_at, same) end
+    local bit = allowed and 1 or 0
+    reply[n + 1] = bit
+    reply[n + 2] = bit
+    if commit then
+      reply[n + 3] = ra
+      reply[n + 4] = za
+    else
+      reply[n + 3] = rb
+      reply[n + 4] = zb
+    end
+    reply[n + 5] = retry
+    n = n + 5
+    a = a + 2
+  end
+  return reply
+end
+
+-- Several rules: per-rule outcomes in columns reused by every decision of the call.
+local costs, allowed, retry, rb, zb, ra, za, new_states, expires, same = {}, {}, {}, {}, {}, {}, {}, {}, {}, {}
+while a <= #ARGV do
+  local mode = ARGV[a]
+  local all = true
+  for i = 1, R do
+    local cost = tonumber(ARGV[a + i])
+    costs[i] = cost
+    allowed[i], retry[i], rb[i], zb[i], ra[i], za[i], new_states[i], expires[i], same[i] = algos[i](states[KEYS[k + i]], limits[i], windows[i], params[i], cost)
+    if not allowed[i] then all = false end
+  end
+  local commit = mode == 'f' or (all and mode == 'c')
+  reply[n + 1] = all and 1 or 0
+  n = n + 1
+  for i = 1, R do
+    if commit and costs[i] ~= 0 then write(KEYS[k + i], new_states[i], expires[i], same[i]) end
+    reply[n + 1] = allowed[i] and 1 or 0
+    if commit then
+      reply[n + 2] = ra[i]
+      reply[n + 3] = za[i]
+    else
+      reply[n + 2] = rb[i]
+      reply[n + 3] = zb[i]
+    end
+    reply[n + 4] = retry[i]
+    n = n + 4
+  end
+  k = k + R
+  a = a + 1 + R
 end
 return reply

@@ -7,7 +7,8 @@ import { MemoryStore } from '../stores/memory-store.js'
 import type { Store } from '../stores/types.js'
 import type { RuleArgs } from './algorithms.js'
 import { BlockCache } from './block-cache.js'
-import { type DecideMode, decideRules, RATE_LIMIT, scriptArgs } from './decide.js'
+import { type DecideMode, decideRules } from './decide.js'
+import { DecisionBatcher } from './decision-batcher.js'
 import { policyDecision, toDecision } from './decision.js'
 import { memcachedFixedWindow } from './memcached-window.js'
 import { type NormalizedRule, type ParsedOptions, parseRateLimiterOptions, type RateLimiterOptions } from './options.js'
@@ -58,6 +59,8 @@ export class RateLimiter {
   readonly #clock: Clock
   readonly #breaker: CircuitBreaker
   readonly #blockCache: BlockCache | undefined
+  /** Remote script stores only: the memory store decides synchronously, with nothing to batch. */
+  readonly #batcher: DecisionBatcher | undefined
   readonly #fallbackRules: NormalizedRule[]
   #fallbackStore: MemoryStore | undefined
   readonly #keyHead: string
@@ -82,6 +85,10 @@ export class RateLimiter {
     // Only a remote store has round trips for the cache to save.
     const remote = this.#store.capabilities.shared
     this.#blockCache = this.#options.blockCache && remote ? new BlockCache(this.#options.blockCache.maxKeys, this.#clock) : undefined
+    this.#batcher =
+      this.#store.capabilities.scripts && !(this.#store instanceof MemoryStore)
+        ? new DecisionBatcher(this.#store, this.rules.map((rule) => ({ algo: rule.code, limit: rule.limit, windowMs: rule.windowMs, param: rule.param })), this.#options.batchSize)
+        : undefined
     const share = (n: number) => Math.max(1, Math.floor(n / this.#options.instances))
     this.#fallbackRules = this.rules.map((rule) => ({ ...rule, limit: share(rule.limit), param: rule.code === 't' ? share(rule.param) : rule.param }))
     this.#keyHead = `rl:${this.#options.namespace ? `${this.#options.namespace}:` : ''}`
@@ -207,12 +214,10 @@ export class RateLimiter {
     if (!store.capabilities.scripts) {
       return memcachedFixedWindow(store, keys[0] as string, rules[0] as NormalizedRule, costs[0] as number, mode as 'c' | 'p', this.#clock)
     }
+    if (this.#batcher && store === this.#store) return this.#batcher.decide(keys, costs, mode)
     const args: RuleArgs[] = rules.map((rule, i) => ({ algo: rule.code, limit: rule.limit, windowMs: rule.windowMs, param: rule.param, cost: costs[i] as number }))
-    if (store instanceof MemoryStore) {
-      // Same decision function as the memory store's script twin, minus the round trip through strings.
-      return Promise.resolve(store.runLocal(keys, (ctx, full) => decideRules(ctx, full, args, ctx.now() * 1000, mode)))
-    }
-    return store.runScript(RATE_LIMIT, keys, scriptArgs(args, mode))
+    // Same decision function as the memory store's script twin, minus the round trip through strings.
+    return Promise.resolve((store as MemoryStore).runLocal(keys, (ctx, full) => decideRules(ctx, full, args, ctx.now() * 1000, mode)))
   }
 
   /** Logs and counts each switch between the store and the policy once, not once per request. */

@@ -36,11 +36,12 @@ export function hashTag(key: string): string | undefined {
 
 /**
  * Makes an arbitrary identifier safe to embed in a key that carries its own hash tag: braces inside a
- * user id would otherwise move the key to another slot, and a huge id would make a huge key.
+ * user id would otherwise move the key to another slot, a huge id would make a huge key, and an empty
+ * one would make an empty tag (`{}`), which Redis ignores, hashing each whole key to its own slot.
  */
 export function safeIdentifier(id: string, maxBytes = 128): string {
   const braces = id.includes('{') || id.includes('}')
-  if (!braces && (id.length <= maxBytes / 3 || Buffer.byteLength(id) <= maxBytes)) return id
+  if (!braces && id !== '' && (id.length <= maxBytes / 3 || Buffer.byteLength(id) <= maxBytes)) return id
   return `#${createHash('sha256').update(id).digest('base64url')}`
 }
 

@@ -37,6 +37,12 @@ export interface StoreScript<R = unknown> {
   readonly sha: string
   /** The TypeScript twin: runs synchronously, which is what makes it atomic on the memory store. */
   readonly memory: (ctx: MemoryScriptContext, keys: string[], args: string[]) => R
+  /**
+   * The same script for one Cluster node and keys of any of its slots (Redis 7 `allow-cross-slot-keys`),
+   * taking its keys as arguments; see {@link crossSlotVariant}. Only scripts that have one can be
+   * run with `runScriptOnNode`.
+   */
+  readonly crossSlot?: { readonly lua: string; readonly sha: string }
 }
 
 /** What a memory-store script sees: the store's entries under already-prefixed keys, and the clock. */
@@ -101,6 +107,16 @@ export interface Store {
   pttl(key: string): Promise<number>
   /** Runs a script atomically. Needs `capabilities.scripts`. Keys are given unprefixed. */
   runScript<R>(script: StoreScript<R>, keys: string[], args: Array<string | number>): Promise<R>
+  /**
+   * Cluster only: the master that serves `key`'s slot now (`host:port`), or undefined before the
+   * slots are known. Keys of one node can go to {@link runScriptOnNode} together.
+   */
+  nodeOf?(key: string): string | undefined
+  /**
+   * Cluster only: runs `script.crossSlot` on `node` over keys of any of the slots it serves. A key
+   * not (or no longer) served there fails it with `E_STORE_COMMAND` where the script touches it.
+   */
+  runScriptOnNode?<R>(script: StoreScript<R>, node: string, keys: string[], args: Array<string | number>): Promise<R>
   /** Needs `capabilities.pubsub`. */
   publish(channel: string, message: string): Promise<void>
   /** Needs `capabilities.pubsub`. Resolves once subscribed, with a function that unsubscribes. */

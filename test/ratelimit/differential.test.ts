@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test'
 import { createHash } from 'node:crypto'
 import { createStore, ManualClock, type Store, type StoreScript } from '../../src/index.js'
 import type { AlgorithmCode, RuleArgs } from '../../src/ratelimit/algorithms.js'
-import { RATE_LIMIT, scriptArgs } from '../../src/ratelimit/decide.js'
+import { pushDecision, RATE_LIMIT, ruleArgs } from '../../src/ratelimit/decide.js'
 import { RedisServer } from '../harness/redis-server.js'
 
 /** A small seeded PRNG (mulberry32): a failure names its seed and replays exactly. */
@@ -53,42 +53,64 @@ describe('differential: TypeScript reference vs Lua script', { concurrency: true
     await server.stop()
   })
 
-  async function compare(seed: number, makeRules: (rand: () => number) => Array<Omit<RuleArgs, 'cost'>>): Promise<void> {
+  /**
+   * `batch`: every key shares one rule set and each step sends 1 to 8 decisions (keys may repeat,
+   * modes mixed) in one call at one time, as the limiter's batcher does; each must see what the
+   * ones before it in the call wrote.
+   */
+  async function compare(seed: number, makeRules: (rand: () => number) => Array<Omit<RuleArgs, 'cost'>>, batch = false): Promise<void> {
     const rand = random(seed)
     const clock = new ManualClock()
     const memory = createStore({ clock })
     let decisions = 0
     let refusals = 0
-    const ruleSets = KEYS.map(() => makeRules(rand))
+    const shared = makeRules(rand)
+    const ruleSets = KEYS.map(() => (batch ? shared : makeRules(rand)))
     // Microseconds, with sub-millisecond offsets so GCRA's fractional intervals are exercised too.
     let nowUs = 4_000_000_000_000_000 + Math.floor(rand() * 1e9)
     for (let step = 0; step < STEPS; step++) {
-      const k = Math.floor(rand() * KEYS.length)
-      const rules = ruleSets[k] as Array<Omit<RuleArgs, 'cost'>>
       const jump = rand()
       // Mostly small steps (bursts inside a window), sometimes whole windows (boundaries), sometimes zero.
       nowUs += jump < 0.1 ? 0 : jump < 0.9 ? Math.floor(rand() * 50_000) : Math.floor(rand() * 3_000_000)
       clock.set(Math.floor(nowUs / 1000))
-      const draw = rand()
-      // Peek, force (adjust: refunds and charges past the limit, as usage reconciliation makes) or consume.
-      const mode = draw < 0.1 ? 'p' : draw < 0.2 ? 'f' : 'c'
-      const withCost = rules.map((rule) => ({
-        ...rule,
-        cost: mode === 'f' ? Math.floor(rand() * 9) - 4 : rand() < 0.05 ? rule.limit + 1 : Math.floor(rand() * 4),
-      }))
-      const keys = withCost.map((_, i) => `${KEYS[k]}:${seed}:${i}`)
-      const args = scriptArgs(withCost, mode, nowUs)
+      const size = batch ? 1 + Math.floor(rand() * 8) : 1
+      let args: Array<string | number> = []
+      const keys: string[] = []
+      const drawn: string[] = []
+      for (let d = 0; d < size; d++) {
+        const k = Math.floor(rand() * KEYS.length)
+        const rules = ruleSets[k] as Array<Omit<RuleArgs, 'cost'>>
+        const draw = rand()
+        // Peek, force (adjust: refunds and charges past the limit, as usage reconciliation makes) or consume.
+        const mode = draw < 0.1 ? 'p' : draw < 0.2 ? 'f' : 'c'
+        const withCost = rules.map((rule) => ({
+          ...rule,
+          cost: mode === 'f' ? Math.floor(rand() * 9) - 4 : rand() < 0.05 ? rule.limit + 1 : Math.floor(rand() * 4),
+        }))
+        if (d === 0) args = ruleArgs(withCost, nowUs)
+        pushDecision(
+          args,
+          mode,
+          withCost.map((rule) => rule.cost),
+        )
+        keys.push(...withCost.map((_, i) => `${KEYS[k]}:${seed}:${i}`))
+        drawn.push(`key ${k} costs ${withCost.map((rule) => rule.cost).join(',')} mode ${mode}`)
+      }
       const [fromLua, fromTs] = await Promise.all([redis.runScript(RATE_LIMIT, keys, args), memory.runScript(RATE_LIMIT, keys, args)])
-      const where = `seed ${seed}, step ${step}, key ${k}, now ${nowUs}, rules ${JSON.stringify(withCost)}, mode ${mode}`
+      const where = `seed ${seed}, step ${step}, now ${nowUs}, rules ${JSON.stringify(ruleSets)}, decisions ${drawn.join('; ')}`
       assert.deepEqual(fromLua, fromTs, where)
-      decisions++
-      if (fromTs[0] === 0) refusals++
+      const width = 1 + 4 * (ruleSets[0] as unknown[]).length
+      for (let d = 0; d < size; d++) {
+        decisions++
+        if (batch ? fromTs[d * width] === 0 : fromTs[0] === 0) refusals++
+      }
+      const touched = [...new Set(keys)]
       const expiries = await Promise.all(
-        keys.flatMap((key) => [redis.runScript(EXPIRE_TIME, [key], []), memory.runScript(EXPIRE_TIME, [key], [])]),
+        touched.flatMap((key) => [redis.runScript(EXPIRE_TIME, [key], []), memory.runScript(EXPIRE_TIME, [key], [])]),
       )
-      for (let i = 0; i < keys.length; i++) {
+      for (let i = 0; i < touched.length; i++) {
         // The memory store drops a state at its expiry; Redis, on a real clock, keeps it a while longer.
-        if (expiries[2 * i + 1] !== -2) assert.equal(expiries[2 * i], expiries[2 * i + 1], `expiry of ${keys[i]} at ${where}`)
+        if (expiries[2 * i + 1] !== -2) assert.equal(expiries[2 * i], expiries[2 * i + 1], `expiry of ${touched[i]} at ${where}`)
       }
     }
     await memory.close()
@@ -108,4 +130,8 @@ describe('differential: TypeScript reference vs Lua script', { concurrency: true
   it(`token bucket (GCRA): ${STEPS} steps agree`, () => compare(3, single('t')))
   it(`three rules at once, all or nothing: ${STEPS} steps agree`, () =>
     compare(4, (rand) => [...single('s')(rand), ...single('t')(rand), ...single('f')(rand)]))
+  it(`fixed window, batches of 1-8 decisions in one call: ${STEPS} steps agree`, () => compare(5, single('f'), true))
+  it(`sliding window, batches: ${STEPS} steps agree`, () => compare(18, single('s'), true))
+  it(`token bucket, batches: ${STEPS} steps agree`, () => compare(21, single('t'), true))
+  it(`three rules, batches: ${STEPS} steps agree`, () => compare(8, (rand) => [...single('s')(rand), ...single('t')(rand), ...single('f')(rand)], true))
 })

@@ -1,5 +1,6 @@
+import calculateSlot from 'cluster-key-slot'
 import { Cluster, type Redis } from 'ioredis'
-import { StoreClosedError, StoreTimeoutError } from '../../core/errors.js'
+import { StoreClosedError, StoreCommandError, StoreTimeoutError } from '../../core/errors.js'
 import { TypedEmitter } from '../../core/events.js'
 import { CommandDeadlines } from '../command-deadlines.js'
 import { INCREMENT } from '../increment.js'
@@ -112,6 +113,29 @@ export class RedisStore implements Store {
       } catch (err) {
         // The server lost its script cache (restart, failover, SCRIPT FLUSH): EVAL loads it again.
         if (isNoScript(err)) return (await this.#client.eval(script.lua, full.length, ...full, ...args)) as R
+        throw err
+      }
+    })
+  }
+
+  nodeOf(key: string): string | undefined {
+    if (!(this.#client instanceof Cluster)) return undefined
+    return this.#client.slots[calculateSlot(this.#key(key))]?.[0]
+  }
+
+  async runScriptOnNode<R>(script: StoreScript<R>, node: string, keys: string[], args: Array<string | number>): Promise<R> {
+    const operation = `script ${script.name}`
+    const variant = script.crossSlot
+    const client = this.#client instanceof Cluster ? this.#client.nodes('master').find((n) => `${n.options.host}:${n.options.port}` === node) : undefined
+    if (variant === undefined || client === undefined) {
+      throw new StoreCommandError(this.name, operation, { cause: new Error(variant ? `no master ${node} in the cluster's node list` : 'the script has no cross-slot variant') })
+    }
+    const full = keys.map((key) => this.#key(key))
+    return this.#run(operation, async () => {
+      try {
+        return (await client.evalsha(variant.sha, 0, full.length, ...full, ...args)) as R
+      } catch (err) {
+        if (isNoScript(err)) return (await client.eval(variant.lua, 0, full.length, ...full, ...args)) as R
         throw err
       }
     })
