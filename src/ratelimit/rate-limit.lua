@@ -79,8 +79,8 @@ local function sliding_window(raw, limit, w, n, cost)
     format = string.rep('d', n + 2)
     formats[n] = format
   end
-  for i = 0, n do counts[i + 1] = 0 end
   local same = false
+  local sum = 0
   if raw and #raw == 8 * (n + 2) then
     local state = { struct.unpack(format, raw) }
     local shift = k - state[1]
@@ -89,14 +89,16 @@ local function sliding_window(raw, limit, w, n, cost)
       k = state[1]
     end
     same = shift == 0
-    local i = 0
-    while i + shift <= n do
-      counts[i + shift + 1] = state[2 + i]
-      i = i + 1
+    -- The stored buckets, moved `shift` places older; the ones that fell out of the window drop.
+    for i = 0, n do
+      local c = 0
+      if i >= shift then c = state[2 + i - shift] end
+      counts[i + 1] = c
+      sum = sum + c
     end
+  else
+    for i = 0, n do counts[i + 1] = 0 end
   end
-  local sum = 0
-  for i = 0, n do sum = sum + counts[i + 1] end
   local allowed = cost <= limit and sum + cost <= limit
   local retry = 0
   if cost > limit then
@@ -113,11 +115,15 @@ local function sliding_window(raw, limit, w, n, cost)
     end
   end
   local reset_before = sliding_reset(counts, k, w, n)
-  for i = 1, n + 1 do after[i] = counts[i] end
   local sum_after = sum + cost
+  local reset_after, new_state
   if cost >= 0 then
-    after[1] = after[1] + cost
+    -- The units go to the newest bucket, the only count that changes: no copy of the others.
+    local newest = counts[1] + cost
+    if newest > 0 then reset_after = math.ceil(((k + 1) * w) / n + w - now_ms) else reset_after = reset_before end
+    new_state = struct.pack(format, k, newest, unpack(counts, 2, n + 1))
   else
+    for i = 1, n + 1 do after[i] = counts[i] end
     local refund = -cost
     local i = 1
     while i <= n + 1 and refund > 0 do
@@ -127,9 +133,9 @@ local function sliding_window(raw, limit, w, n, cost)
       i = i + 1
     end
     sum_after = sum + cost + refund
+    reset_after = sliding_reset(after, k, w, n)
+    new_state = struct.pack(format, k, unpack(after, 1, n + 1))
   end
-  local reset_after = sliding_reset(after, k, w, n)
-  local new_state = struct.pack(format, k, unpack(after, 1, n + 1))
   return allowed, retry, math.max(0, limit - sum), reset_before, math.max(0, limit - sum_after), reset_after, new_state,
     math.ceil(((k + 1) * w) / n + w), same
 end
