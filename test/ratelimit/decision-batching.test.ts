@@ -155,6 +155,29 @@ describe('decision batching on Redis Cluster', () => {
     await rl.close()
   })
 
+  it('the empty identity keeps every rule of a decision in one slot', async () => {
+    const rl = createRateLimiter({
+      store,
+      namespace: 'empty',
+      logger: false,
+      onStoreError: 'deny',
+      rules: [
+        { name: 'a', limit: 2, window: '1h' },
+        { name: 'b', limit: 5, window: '1h', algorithm: 'token-bucket' },
+      ],
+    })
+    const decisions = await Promise.all([rl.consume(''), rl.consume(''), rl.consume('')])
+    assert.deepEqual(
+      decisions.map((d) => [d.allowed, d.source]),
+      [
+        [true, 'store'],
+        [true, 'store'],
+        [false, 'store'],
+      ],
+    )
+    await rl.close()
+  })
+
   it('a key that is not on the node it was sent to: the batch goes again slot by slot, nothing counted twice', async () => {
     // A chaos wrapper around the real store: every key is said to live on the first master, as a
     // client with a stale slot map would believe while slots move.
