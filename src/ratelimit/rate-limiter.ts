@@ -91,7 +91,7 @@ export class RateLimiter {
     const share = (n: number) => Math.max(1, Math.floor(n / this.#options.instances))
     this.#fallbackRules = this.rules.map((rule) => ({ ...rule, limit: share(rule.limit), param: rule.code === 't' ? share(rule.param) : rule.param }))
     this.#keyHead = `rl:${this.#options.namespace ? `${this.#options.namespace}:` : ''}`
-    this.#local = this.#store instanceof MemoryStore ? new LocalDecisions(this.rules, this.#keyHead) : undefined
+    this.#local = this.#store instanceof MemoryStore ? new LocalDecisions(this.#store, this.rules, this.#keyHead) : undefined
     this.#localCosts = this.rules.map(() => 1)
     // A reconnect is the best moment to probe: no need to wait out the rest of the interval.
     this.#unsubscribe = this.#store.events.on('ready', () => this.#breaker.probeNow())
@@ -203,7 +203,7 @@ export class RateLimiter {
   #decideLocal(local: LocalDecisions, id: string, costs: number[], mode: DecideMode, scopes?: Record<string, string>): RateLimitDecision {
     if (this.#breaker.allow()) {
       try {
-        const decision = local.decide(this.#store as MemoryStore, id, costs, mode, scopes, 'store')
+        const decision = local.decide(id, costs, mode, scopes, 'store')
         this.#breaker.success()
         if (mode === 'c') this.#switch(false)
         return decision
@@ -242,8 +242,8 @@ export class RateLimiter {
       maxKeyBytes: DEFAULTS.store.maxKeyBytes,
       clock: this.#clock,
     })
-    this.#fallbackDecisions ??= new LocalDecisions(this.#fallbackRules, this.#keyHead)
-    return this.#fallbackDecisions.decide(this.#fallbackStore, id, costs, mode, scopes, 'fallback')
+    this.#fallbackDecisions ??= new LocalDecisions(this.#fallbackStore, this.#fallbackRules, this.#keyHead)
+    return this.#fallbackDecisions.decide(id, costs, mode, scopes, 'fallback')
   }
 
   #evaluate(store: Store, rules: readonly NormalizedRule[], id: string, costs: number[], mode: DecideMode, scopes?: Record<string, string>): Promise<number[]> {

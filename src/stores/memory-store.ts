@@ -185,17 +185,22 @@ export class MemoryStore implements Store {
     this.#room()
   }
 
-  /**
-   * The value under `key` (prefixed like every other call), as stored: a local entry past its expiry
-   * included, which the caller may empty and reuse in place, since it decides like none.
-   */
-  getLocal(key: string): unknown {
-    return this.#lru.get(this.#key(key))
+  /** The key the store files `key` under (its prefix, or a hash for a long key), for {@link getLocal} and {@link setLocal}. */
+  localKey(key: string): string {
+    return this.#key(key)
   }
 
-  /** Stores `entry` under `key`, replacing whatever was there; it expires by its own `expireAtMs`. */
-  setLocal(key: string, entry: LocalEntry): void {
-    this.#lru.set(this.#key(key), entry)
+  /**
+   * The value under a key from {@link localKey}, as stored: a local entry past its expiry included,
+   * which the caller may empty and reuse in place, since it decides like none.
+   */
+  getLocal(full: string): unknown {
+    return this.#lru.get(full)
+  }
+
+  /** Stores `entry` under a key from {@link localKey}, replacing whatever was there; it expires by its own `expireAtMs`. */
+  setLocal(full: string, entry: LocalEntry): void {
+    this.#lru.set(full, entry)
   }
 
   async publish(channel: string, message: string): Promise<void> {
