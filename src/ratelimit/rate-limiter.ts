@@ -5,11 +5,11 @@ import { TypedEmitter } from '../core/events.js'
 import { safeIdentifier } from '../stores/keys.js'
 import { MemoryStore } from '../stores/memory-store.js'
 import type { Store } from '../stores/types.js'
-import type { RuleArgs } from './algorithms.js'
 import { BlockCache } from './block-cache.js'
-import { type DecideMode, decideRules } from './decide.js'
+import type { DecideMode } from './decide.js'
 import { DecisionBatcher } from './decision-batcher.js'
 import { policyDecision, toDecision } from './decision.js'
+import { LocalDecisions, ruleKey } from './local-decisions.js'
 import { memcachedFixedWindow } from './memcached-window.js'
 import { type NormalizedRule, type ParsedOptions, parseRateLimiterOptions, type RateLimiterOptions } from './options.js'
 import type { RateLimitDecision, RateLimiterEvents, RateLimiterStats } from './types.js'
@@ -63,6 +63,11 @@ export class RateLimiter {
   readonly #batcher: DecisionBatcher | undefined
   readonly #fallbackRules: NormalizedRule[]
   #fallbackStore: MemoryStore | undefined
+  #fallbackDecisions: LocalDecisions | undefined
+  /** Decisions on the store itself when it is a memory store: synchronous, in place. */
+  readonly #local: LocalDecisions | undefined
+  /** The costs of the decision under way on a memory store: filled, read and done with synchronously. */
+  readonly #localCosts: number[]
   readonly #keyHead: string
   readonly #unsubscribe: () => void
   #onFallback = false
@@ -92,12 +97,25 @@ export class RateLimiter {
     const share = (n: number) => Math.max(1, Math.floor(n / this.#options.instances))
     this.#fallbackRules = this.rules.map((rule) => ({ ...rule, limit: share(rule.limit), param: rule.code === 't' ? share(rule.param) : rule.param }))
     this.#keyHead = `rl:${this.#options.namespace ? `${this.#options.namespace}:` : ''}`
+    this.#local = this.#store instanceof MemoryStore ? new LocalDecisions(this.#store, this.rules, this.#keyHead) : undefined
+    this.#localCosts = this.rules.map(() => 1)
     // A reconnect is the best moment to probe: no need to wait out the rest of the interval.
     this.#unsubscribe = this.#store.events.on('ready', () => this.#breaker.probeNow())
   }
 
   /** Takes `cost` from every rule for `key`, or nothing if any rule refuses. */
-  async consume(key: string, options: ConsumeOptions = {}): Promise<RateLimitDecision> {
+  consume(key: string, options?: ConsumeOptions): Promise<RateLimitDecision> {
+    if (this.#local === undefined) return this.#consumeShared(key, options ?? {})
+    // On a memory store the decision is made here and now: one settled promise, no chain of them.
+    try {
+      const costs = this.#scoped(this.#costs(options?.cost, this.#localCosts), options?.scopes)
+      return Promise.resolve(this.#report(key, this.#decideLocal(this.#local, this.#identity(key), costs, 'c', options?.scopes)))
+    } catch (err) {
+      return Promise.reject(err)
+    }
+  }
+
+  async #consumeShared(key: string, options: ConsumeOptions): Promise<RateLimitDecision> {
     const costs = this.#scoped(this.#costs(options.cost), options.scopes)
     const id = this.#identity(key)
     if (options.scopes) return this.#report(key, await this.#decide(id, costs, 'c', options.scopes))
@@ -115,7 +133,9 @@ export class RateLimiter {
 
   /** What `consume` would answer for `cost` (default 1), without taking anything. */
   async peek(key: string, options: ConsumeOptions = {}): Promise<RateLimitDecision> {
-    return this.#decide(this.#identity(key), this.#scoped(this.#costs(options.cost), options.scopes), 'p', options.scopes)
+    const costs = this.#scoped(this.#costs(options.cost), options.scopes)
+    const id = this.#identity(key)
+    return this.#local ? this.#decideLocal(this.#local, id, costs, 'p', options.scopes) : this.#decide(id, costs, 'p', options.scopes)
   }
 
   /**
@@ -137,7 +157,8 @@ export class RateLimiter {
     }
     const id = this.#identity(key)
     this.#blockCache?.delete(id)
-    return this.#decide(id, this.#scoped(costs, options.scopes), 'f', options.scopes)
+    const scoped = this.#scoped(costs, options.scopes)
+    return this.#local ? this.#decideLocal(this.#local, id, scoped, 'f', options.scopes) : this.#decide(id, scoped, 'f', options.scopes)
   }
 
   /**
@@ -170,7 +191,7 @@ export class RateLimiter {
   async #decide(id: string, costs: number[], mode: DecideMode, scopes?: Record<string, string>): Promise<RateLimitDecision> {
     if (this.#breaker.allow()) {
       try {
-        const reply = await this.#evaluate(this.#store, this.rules, id, costs, mode, scopes)
+        const reply = await this.#evaluate(id, costs, mode, scopes)
         this.#breaker.success()
         // Only a consume proves the store takes writes again: a store that refuses writes (OOM,
         // MISCONF, READONLY) still answers a peek or an adjustment that writes nothing, and switching
@@ -178,23 +199,45 @@ export class RateLimiter {
         if (mode === 'c') this.#switch(false)
         return toDecision(reply, this.rules, 'store')
       } catch (err) {
-        const code = (err as TollgateError).code
-        const refused = STORE_REFUSALS.has(code)
-        if (!refused && !STORE_FAILURES.has(code)) {
-          this.#breaker.settle()
-          throw err
-        }
-        this.#stats.storeErrors++
-        this.events.emit('store-error', { error: err as Error })
-        if (refused) this.#breaker.success()
-        else this.#breaker.failure()
-        this.#switch(true, err as Error)
+        this.#storeFailed(err)
       }
     }
     return this.#policy(id, costs, mode, scopes)
   }
 
-  async #policy(id: string, costs: number[], mode: DecideMode, scopes?: Record<string, string>): Promise<RateLimitDecision> {
+  /** {@link #decide} on a memory store, synchronously: the same breaker, policy and switches. */
+  #decideLocal(local: LocalDecisions, id: string, costs: number[], mode: DecideMode, scopes?: Record<string, string>): RateLimitDecision {
+    if (this.#breaker.allow()) {
+      try {
+        const decision = local.decide(id, costs, mode, scopes, 'store')
+        this.#breaker.success()
+        if (mode === 'c') this.#switch(false)
+        return decision
+      } catch (err) {
+        // A copy: the costs may be the shared ones, and a listener of the events below may decide again.
+        costs = costs.slice()
+        this.#storeFailed(err)
+      }
+    }
+    return this.#policy(id, costs, mode, scopes)
+  }
+
+  /** Counts and reports a store failure (onStoreError decides next), or rethrows an error that is none. */
+  #storeFailed(err: unknown): void {
+    const code = (err as TollgateError).code
+    const refused = STORE_REFUSALS.has(code)
+    if (!refused && !STORE_FAILURES.has(code)) {
+      this.#breaker.settle()
+      throw err
+    }
+    this.#stats.storeErrors++
+    this.events.emit('store-error', { error: err as Error })
+    if (refused) this.#breaker.success()
+    else this.#breaker.failure()
+    this.#switch(true, err as Error)
+  }
+
+  #policy(id: string, costs: number[], mode: DecideMode, scopes?: Record<string, string>): RateLimitDecision {
     this.#stats.fallbackDecisions++
     const policy = this.#options.onStoreError
     if (policy !== 'fallback') return policyDecision(this.rules, policy === 'allow', this.#options.circuitBreaker.probeInterval)
@@ -205,19 +248,15 @@ export class RateLimiter {
       maxKeyBytes: DEFAULTS.store.maxKeyBytes,
       clock: this.#clock,
     })
-    const reply = await this.#evaluate(this.#fallbackStore, this.#fallbackRules, id, costs, mode, scopes)
-    return toDecision(reply, this.#fallbackRules, 'fallback')
+    this.#fallbackDecisions ??= new LocalDecisions(this.#fallbackStore, this.#fallbackRules, this.#keyHead)
+    return this.#fallbackDecisions.decide(id, costs, mode, scopes, 'fallback')
   }
 
-  #evaluate(store: Store, rules: readonly NormalizedRule[], id: string, costs: number[], mode: DecideMode, scopes?: Record<string, string>): Promise<number[]> {
+  /** A decision of the remote store (a memory store decides through LocalDecisions). */
+  #evaluate(id: string, costs: number[], mode: DecideMode, scopes?: Record<string, string>): Promise<number[]> {
     const keys = this.#keys(id, false, scopes)
-    if (!store.capabilities.scripts) {
-      return memcachedFixedWindow(store, keys[0] as string, rules[0] as NormalizedRule, costs[0] as number, mode as 'c' | 'p', this.#clock)
-    }
-    if (this.#batcher && store === this.#store) return this.#batcher.decide(keys, costs, mode)
-    const args: RuleArgs[] = rules.map((rule, i) => ({ algo: rule.code, limit: rule.limit, windowMs: rule.windowMs, param: rule.param, cost: costs[i] as number }))
-    // Same decision function as the memory store's script twin, minus the round trip through strings.
-    return Promise.resolve((store as MemoryStore).runLocal(keys, (ctx, full) => decideRules(ctx, full, args, ctx.now() * 1000, mode)))
+    if (this.#batcher) return this.#batcher.decide(keys, costs, mode)
+    return memcachedFixedWindow(this.#store, keys[0] as string, this.rules[0] as NormalizedRule, costs[0] as number, mode as 'c' | 'p', this.#clock)
   }
 
   /** Logs and counts each switch between the store and the policy once, not once per request. */
@@ -236,12 +275,13 @@ export class RateLimiter {
   }
 
   #report(key: string, decision: RateLimitDecision): RateLimitDecision {
+    // listening() first: the payload would be built for nobody on every decision.
     if (decision.allowed) {
       this.#stats.allowed++
-      this.events.emit('allowed', { key, decision })
+      if (this.events.listening('allowed')) this.events.emit('allowed', { key, decision })
     } else {
       this.#stats.blocked++
-      this.events.emit('blocked', { key, decision })
+      if (this.events.listening('blocked')) this.events.emit('blocked', { key, decision })
     }
     return decision
   }
@@ -256,42 +296,42 @@ export class RateLimiter {
    * scoped rule's key ends with its scope's value (or `-` when the call has none: that rule costs 0).
    */
   #keys(id: string, allWindows = false, scopes?: Record<string, string>): string[] {
-    const keys = this.rules.map((rule) => {
-      const key = `${this.#keyHead}{${id}}:${rule.keyPart}`
-      return rule.scope === undefined ? key : `${key}:${safeIdentifier(scopes?.[rule.scope] ?? '-')}`
-    })
+    const keys = this.rules.map((rule) => ruleKey(this.#keyHead, rule, id, scopes))
     if (!allWindows || this.#store.capabilities.scripts) return keys
     const rule = this.rules[0] as NormalizedRule
     return [`${keys[0]}:${Math.floor(this.#clock.now() / rule.windowMs)}`]
   }
 
-  /** Scoped rules without a value for their scope in this call take nothing. */
+  /** Scoped rules without a value for their scope in this call take nothing (set to 0 in `costs`). */
   #scoped(costs: number[], scopes: Record<string, string> | undefined): number[] {
     if (scopes !== undefined && (scopes === null || typeof scopes !== 'object')) throw new InvalidOptionError('scopes', scopes, '{ scopeName: string }')
-    return costs.map((cost, i) => {
+    for (let i = 0; i < costs.length; i++) {
       const scope = (this.rules[i] as NormalizedRule).scope
-      if (scope === undefined) return cost
+      if (scope === undefined) continue
       const value = scopes?.[scope]
       if (value !== undefined && typeof value !== 'string') throw new InvalidOptionError(`scopes.${scope}`, value, 'a string')
-      return value === undefined || value === '' ? 0 : cost
-    })
+      if (value === undefined || value === '') costs[i] = 0
+    }
+    return costs
   }
 
-  #costs(cost: ConsumeOptions['cost']): number[] {
-    if (cost === undefined) return this.rules.map(() => 1)
+  /** Each rule's cost, in `out` (a new array unless given). */
+  #costs(cost: ConsumeOptions['cost'], out: number[] = this.rules.map(() => 1)): number[] {
+    if (cost === undefined) return out.fill(1)
     if (typeof cost === 'number') {
       checkCost(cost, 'cost')
-      return this.rules.map(() => cost)
+      return out.fill(cost)
     }
     if (cost === null || typeof cost !== 'object') throw new InvalidOptionError('cost', cost, 'a number or { ruleName: number }')
     for (const name of Object.keys(cost)) {
       if (!this.rules.some((rule) => rule.name === name)) throw new InvalidOptionError(`cost.${name}`, cost[name], `one of the rule names: ${this.rules.map((r) => r.name).join(', ')}`)
     }
-    return this.rules.map((rule) => {
+    this.rules.forEach((rule, i) => {
       const value = cost[rule.name] ?? 1
       checkCost(value, `cost.${rule.name}`)
-      return value
+      out[i] = value
     })
+    return out
   }
 }
 

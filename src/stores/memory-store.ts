@@ -32,6 +32,18 @@ const NO_EVICT_HEADROOM = 2 * 1024 * 1024
  */
 const ENTRY_OVERHEAD = 160
 
+/**
+ * A value a capability keeps in the memory store and changes in place (a rate limiter's counters):
+ * stored without a copy, its bytes counted once, and expired by `expireAtMs` rather than by the LRU's
+ * per-entry TTL, whose bookkeeping on every write would cost more than the decision itself.
+ */
+export abstract class LocalEntry {
+  /** When the entry is gone, in ms of the store's clock: still there at exactly this time (as on Redis), gone after. */
+  expireAtMs = 0
+  /** Estimated bytes of the value, counted against `maxBytes`; fixed for the entry's life. */
+  abstract readonly bytes: number
+}
+
 const CAPABILITIES: StoreCapabilities = { scripts: true, pubsub: true, ttlRead: true, shared: false, hashSlots: false }
 
 /** In-process store: nothing to start, nothing shared. The embedded default. */
@@ -72,7 +84,7 @@ export class MemoryStore implements Store {
     const lru = this.#lru
     this.#script = {
       now: () => this.#clock.now(),
-      get: (key) => lru.get(key),
+      get: (key) => this.#live(key),
       set: (key, value, ttlMs) => {
         lru.set(key, value as NonNullable<unknown>, ttlMs ? { ttl: ttlMs } : {})
       },
@@ -95,7 +107,7 @@ export class MemoryStore implements Store {
 
   async get(key: string): Promise<Buffer | null> {
     this.#open()
-    const value = this.#lru.get(this.#key(key))
+    const value = this.#live(this.#key(key))
     if (value === undefined) return null
     if (Buffer.isBuffer(value)) return value
     if (typeof value === 'number') return Buffer.from(String(value))
@@ -112,7 +124,7 @@ export class MemoryStore implements Store {
     // A copy: the caller may reuse its Buffer, and a stored value must not change under the store.
     const bytes = Buffer.isBuffer(value) ? Buffer.from(value) : Buffer.from(value, 'utf8')
     const full = this.#key(key)
-    if (options.ifNotExists && this.#lru.has(full)) return false
+    if (options.ifNotExists && this.#live(full, true) !== undefined) return false
     this.#room()
     this.#lru.set(full, bytes, options.ttlMs ? { ttl: options.ttlMs } : {})
     return true
@@ -132,9 +144,10 @@ export class MemoryStore implements Store {
   async expire(key: string, ttlMs: number): Promise<boolean> {
     this.#open()
     const full = this.#key(key)
-    const value = this.#lru.get(full)
+    const value = this.#live(full)
     if (value === undefined) return false
-    this.#lru.set(full, value, { ttl: ttlMs })
+    if (value instanceof LocalEntry) value.expireAtMs = this.#clock.now() + ttlMs
+    else this.#lru.set(full, value, { ttl: ttlMs })
     return true
   }
 
@@ -157,18 +170,37 @@ export class MemoryStore implements Store {
     }
   }
 
+  /** Milliseconds since the epoch by the store's clock: the time local entries expire by. */
+  now(): number {
+    return this.#clock.now()
+  }
+
   /**
-   * Runs `work` synchronously over the entries of `keys` (prefixed like every other call): the
-   * in-process shortcut of {@link runScript} for capabilities that hold the TypeScript twin
-   * themselves and need not turn their arguments into strings and back.
+   * The in-process shortcut of {@link runScript} for a capability that works on its own
+   * {@link LocalEntry} values synchronously: throws what a script call would before touching any
+   * entry (`E_STORE_CLOSED`, or `E_STORE_FULL` from a full store that does not evict).
    */
-  runLocal<R>(keys: string[], work: (ctx: MemoryScriptContext, keys: string[]) => R): R {
+  openLocal(): void {
     this.#open()
     this.#room()
-    return work(
-      this.#script,
-      keys.map((key) => this.#key(key)),
-    )
+  }
+
+  /** The key the store files `key` under (its prefix, or a hash for a long key), for {@link getLocal} and {@link setLocal}. */
+  localKey(key: string): string {
+    return this.#key(key)
+  }
+
+  /**
+   * The value under a key from {@link localKey}, as stored: a local entry past its expiry included,
+   * which the caller may empty and reuse in place, since it decides like none.
+   */
+  getLocal(full: string): unknown {
+    return this.#lru.get(full)
+  }
+
+  /** Stores `entry` under a key from {@link localKey}, replacing whatever was there; it expires by its own `expireAtMs`. */
+  setLocal(full: string, entry: LocalEntry): void {
+    this.#lru.set(full, entry)
   }
 
   async publish(channel: string, message: string): Promise<void> {
@@ -205,7 +237,9 @@ export class MemoryStore implements Store {
   }
 
   #pttl(full: string): number {
-    if (!this.#lru.has(full)) return -2
+    const value = this.#live(full, true)
+    if (value === undefined) return -2
+    if (value instanceof LocalEntry) return Math.max(0, Math.ceil(value.expireAtMs - this.#clock.now()))
     const remaining = this.#lru.getRemainingTTL(full)
     return Number.isFinite(remaining) ? Math.max(0, Math.ceil(remaining)) : -1
   }
@@ -214,7 +248,23 @@ export class MemoryStore implements Store {
   #room(): void {
     if (this.#evict || this.#lru.calculatedSize <= this.#maxBytes) return
     this.#lru.purgeStale()
+    const now = this.#clock.now()
+    const expired: string[] = []
+    for (const [key, value] of this.#lru.entries()) if (value instanceof LocalEntry && value.expireAtMs < now) expired.push(key)
+    for (const key of expired) this.#lru.delete(key)
     if (this.#lru.calculatedSize > this.#maxBytes) throw new StoreFullError(this.name, this.#maxBytes)
+  }
+
+  /**
+   * The value under `full`, or undefined when there is none or it expired: by the LRU's TTL, or a
+   * local entry past its own expiry. `peek`, as the LRU's, neither moves the entry in the LRU order
+   * nor drops an expired one (a read does).
+   */
+  #live(full: string, peek = false): NonNullable<unknown> | undefined {
+    const value = peek ? this.#lru.peek(full) : this.#lru.get(full)
+    if (!(value instanceof LocalEntry) || value.expireAtMs >= this.#clock.now()) return value
+    if (!peek) this.#lru.delete(full)
+    return undefined
   }
 
   #key(key: string): string {
@@ -228,6 +278,7 @@ export class MemoryStore implements Store {
 
 function valueBytes(value: unknown): number {
   if (Buffer.isBuffer(value)) return value.byteLength + 80
+  if (value instanceof LocalEntry) return value.bytes
   if (typeof value === 'number') return 8
   if (typeof value === 'string') return value.length * 2
   if (Array.isArray(value)) return 16 + value.length * 16
