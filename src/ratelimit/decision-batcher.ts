@@ -62,10 +62,16 @@ export class DecisionBatcher {
     this.#scheduled = false
     const queue = this.#queue
     this.#queue = []
-    if (!this.#bySlot) {
-      for (let i = 0; i < queue.length; i += this.#maxBatch) this.#send(queue.slice(i, i + this.#maxBatch))
-    } else if (this.#byNode) this.#sendByNode(queue)
-    else this.#sendBySlot(queue)
+    try {
+      if (!this.#bySlot) {
+        for (let i = 0; i < queue.length; i += this.#maxBatch) this.#send(queue.slice(i, i + this.#maxBatch))
+      } else if (this.#byNode) this.#sendByNode(queue)
+      else this.#sendBySlot(queue)
+    } catch (error) {
+      // A store whose nodeOf throws: outside any caller's stack here, an uncaught throw would end
+      // the process. Batches are formed before any is sent, so none of these went out.
+      for (const pending of queue) pending.reject(error)
+    }
   }
 
   #sendByNode(queue: Pending[]): void {
@@ -111,10 +117,17 @@ export class DecisionBatcher {
       for (const key of pending.keys) keys.push(key)
       pushDecision(args, pending.mode, pending.costs)
     }
-    const call =
-      node === undefined
-        ? this.#store.runScript<number[]>(RATE_LIMIT, keys, args)
-        : (this.#store.runScriptOnNode as NonNullable<Store['runScriptOnNode']>)<number[]>(RATE_LIMIT, node, keys, args)
+    let call: Promise<number[]>
+    try {
+      call =
+        node === undefined
+          ? this.#store.runScript<number[]>(RATE_LIMIT, keys, args)
+          : (this.#store.runScriptOnNode as NonNullable<Store['runScriptOnNode']>)<number[]>(RATE_LIMIT, node, keys, args)
+    } catch (error) {
+      // A store that throws instead of rejecting: this batch was not sent.
+      for (const pending of batch) pending.reject(error)
+      return
+    }
     call.then(
       (reply) => this.#deliver(batch, reply),
       (error: unknown) => {

@@ -100,6 +100,27 @@ describe('decision batching on Redis', () => {
     await rl.close()
   })
 
+  it('a store that throws instead of rejecting fails the calls of its batch, not the process', async () => {
+    const throwing = new Proxy(store, {
+      get(target, property) {
+        if (property === 'runScript') {
+          return () => {
+            throw new Error('thrown by the store')
+          }
+        }
+        const value = Reflect.get(target, property, target)
+        return typeof value === 'function' ? value.bind(target) : value
+      },
+    })
+    const rl = createRateLimiter({ store: throwing, limit: 5, window: '1h', namespace: 'throwing', logger: false })
+    const outcomes = await Promise.allSettled([rl.consume('a'), rl.consume('b')])
+    assert.deepEqual(
+      outcomes.map((o) => (o.status === 'rejected' ? (o.reason as Error).message : o.status)),
+      ['thrown by the store', 'thrown by the store'],
+    )
+    await rl.close()
+  })
+
   it('a reply of the wrong shape fails each decision of the batch to the store-error policy, named', async () => {
     // A chaos wrapper around the real store: the script runs, its reply loses its last number.
     const truncating = new Proxy(store, {
