@@ -54,9 +54,10 @@ export const DEFAULTS = {
     /** Memory budget of the fallback limiter's private store. */
     fallbackMaxBytes: 16 * 1024 * 1024,
     /**
-     * Most decisions one script call to a remote store carries. Decisions asked for in the same tick
-     * go out together (one TIME, one call, one round trip); 128 keeps one call's server time near
-     * 0.3 ms, short enough that other clients of the server never wait long behind it.
+     * Most rule states one script call to a remote store decides (a decision weighs one per rule, a
+     * sliding window one per 12 buckets). Decisions asked for in the same tick go out together (one
+     * TIME, one call, one round trip); 128 keeps one call's server time near 0.3 ms, short enough
+     * that other clients of the server never wait long behind it.
      */
     batchSize: 128,
   },

@@ -39,11 +39,16 @@ export class DecisionBatcher {
   #queue: Pending[] = []
   #scheduled = false
 
+  /** `maxBatch`: the most rule states one call decides (see the limiter's `batchSize`). */
   constructor(store: Store, rules: readonly RuleSpec[], maxBatch: number) {
     this.#store = store
     this.#head = ruleArgs(rules)
     this.#rules = rules.length
-    this.#maxBatch = maxBatch
+    // batchSize counts rule states, so that a call's server time stays bounded whatever the rules:
+    // a decision of three rules weighs three, and a sliding window one per 12 of its buckets (the
+    // default 10 buckets weigh one), as its work grows with them.
+    const weight = rules.reduce((sum, rule) => sum + (rule.algo === 's' ? Math.ceil((rule.param + 2) / 12) : 1), 0)
+    this.#maxBatch = Math.max(1, Math.floor(maxBatch / weight))
     this.#bySlot = store.capabilities.hashSlots
     this.#byNode = this.#bySlot && store.nodeOf !== undefined && store.runScriptOnNode !== undefined
   }

@@ -53,8 +53,10 @@ export interface RateLimiterOptions extends Partial<RuleOptions> {
   /** Memory budget of the fallback limiter. Default 16 MiB. */
   fallbackMaxBytes?: number
   /**
-   * Most decisions sent to a remote store (Redis) in one script call: calls made in the same tick
-   * go out together, decided in order as if one by one. 1 sends each decision alone. Default 128.
+   * Calls made in the same tick go to a remote store (Redis) together, in one script call decided in
+   * order as if one by one. This bounds one call: the most rule states it decides, a decision
+   * counting one per rule (a sliding window one per 12 buckets), so a call's server time stays
+   * short whatever the rules. A decision heavier than it goes alone; 1 sends each alone. Default 128.
    */
   batchSize?: number
   /** Clock for the memory store, the fallback and the block cache. Default the system clock. */
@@ -77,7 +79,8 @@ export interface NormalizedRule {
 }
 
 const CODES: Record<Algorithm, AlgorithmCode> = { 'fixed-window': 'f', 'sliding-window': 's', 'token-bucket': 't' }
-const count = (max: number) => z.number().int({ message: 'a whole number' }).min(1, { message: 'a whole number >= 1' }).max(max)
+const count = (max: number) =>
+  z.number().int({ message: 'a whole number' }).min(1, { message: 'a whole number >= 1' }).max(max, { message: `a whole number <= ${max}` })
 
 const ruleShape = {
   name: z.string().regex(/^[\w.-]{1,64}$/, { message: 'letters, digits, _ . - (at most 64)' }).optional(),

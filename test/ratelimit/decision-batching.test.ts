@@ -59,6 +59,33 @@ describe('decision batching on Redis', () => {
     await rl.close()
   })
 
+  it('batchSize counts rule states: 3 rules make 42 decisions a call, 1,000 sliding buckets 1', async () => {
+    const rules = ['a', 'b', 'c'].map((name) => ({ name, limit: 1_000, window: '1h', algorithm: 'fixed-window' as const }))
+    const three = limiter('weighted', { limit: undefined, window: undefined, rules } as Partial<RateLimiterOptions>)
+    const fine = limiter('fine-buckets', { buckets: 1_000 })
+    await Promise.all([three.peek('warm-up'), fine.peek('warm-up')])
+    let before = await scriptCalls(server)
+    await Promise.all(Array.from({ length: 64 }, () => three.consume('k')))
+    assert.equal((await scriptCalls(server)) - before, 2)
+    before = await scriptCalls(server)
+    await Promise.all(Array.from({ length: 3 }, () => fine.consume('k')))
+    assert.equal((await scriptCalls(server)) - before, 3)
+    await Promise.all([three.close(), fine.close()])
+  })
+
+  it('decisions asked for in the tick the store is closed in are still sent and answered', async () => {
+    const own = createStore({ url: server.url, commandTimeout: '5s' })
+    const rl = createRateLimiter({ store: own, limit: 200, window: '1h', namespace: 'closing', logger: false })
+    await rl.peek('warm-up')
+    const decisions = Promise.all(Array.from({ length: 300 }, () => rl.consume('k')))
+    const closed = own.close()
+    const answered = await decisions
+    await closed
+    assert.equal(answered.filter((d) => d.allowed && d.source === 'store').length, 200)
+    assert.ok(answered.every((d) => d.source === 'store'))
+    await rl.close()
+  })
+
   it('batchSize 1 sends every decision alone', async () => {
     const rl = limiter('alone', { batchSize: 1 })
     await rl.peek('warm-up')

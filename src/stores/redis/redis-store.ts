@@ -37,6 +37,7 @@ export class RedisStore implements Store {
   #firstReady: Promise<void>
   #connected = false
   #closed = false
+  #closing: Promise<void> | undefined
 
   constructor(url: StoreUrl, options: RedisStoreOptions) {
     this.kind = url.kind
@@ -177,8 +178,15 @@ export class RedisStore implements Store {
     return info
   }
 
-  async close(): Promise<void> {
-    if (this.#closed) return
+  close(): Promise<void> {
+    this.#closing ??= this.#close()
+    return this.#closing
+  }
+
+  async #close(): Promise<void> {
+    // One tick first: what a caller queued for the end of this tick before closing (a rate limiter
+    // sends its batch of decisions then) goes out and is answered like any command in flight.
+    await new Promise((resolve) => process.nextTick(resolve))
     this.#closed = true
     // QUIT lets the commands in flight have their replies, for up to closeTimeout; only what is still
     // waiting after that is rejected. The subscriber is closed as it is: waiting for it to be ready
