@@ -1,23 +1,55 @@
 import { defineScript } from '../stores/script.js'
 import type { MemoryScriptContext } from '../stores/types.js'
-import { type AlgorithmCode, evaluateRule, type RuleArgs } from './algorithms.js'
+import { type AlgorithmCode, evaluateRule, type RuleArgs, type RuleOutcome } from './algorithms.js'
 
-/**
- * Decides every rule of one request, all or nothing, over the memory store's entries; the twin of
- * rate-limit.lua. The reply is flat integers, as the script's: all-allowed, then per rule allowed,
- * remaining, reset ms, retry ms.
- */
 /** 'c' consume, 'p' peek (write nothing), 'f' force (write whatever the outcome; costs may be negative). */
 export type DecideMode = 'c' | 'p' | 'f'
 
-export function decideRules(ctx: MemoryScriptContext, keys: string[], rules: readonly RuleArgs[], nowUs: number, mode: DecideMode): number[] {
+/** Numbers of a rule's state: fixed window [index, count], sliding window [k, n + 1 counts], token bucket [TAT]. */
+function stateLength(rule: RuleSpec): number {
+  return rule.algo === 'f' ? 2 : rule.algo === 's' ? rule.param + 2 : 1
+}
+
+/**
+ * Decides every rule of one request, all or nothing, over the memory store's entries; the twin of
+ * rate-limit.lua. `groups[i]` is the index (from 1) in `keys` of rule i's state: a key of several
+ * rules holds their states side by side, all or none. The reply is flat integers, as the script's:
+ * all-allowed, then per rule allowed, remaining, reset ms, retry ms.
+ */
+export function decideRules(ctx: MemoryScriptContext, keys: string[], rules: readonly RuleArgs[], groups: readonly number[], nowUs: number, mode: DecideMode): number[] {
   const nowMs = Math.floor(nowUs / 1000)
-  const outcomes = rules.map((rule, i) => evaluateRule(ctx.get(keys[i] as string) as number[] | undefined, rule, nowUs))
+  const members = keys.map((_, g) => rules.flatMap((_rule, i) => (groups[i] === g + 1 ? [i] : [])))
+  const olds: Array<number[] | undefined> = rules.map(() => undefined)
+  members.forEach((group, g) => {
+    const raw = ctx.get(keys[g] as string) as number[] | undefined
+    if (group.length === 1) olds[group[0] as number] = raw
+    else if (raw !== undefined && raw.length === group.reduce((sum, i) => sum + stateLength(rules[i] as RuleArgs), 0)) {
+      let offset = 0
+      for (const i of group) {
+        const length = stateLength(rules[i] as RuleArgs)
+        olds[i] = raw.slice(offset, offset + length)
+        offset += length
+      }
+    }
+  })
+  const outcomes = rules.map((rule, i) => evaluateRule(olds[i], rule, nowUs))
   const all = outcomes.every((outcome) => outcome.allowed)
   const commit = mode === 'f' || (all && mode === 'c')
+  if (commit) {
+    members.forEach((group, g) => {
+      const key = keys[g] as string
+      if (group.length === 1) {
+        const i = group[0] as number
+        if ((rules[i] as RuleArgs).cost !== 0) ctx.set(key, (outcomes[i] as RuleOutcome).state, (outcomes[i] as RuleOutcome).expireAtMs - nowMs)
+      } else if (group.some((i) => (rules[i] as RuleArgs).cost !== 0)) {
+        // A rule that takes nothing keeps its state; the latest expiry covers it (see the script).
+        const state = group.flatMap((i) => ((rules[i] as RuleArgs).cost === 0 && olds[i] !== undefined ? (olds[i] as number[]) : (outcomes[i] as RuleOutcome).state))
+        ctx.set(key, state, Math.max(...group.map((i) => (outcomes[i] as RuleOutcome).expireAtMs)) - nowMs)
+      }
+    })
+  }
   const reply = [all ? 1 : 0]
-  outcomes.forEach((outcome, i) => {
-    if (commit && (rules[i] as RuleArgs).cost !== 0) ctx.set(keys[i] as string, outcome.state, outcome.expireAtMs - nowMs)
+  outcomes.forEach((outcome) => {
     reply.push(
       outcome.allowed ? 1 : 0,
       commit ? outcome.remainingAfter : outcome.remainingBefore,
@@ -38,28 +70,33 @@ export type RuleSpec = Omit<RuleArgs, 'cost'>
 export const RATE_LIMIT = defineScript('rate-limit', new URL('./rate-limit.lua', import.meta.url), (ctx, keys, args) => {
   const count = Number(args[1])
   const specs: RuleSpec[] = []
+  const groups: number[] = []
   for (let i = 0; i < count; i++) {
-    const b = 2 + i * 4
+    const b = 2 + i * 5
     specs.push({ algo: args[b] as AlgorithmCode, limit: Number(args[b + 1]), windowMs: Number(args[b + 2]), param: Number(args[b + 3]) })
+    groups.push(Number(args[b + 4]))
   }
+  const width = Math.max(...groups)
   const nowUs = args[0] ? Number(args[0]) : ctx.now() * 1000
   const reply: number[] = []
   let k = 0
-  for (let a = 2 + 4 * count; a < args.length; a += 1 + count) {
+  for (let a = 2 + 5 * count; a < args.length; a += 1 + count) {
     const rules = specs.map((spec, i): RuleArgs => ({ ...spec, cost: Number(args[a + 1 + i]) }))
-    for (const value of decideRules(ctx, keys.slice(k, k + count), rules, nowUs, args[a] as DecideMode)) reply.push(value)
-    k += count
+    for (const value of decideRules(ctx, keys.slice(k, k + width), rules, groups, nowUs, args[a] as DecideMode)) reply.push(value)
+    k += width
   }
   return reply
 }, { crossSlot: true })
 
 /**
  * The arguments every decision of one call shares: the time override (`nowUs` only in tests and
- * replays; production takes the store's time), then the rules. Decisions follow, from {@link pushDecision}.
+ * replays; production takes the store's time), then the rules, each with its group (the index, from
+ * 1, of the decision's key that holds its state; default: a key per rule). Decisions follow, from
+ * {@link pushDecision}.
  */
-export function ruleArgs(rules: readonly RuleSpec[], nowUs?: number): Array<string | number> {
+export function ruleArgs(rules: readonly RuleSpec[], nowUs?: number, groups: readonly number[] = rules.map((_, i) => i + 1)): Array<string | number> {
   const args: Array<string | number> = [nowUs === undefined ? '' : nowUs, rules.length]
-  for (const rule of rules) args.push(rule.algo, rule.limit, rule.windowMs, rule.param)
+  rules.forEach((rule, i) => args.push(rule.algo, rule.limit, rule.windowMs, rule.param, groups[i] as number))
   return args
 }
 

@@ -39,10 +39,13 @@ export class DecisionBatcher {
   #queue: Pending[] = []
   #scheduled = false
 
-  /** `maxBatch`: the most rule states one call decides (see the limiter's `batchSize`). */
-  constructor(store: Store, rules: readonly RuleSpec[], maxBatch: number) {
+  /**
+   * `maxBatch`: the most rule states one call decides (see the limiter's `batchSize`); `groups`: per
+   * rule, which of a decision's keys holds its state (default: a key per rule).
+   */
+  constructor(store: Store, rules: readonly RuleSpec[], maxBatch: number, groups?: readonly number[]) {
     this.#store = store
-    this.#head = ruleArgs(rules)
+    this.#head = ruleArgs(rules, undefined, groups)
     this.#rules = rules.length
     // batchSize counts rule states, so that a call's server time stays bounded whatever the rules:
     // a decision of three rules weighs three, and a sliding window one per 12 of its buckets (the
@@ -53,7 +56,7 @@ export class DecisionBatcher {
     this.#byNode = this.#bySlot && store.nodeOf !== undefined && store.runScriptOnNode !== undefined
   }
 
-  /** The script's reply for one decision: all allowed, then four numbers per rule. */
+  /** The script's reply for one decision (`keys`: one per group): all allowed, then four numbers per rule. */
   decide(keys: readonly string[], costs: readonly number[], mode: DecideMode): Promise<number[]> {
     return new Promise((resolve, reject) => {
       this.#queue.push({ keys, costs, mode, resolve, reject })

@@ -1,26 +1,30 @@
 -- Rate-limit decisions over one or more rules each, all or nothing: a request refused by one rule
--- consumes nothing from the others. Mirrors src/ratelimit/algorithms.ts line for line (the
--- differential test holds them to identical decisions); read that file for the reasoning.
+-- consumes nothing from the others. Mirrors src/ratelimit/algorithms.ts and decide.ts line for line
+-- (the differential test holds them to identical decisions); read those for the reasoning.
 --
 -- One call carries a batch of decisions of one limiter (the same rules), decided in order at one
 -- server time: a later decision sees what an earlier one on the same key wrote, exactly as if they
 -- had come one call each, but TIME and the call itself are paid once per batch, not per decision.
 --
--- KEYS      R keys per decision (its rules' states), decision after decision; on Cluster every key
---           of a call shares one hash slot (the caller batches per slot)
+-- KEYS      G keys per decision (its groups' states), decision after decision; on Cluster every key
+--           of a call shares one hash slot, or one node (see decision-batcher.ts)
 -- ARGV[1]   time override in microseconds, '' = the server's TIME (only tests and replays set it)
 -- ARGV[2]   R, the number of rules
--- ARGV[3 + 4(i-1) ..] per rule: algorithm (f|s|t), limit, window ms, param (buckets|burst)
+-- ARGV[3 + 5(i-1) ..] per rule: algorithm (f|s|t), limit, window ms, param (buckets|burst), group:
+--           the index (from 1) of the key among the decision's keys that holds the rule's state
 -- then per decision: mode, then R costs. Mode: 'c' consume, 'p' peek (evaluate, write nothing),
 --           'f' force (write whatever the outcome; costs may be negative: a refund, e.g. reconciling
 --           an estimate with real usage)
 -- Reply: per decision { all allowed (1|0), then per rule: allowed, remaining, reset ms, retry ms
 --           (-1 = never) }, decision after decision, flat
 --
--- State is one string per rule: packed doubles (struct) or, for the token bucket, one number. Never
--- formatted text (string.format and pattern matching cost more in Redis' Lua than the commands
+-- A rule's state is packed doubles (struct) or, for the token bucket alone in its key, one number.
+-- Never formatted text (string.format and pattern matching cost more in Redis' Lua than the commands
 -- themselves), never a hash (one GET and one SET ... PXAT beat HMGET, HSET and PEXPIREAT). Doubles
 -- hold the integers involved exactly; numbers passed to redis.call are written round-trip exact.
+-- A key of several rules (a group) holds their packed states side by side, in rule order: one GET
+-- and one SET for all of them, which is most of a rule's cost. Its expiry is the latest of its
+-- rules'; a rule whose state outlives its own expiry there decides exactly as with no state.
 
 local now_us
 if ARGV[1] ~= '' then
@@ -161,10 +165,22 @@ end
 
 local ALGORITHMS = { f = fixed_window, s = sliding_window, t = token_bucket }
 local R = tonumber(ARGV[2])
-local algos, limits, windows, params = {}, {}, {}, {}
+local G = 0
+local algos, codes, limits, windows, params, groups, offsets, sizes = {}, {}, {}, {}, {}, {}, {}, {}
+-- Per group: its rules, and the byte length of their states side by side.
+local members, group_size = {}, {}
 for i = 1, R do
-  local b = 3 + (i - 1) * 4
-  algos[i], limits[i], windows[i], params[i] = ALGORITHMS[ARGV[b]], tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])
+  local b = 3 + (i - 1) * 5
+  local code, g = ARGV[b], tonumber(ARGV[b + 4])
+  algos[i], codes[i], limits[i], windows[i], params[i], groups[i] = ALGORITHMS[code], code, tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), g
+  if g > G then G = g end
+  local size = 8
+  if code == 'f' then size = 16 elseif code == 's' then size = 8 * (params[i] + 2) end
+  members[g] = members[g] or {}
+  members[g][#members[g] + 1] = i
+  sizes[i] = size
+  offsets[i] = (group_size[g] or 0) + 1
+  group_size[g] = offsets[i] + size - 1
 end
 
 -- Every state is read before anything is written: on a Cluster node a key that is not (or no
@@ -172,18 +188,18 @@ end
 -- decisions again slot by slot. The decisions then read from this table, which each write updates,
 -- so a key decided twice in one call sees the first decision's write.
 local states = {}
-if R == 1 then
+if G == 1 then
   for i = 1, #KEYS do
     local key = KEYS[i]
     if states[key] == nil then states[key] = redis.call('GET', key) end
   end
 else
-  local rule_keys = {}
-  for b = 0, #KEYS - R, R do
-    for i = 1, R do rule_keys[i] = KEYS[b + i] end
-    local raws = redis.call('MGET', unpack(rule_keys, 1, R))
-    for i = 1, R do
-      if states[rule_keys[i]] == nil then states[rule_keys[i]] = raws[i] end
+  local group_keys = {}
+  for b = 0, #KEYS - G, G do
+    for g = 1, G do group_keys[g] = KEYS[b + g] end
+    local raws = redis.call('MGET', unpack(group_keys, 1, G))
+    for g = 1, G do
+      if states[group_keys[g]] == nil then states[group_keys[g]] = raws[g] end
     end
   end
 end
@@ -196,7 +212,7 @@ end
 
 local reply = {}
 local n = 0
-local a = 3 + 4 * R
+local a = 3 + 5 * R
 local k = 0
 if R == 1 then
   -- One rule, the common case: no per-decision tables.
@@ -224,22 +240,62 @@ if R == 1 then
   return reply
 end
 
+-- Rule i's state in a decision whose keys follow index k: a key of one rule is that rule's state;
+-- in a key of several, all of them are there or none is.
+local function rule_state(i, k)
+  local g = groups[i]
+  local raw = states[KEYS[k + g]]
+  if #members[g] == 1 then return raw end
+  if not raw or #raw ~= group_size[g] then return false end
+  if codes[i] == 't' then return (struct.unpack('d', raw, offsets[i])) end
+  return string.sub(raw, offsets[i], offsets[i] + sizes[i] - 1)
+end
+
 -- Several rules: per-rule outcomes in columns reused by every decision of the call.
-local costs, allowed, retry, rb, zb, ra, za, new_states, expires, same = {}, {}, {}, {}, {}, {}, {}, {}, {}, {}
+local costs, olds, allowed, retry, rb, zb, ra, za, new_states, expires, same = {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}
+local pieces = {}
 while a <= #ARGV do
   local mode = ARGV[a]
   local all = true
   for i = 1, R do
     local cost = tonumber(ARGV[a + i])
     costs[i] = cost
-    allowed[i], retry[i], rb[i], zb[i], ra[i], za[i], new_states[i], expires[i], same[i] = algos[i](states[KEYS[k + i]], limits[i], windows[i], params[i], cost)
+    olds[i] = rule_state(i, k)
+    allowed[i], retry[i], rb[i], zb[i], ra[i], za[i], new_states[i], expires[i], same[i] = algos[i](olds[i], limits[i], windows[i], params[i], cost)
     if not allowed[i] then all = false end
   end
   local commit = mode == 'f' or (all and mode == 'c')
+  if commit then
+    for g = 1, G do
+      local rules = members[g]
+      if #rules == 1 then
+        local i = rules[1]
+        if costs[i] ~= 0 then write(KEYS[k + g], new_states[i], expires[i], same[i]) end
+      else
+        local dirty = false
+        for j = 1, #rules do
+          if costs[rules[j]] ~= 0 then dirty = true end
+        end
+        if dirty then
+          -- A rule that takes nothing keeps its bytes; its own expiry, computed all the same, is
+          -- never earlier than the one those bytes need, so the latest of the rules' covers them all.
+          local expire_at = 0
+          for j = 1, #rules do
+            local i = rules[j]
+            local piece = new_states[i]
+            if costs[i] == 0 and olds[i] then piece = olds[i] end
+            if codes[i] == 't' then piece = struct.pack('d', piece) end
+            pieces[j] = piece
+            if expires[i] > expire_at then expire_at = expires[i] end
+          end
+          write(KEYS[k + g], table.concat(pieces, '', 1, #rules), expire_at, false)
+        end
+      end
+    end
+  end
   reply[n + 1] = all and 1 or 0
   n = n + 1
   for i = 1, R do
-    if commit and costs[i] ~= 0 then write(KEYS[k + i], new_states[i], expires[i], same[i]) end
     reply[n + 1] = allowed[i] and 1 or 0
     if commit then
       reply[n + 2] = ra[i]
@@ -251,7 +307,7 @@ while a <= #ARGV do
     reply[n + 4] = retry[i]
     n = n + 4
   end
-  k = k + R
+  k = k + G
   a = a + 1 + R
 end
 return reply

@@ -11,6 +11,7 @@ import { DecisionBatcher } from './decision-batcher.js'
 import { policyDecision, toDecision } from './decision.js'
 import { LocalDecisions, ruleKey } from './local-decisions.js'
 import { memcachedFixedWindow } from './memcached-window.js'
+import { StateGroups } from './state-groups.js'
 import { type NormalizedRule, type ParsedOptions, parseRateLimiterOptions, type RateLimiterOptions } from './options.js'
 import type { RateLimitDecision, RateLimiterEvents, RateLimiterStats } from './types.js'
 import { DEFAULTS } from '../core/defaults.js'
@@ -61,6 +62,8 @@ export class RateLimiter {
   readonly #blockCache: BlockCache | undefined
   /** Remote script stores only: the memory store decides synchronously, with nothing to batch. */
   readonly #batcher: DecisionBatcher | undefined
+  /** Which rules share a key on the remote store. */
+  readonly #groups: StateGroups
   readonly #fallbackRules: NormalizedRule[]
   #fallbackStore: MemoryStore | undefined
   #fallbackDecisions: LocalDecisions | undefined
@@ -90,9 +93,15 @@ export class RateLimiter {
     // Only a remote store has round trips for the cache to save.
     const remote = this.#store.capabilities.shared
     this.#blockCache = this.#options.blockCache && remote ? new BlockCache(this.#options.blockCache.maxKeys, this.#clock) : undefined
+    this.#groups = new StateGroups(this.rules)
     this.#batcher =
       this.#store.capabilities.scripts && !(this.#store instanceof MemoryStore)
-        ? new DecisionBatcher(this.#store, this.rules.map((rule) => ({ algo: rule.code, limit: rule.limit, windowMs: rule.windowMs, param: rule.param })), this.#options.batchSize)
+        ? new DecisionBatcher(
+            this.#store,
+            this.rules.map((rule) => ({ algo: rule.code, limit: rule.limit, windowMs: rule.windowMs, param: rule.param })),
+            this.#options.batchSize,
+            this.#groups.ofRule,
+          )
         : undefined
     const share = (n: number) => Math.max(1, Math.floor(n / this.#options.instances))
     this.#fallbackRules = this.rules.map((rule) => ({ ...rule, limit: share(rule.limit), param: rule.code === 't' ? share(rule.param) : rule.param }))
@@ -171,7 +180,7 @@ export class RateLimiter {
     const { scopes } = options
     if (scopes !== undefined && (scopes === null || typeof scopes !== 'object')) throw new InvalidOptionError('scopes', scopes, '{ scopeName: string }')
     this.#blockCache?.delete(id)
-    await this.#fallbackStore?.delete(...this.#keys(id, false, scopes))
+    await this.#fallbackStore?.delete(...this.#ruleKeys(id, scopes))
     await this.#store.delete(...this.#keys(id, true, scopes))
   }
 
@@ -291,13 +300,20 @@ export class RateLimiter {
     return safeIdentifier(key)
   }
 
+  /** A key per rule, as a memory store (the limiter's own or the fallback) holds them. */
+  #ruleKeys(id: string, scopes?: Record<string, string>): string[] {
+    return this.rules.map((rule) => ruleKey(this.#keyHead, rule, id, scopes))
+  }
+
   /**
-   * One key per rule, all with the identity as Cluster hash tag so one script can touch them all; a
-   * scoped rule's key ends with its scope's value (or `-` when the call has none: that rule costs 0).
+   * The store's keys for `id`: a memory store's one per rule; a remote script store's one per
+   * {@link StateGroups} group; memcached's the rule's key and window (`allWindows`: the current one).
    */
   #keys(id: string, allWindows = false, scopes?: Record<string, string>): string[] {
-    const keys = this.rules.map((rule) => ruleKey(this.#keyHead, rule, id, scopes))
-    if (!allWindows || this.#store.capabilities.scripts) return keys
+    if (this.#local !== undefined) return this.#ruleKeys(id, scopes)
+    if (this.#batcher !== undefined) return this.#groups.keys(this.#keyHead, id, scopes)
+    const keys = this.#ruleKeys(id, scopes)
+    if (!allWindows) return keys
     const rule = this.rules[0] as NormalizedRule
     return [`${keys[0]}:${Math.floor(this.#clock.now() / rule.windowMs)}`]
   }

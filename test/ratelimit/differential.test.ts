@@ -56,12 +56,15 @@ describe('differential: TypeScript reference vs Lua script', { concurrency: true
   /**
    * `batch`: every key shares one rule set and each step sends 1 to 8 decisions (keys may repeat,
    * modes mixed) in one call at one time, as the limiter's batcher does; each must see what the
-   * ones before it in the call wrote.
+   * ones before it in the call wrote. `groups`: per rule, which of a decision's keys holds its state
+   * (several rules side by side in one key); default a key per rule. With groups, a third run (memory,
+   * a key per rule) must answer the same too: sharing a key changes no decision.
    */
-  async function compare(seed: number, makeRules: (rand: () => number) => Array<Omit<RuleArgs, 'cost'>>, batch = false): Promise<void> {
+  async function compare(seed: number, makeRules: (rand: () => number) => Array<Omit<RuleArgs, 'cost'>>, batch = false, groups?: number[]): Promise<void> {
     const rand = random(seed)
     const clock = new ManualClock()
     const memory = createStore({ clock })
+    const perRule = createStore({ clock })
     let decisions = 0
     let refusals = 0
     const shared = makeRules(rand)
@@ -75,7 +78,9 @@ describe('differential: TypeScript reference vs Lua script', { concurrency: true
       clock.set(Math.floor(nowUs / 1000))
       const size = batch ? 1 + Math.floor(rand() * 8) : 1
       let args: Array<string | number> = []
+      let perRuleArgs: Array<string | number> = []
       const keys: string[] = []
+      const perRuleKeys: string[] = []
       const drawn: string[] = []
       for (let d = 0; d < size; d++) {
         const k = Math.floor(rand() * KEYS.length)
@@ -87,18 +92,22 @@ describe('differential: TypeScript reference vs Lua script', { concurrency: true
           ...rule,
           cost: mode === 'f' ? Math.floor(rand() * 9) - 4 : rand() < 0.05 ? rule.limit + 1 : Math.floor(rand() * 4),
         }))
-        if (d === 0) args = ruleArgs(withCost, nowUs)
-        pushDecision(
-          args,
-          mode,
-          withCost.map((rule) => rule.cost),
-        )
-        keys.push(...withCost.map((_, i) => `${KEYS[k]}:${seed}:${i}`))
+        if (d === 0) {
+          args = ruleArgs(withCost, nowUs, groups)
+          perRuleArgs = ruleArgs(withCost, nowUs)
+        }
+        const costs = withCost.map((rule) => rule.cost)
+        pushDecision(args, mode, costs)
+        pushDecision(perRuleArgs, mode, costs)
+        const width = groups ? Math.max(...groups) : withCost.length
+        for (let g = 0; g < width; g++) keys.push(`${KEYS[k]}:${seed}:${g}`)
+        for (let i = 0; i < withCost.length; i++) perRuleKeys.push(`${KEYS[k]}:${seed}:rule${i}`)
         drawn.push(`key ${k} costs ${withCost.map((rule) => rule.cost).join(',')} mode ${mode}`)
       }
       const [fromLua, fromTs] = await Promise.all([redis.runScript(RATE_LIMIT, keys, args), memory.runScript(RATE_LIMIT, keys, args)])
       const where = `seed ${seed}, step ${step}, now ${nowUs}, rules ${JSON.stringify(ruleSets)}, decisions ${drawn.join('; ')}`
       assert.deepEqual(fromLua, fromTs, where)
+      if (groups) assert.deepEqual(await perRule.runScript(RATE_LIMIT, perRuleKeys, perRuleArgs), fromTs, `a key per rule: ${where}`)
       const width = 1 + 4 * (ruleSets[0] as unknown[]).length
       for (let d = 0; d < size; d++) {
         decisions++
@@ -114,6 +123,7 @@ describe('differential: TypeScript reference vs Lua script', { concurrency: true
       }
     }
     await memory.close()
+    await perRule.close()
     // The sequence must exercise both answers, or agreeing would prove little.
     assert.ok(refusals > decisions * 0.05 && refusals < decisions * 0.95, `${refusals} refusals in ${decisions}`)
   }
@@ -134,4 +144,9 @@ describe('differential: TypeScript reference vs Lua script', { concurrency: true
   it(`sliding window, batches: ${STEPS} steps agree`, () => compare(18, single('s'), true))
   it(`token bucket, batches: ${STEPS} steps agree`, () => compare(21, single('t'), true))
   it(`three rules, batches: ${STEPS} steps agree`, () => compare(8, (rand) => [...single('s')(rand), ...single('t')(rand), ...single('f')(rand)], true))
+  const three = (rand: () => number) => [...single('s')(rand), ...single('t')(rand), ...single('f')(rand)]
+  it(`three rules in one key: ${STEPS} steps agree`, () => compare(31, three, false, [1, 1, 1]))
+  it(`three rules in one key, batches: ${STEPS} steps agree`, () => compare(32, three, true, [1, 1, 1]))
+  it(`three rules, two sharing a key, batches: ${STEPS} steps agree`, () => compare(33, three, true, [1, 2, 1]))
+  it(`two token buckets in one key, batches: ${STEPS} steps agree`, () => compare(34, (rand) => [...single('t')(rand), ...single('t')(rand)], true, [1, 1]))
 })

@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { createRateLimiter, createStore, type Store } from '../../src/index.js'
+import { RedisServer } from '../harness/redis-server.js'
+
+/** The keys under `rl:<namespace>:`, sorted. */
+async function keysOf(server: RedisServer, namespace: string): Promise<string[]> {
+  const reply = await server.cli('--scan', '--pattern', `rl:${namespace}:*`)
+  return reply.split('\n').filter(Boolean).sort()
+}
+
+describe('rules of one scope share a key on Redis', () => {
+  let server: RedisServer
+  let store: Store
+  before(async () => {
+    server = await RedisServer.start()
+    store = createStore({ url: server.url, commandTimeout: '5s' })
+  })
+  after(async () => {
+    await store.close()
+    await server.stop()
+  })
+
+  const RULES = [
+    { name: 'second', algorithm: 'fixed-window', limit: 3, window: '1s' },
+    { name: 'minute', algorithm: 'sliding-window', limit: 5, window: '1m' },
+    { name: 'burst', algorithm: 'token-bucket', limit: 10, window: '1m', burst: 4 },
+  ] as const
+
+  it('three unscoped rules: one key per identity, holding every rule, with the latest expiry of the three', async () => {
+    const rl = createRateLimiter({ store, namespace: 'three', rules: [...RULES], logger: false })
+    const decisions = []
+    for (let i = 0; i < 5; i++) decisions.push(await rl.consume('alice'))
+    await rl.consume('bob')
+    assert.deepEqual(
+      decisions.map((d) => d.allowed),
+      [true, true, true, false, false],
+    )
+    assert.deepEqual(
+      decisions[2]?.rules.map((r) => [r.name, r.remaining]),
+      [
+        ['second', 0],
+        ['minute', 2],
+        ['burst', 1],
+      ],
+    )
+    assert.deepEqual(await keysOf(server, 'three'), ['rl:three:{alice}:second:f+minute:s+burst:t', 'rl:three:{bob}:second:f+minute:s+burst:t'])
+    // The sliding window's state must outlive the 1-second window: the key lives about a minute.
+    const ttl = Number(await server.cli('PTTL', 'rl:three:{alice}:second:f+minute:s+burst:t'))
+    assert.ok(ttl > 50_000 && ttl <= 66_000, `ttl ${ttl}`)
+    await rl.reset('alice')
+    assert.deepEqual(await keysOf(server, 'three'), ['rl:three:{bob}:second:f+minute:s+burst:t'])
+    assert.equal((await rl.consume('alice')).allowed, true)
+    await rl.close()
+  })
+
+  it('a scope with several rules shares a key per scope value; a rule alone in its scope keeps its own key', async () => {
+    const rl = createRateLimiter({
+      store,
+      namespace: 'scoped',
+      rules: [
+        { name: 'requests', algorithm: 'fixed-window', limit: 2, window: '1m', scope: 'user' },
+        { name: 'tokens', algorithm: 'fixed-window', limit: 100, window: '1m', scope: 'user' },
+        { name: 'global', algorithm: 'fixed-window', limit: 50, window: '1m' },
+      ],
+      logger: false,
+    })
+    await rl.consume('acme', { scopes: { user: 'u1' }, cost: { requests: 1, tokens: 60 } })
+    const second = await rl.consume('acme', { scopes: { user: 'u1' }, cost: { requests: 1, tokens: 60 } })
+    assert.equal(second.allowed, false, 'the tokens rule refuses: 120 > 100')
+    assert.equal(second.rules.find((r) => r.name === 'requests')?.remaining, 1, 'all or nothing: the refused call took nothing')
+    assert.equal((await rl.consume('acme', { scopes: { user: 'u2' }, cost: { requests: 1, tokens: 60 } })).allowed, true, 'another user counts apart')
+    assert.deepEqual(await keysOf(server, 'scoped'), ['rl:scoped:{acme}:global:f', 'rl:scoped:{acme}:requests:f+tokens:f:u1', 'rl:scoped:{acme}:requests:f+tokens:f:u2'])
+    await rl.close()
+  })
+
+  it('a single rule keeps the key it always had', async () => {
+    const rl = createRateLimiter({ store, namespace: 'single', algorithm: 'fixed-window', limit: 2, window: '1m', logger: false })
+    await rl.consume('carol')
+    assert.deepEqual(await keysOf(server, 'single'), ['rl:single:{carol}:f2/60000'])
+    await rl.close()
+  })
+
+  it('rules whose names join past 128 characters share a key named by their hash', async () => {
+    const long = (c: string) => c.repeat(60)
+    const rl = createRateLimiter({
+      store,
+      namespace: 'long',
+      rules: [
+        { name: long('a'), limit: 2, window: '1m' },
+        { name: long('b'), limit: 2, window: '1m' },
+        { name: long('c'), limit: 2, window: '1m' },
+      ],
+      logger: false,
+    })
+    await rl.consume('dave')
+    await rl.consume('dave')
+    assert.equal((await rl.consume('dave')).allowed, false)
+    const [key, ...rest] = await keysOf(server, 'long')
+    assert.equal(rest.length, 0)
+    assert.match(key as string, /^rl:long:\{dave\}:\+[\w-]{22}$/)
+    await rl.close()
+  })
+
+  it('a changed limit keeps the counts; a rule added or removed starts the shared key afresh', async () => {
+    const first = createRateLimiter({ store, namespace: 'change', rules: [...RULES], logger: false })
+    for (let i = 0; i < 3; i++) await first.consume('erin')
+    await first.close()
+    const raised = createRateLimiter({ store, namespace: 'change', rules: [RULES[0], { ...RULES[1], limit: 6 }, RULES[2]], logger: false })
+    assert.equal((await raised.peek('erin')).rules[1]?.remaining, 3, '3 of 6 taken: the same key, read as before')
+    await raised.close()
+    const fewer = createRateLimiter({ store, namespace: 'change', rules: [RULES[0], RULES[1]], logger: false })
+    assert.equal((await fewer.peek('erin')).rules[1]?.remaining, 5, 'a new key: nothing taken')
+    await fewer.close()
+  })
+})
