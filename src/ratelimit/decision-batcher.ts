@@ -3,13 +3,16 @@ import { StoreCommandError } from '../core/errors.js'
 import type { Store } from '../stores/types.js'
 import { type DecideMode, pushDecision, RATE_LIMIT, ruleArgs, type RuleSpec } from './decide.js'
 
-interface Pending {
+interface Pending<T> {
   readonly keys: readonly string[]
   readonly costs: readonly number[]
   readonly mode: DecideMode
-  readonly resolve: (reply: number[]) => void
+  readonly resolve: (decision: T) => void
   readonly reject: (error: unknown) => void
 }
+
+/** Reads one decision out of a call's reply, from `offset`: no copy of its numbers per caller. */
+export type ReplyDecoder<T> = (reply: readonly number[], offset: number) => T
 
 /**
  * Sends the decisions one limiter asks for in the same tick as one script call (up to `maxBatch`
@@ -29,22 +32,25 @@ interface Pending {
  * MOVED and ASK; a server that cannot run the flagged script (before Redis 7) is asked slot by slot
  * from then on.
  */
-export class DecisionBatcher {
+export class DecisionBatcher<T> {
   readonly #store: Store
   readonly #head: ReadonlyArray<string | number>
   readonly #rules: number
   readonly #maxBatch: number
+  readonly #decode: ReplyDecoder<T>
   readonly #bySlot: boolean
   #byNode: boolean
-  #queue: Pending[] = []
+  #queue: Pending<T>[] = []
   #scheduled = false
 
   /**
    * `maxBatch`: the most rule states one call decides (see the limiter's `batchSize`); `groups`: per
-   * rule, which of a decision's keys holds its state (default: a key per rule).
+   * rule, which of a decision's keys holds its state (default: a key per rule); `decode`: what each
+   * caller gets from its part of the reply.
    */
-  constructor(store: Store, rules: readonly RuleSpec[], maxBatch: number, groups?: readonly number[]) {
+  constructor(store: Store, rules: readonly RuleSpec[], maxBatch: number, decode: ReplyDecoder<T>, groups?: readonly number[]) {
     this.#store = store
+    this.#decode = decode
     this.#head = ruleArgs(rules, undefined, groups)
     this.#rules = rules.length
     // batchSize counts rule states, so that a call's server time stays bounded whatever the rules:
@@ -56,8 +62,11 @@ export class DecisionBatcher {
     this.#byNode = this.#bySlot && store.nodeOf !== undefined && store.runScriptOnNode !== undefined
   }
 
-  /** The script's reply for one decision (`keys`: one per group): all allowed, then four numbers per rule. */
-  decide(keys: readonly string[], costs: readonly number[], mode: DecideMode): Promise<number[]> {
+  /**
+   * One decision (`keys`: one per group), decoded from the script's reply for it: all allowed, then
+   * four numbers per rule.
+   */
+  decide(keys: readonly string[], costs: readonly number[], mode: DecideMode): Promise<T> {
     return new Promise((resolve, reject) => {
       this.#queue.push({ keys, costs, mode, resolve, reject })
       if (this.#scheduled) return
@@ -82,24 +91,24 @@ export class DecisionBatcher {
     }
   }
 
-  #sendByNode(queue: Pending[]): void {
+  #sendByNode(queue: Pending<T>[]): void {
     const store = this.#store as Required<Pick<Store, 'nodeOf'>> & Store
-    const unknown: Pending[] = []
+    const unknown: Pending<T>[] = []
     // Every key of one decision shares its identity's hash tag, so its first key names its slot.
     const batches = this.#group(queue, (pending) => store.nodeOf(pending.keys[0] as string), unknown)
     for (const [node, batch] of batches) this.#send(batch, node)
     if (unknown.length > 0) this.#sendBySlot(unknown)
   }
 
-  #sendBySlot(queue: Pending[]): void {
+  #sendBySlot(queue: Pending<T>[]): void {
     const prefix = this.#store.keyPrefix
     for (const [, batch] of this.#group(queue, (pending) => calculateSlot(prefix + (pending.keys[0] as string)), [])) this.#send(batch)
   }
 
   /** Batches by group, none over maxBatch; decisions without a group go to `rest`. */
-  #group<G>(queue: Pending[], groupOf: (pending: Pending) => G | undefined, rest: Pending[]): Array<[G, Pending[]]> {
-    const open = new Map<G, Pending[]>()
-    const batches: Array<[G, Pending[]]> = []
+  #group<G>(queue: Pending<T>[], groupOf: (pending: Pending<T>) => G | undefined, rest: Pending<T>[]): Array<[G, Pending<T>[]]> {
+    const open = new Map<G, Pending<T>[]>()
+    const batches: Array<[G, Pending<T>[]]> = []
     for (const pending of queue) {
       const group = groupOf(pending)
       if (group === undefined) {
@@ -118,7 +127,7 @@ export class DecisionBatcher {
     return batches
   }
 
-  #send(batch: Pending[], node?: string): void {
+  #send(batch: Pending<T>[], node?: string): void {
     const args = this.#head.slice()
     const keys: string[] = []
     for (const pending of batch) {
@@ -150,7 +159,7 @@ export class DecisionBatcher {
     )
   }
 
-  #deliver(batch: Pending[], reply: number[]): void {
+  #deliver(batch: Pending<T>[], reply: number[]): void {
     const width = 1 + 4 * this.#rules
     if (!Array.isArray(reply) || reply.length !== batch.length * width) {
       const error = new StoreCommandError(this.#store.name, `script ${RATE_LIMIT.name}`, {
@@ -159,8 +168,7 @@ export class DecisionBatcher {
       for (const pending of batch) pending.reject(error)
       return
     }
-    if (batch.length === 1) (batch[0] as Pending).resolve(reply)
-    else for (let i = 0; i < batch.length; i++) (batch[i] as Pending).resolve(reply.slice(i * width, (i + 1) * width))
+    for (let i = 0; i < batch.length; i++) (batch[i] as Pending<T>).resolve(this.#decode(reply, i * width))
   }
 }
 

@@ -1,10 +1,13 @@
 import type { NormalizedRule } from './options.js'
 import type { RateLimitDecision, RuleDecision } from './types.js'
 
-/** Turns the script's flat integer reply into a decision; the tightest rule speaks for the whole. */
-export function toDecision(reply: number[], rules: readonly NormalizedRule[], source: RateLimitDecision['source']): RateLimitDecision {
+/**
+ * Turns the script's flat integer reply (one decision's, from `offset`) into a decision; the tightest
+ * rule speaks for the whole.
+ */
+export function toDecision(reply: readonly number[], rules: readonly NormalizedRule[], source: RateLimitDecision['source'], offset = 0): RateLimitDecision {
   const decisions: RuleDecision[] = rules.map((rule, i) => {
-    const b = 1 + i * 4
+    const b = offset + 1 + i * 4
     const retry = reply[b + 3] as number
     return {
       name: rule.name,
@@ -15,7 +18,7 @@ export function toDecision(reply: number[], rules: readonly NormalizedRule[], so
       retryAfterMs: retry < 0 ? Number.POSITIVE_INFINITY : retry,
     }
   })
-  return combine(decisions, reply[0] === 1, source)
+  return combine(decisions, reply[offset] === 1, source)
 }
 
 export function combine(rules: RuleDecision[], allowed: boolean, source: RateLimitDecision['source']): RateLimitDecision {

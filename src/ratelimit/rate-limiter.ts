@@ -61,7 +61,7 @@ export class RateLimiter {
   readonly #breaker: CircuitBreaker
   readonly #blockCache: BlockCache | undefined
   /** Remote script stores only: the memory store decides synchronously, with nothing to batch. */
-  readonly #batcher: DecisionBatcher | undefined
+  readonly #batcher: DecisionBatcher<RateLimitDecision> | undefined
   /** Which rules share a key on the remote store. */
   readonly #groups: StateGroups
   readonly #fallbackRules: NormalizedRule[]
@@ -71,6 +71,10 @@ export class RateLimiter {
   readonly #local: LocalDecisions | undefined
   /** The costs of the decision under way on a memory store: filled, read and done with synchronously. */
   readonly #localCosts: number[]
+  /** 1 for every rule: the costs of a remote consume without `cost` when {@link #unscoped}. */
+  readonly #ones: readonly number[]
+  /** No rule has a scope. */
+  readonly #unscoped: boolean
   readonly #keyHead: string
   readonly #unsubscribe: () => void
   #onFallback = false
@@ -100,6 +104,7 @@ export class RateLimiter {
             this.#store,
             this.rules.map((rule) => ({ algo: rule.code, limit: rule.limit, windowMs: rule.windowMs, param: rule.param })),
             this.#options.batchSize,
+            (reply, offset) => toDecision(reply, this.rules, 'store', offset),
             this.#groups.ofRule,
           )
         : undefined
@@ -108,6 +113,8 @@ export class RateLimiter {
     this.#keyHead = `rl:${this.#options.namespace ? `${this.#options.namespace}:` : ''}`
     this.#local = this.#store instanceof MemoryStore ? new LocalDecisions(this.#store, this.rules, this.#keyHead) : undefined
     this.#localCosts = this.rules.map(() => 1)
+    this.#ones = Object.freeze(this.rules.map(() => 1))
+    this.#unscoped = this.rules.every((rule) => rule.scope === undefined)
     // A reconnect is the best moment to probe: no need to wait out the rest of the interval.
     this.#unsubscribe = this.#store.events.on('ready', () => this.#breaker.probeNow())
   }
@@ -125,7 +132,9 @@ export class RateLimiter {
   }
 
   async #consumeShared(key: string, options: ConsumeOptions): Promise<RateLimitDecision> {
-    const costs = this.#scoped(this.#costs(options.cost), options.scopes)
+    // The default cost, when no scoped rule can zero a part of it, is one array for every call: a
+    // remote decision keeps its costs until its batch leaves, but never changes them.
+    const costs = this.#scoped(options.cost === undefined && this.#unscoped ? (this.#ones as number[]) : this.#costs(options.cost), options.scopes)
     const id = this.#identity(key)
     if (options.scopes) return this.#report(key, await this.#decide(id, costs, 'c', options.scopes))
     if (this.#blockCache && !this.#onFallback) {
@@ -200,13 +209,13 @@ export class RateLimiter {
   async #decide(id: string, costs: number[], mode: DecideMode, scopes?: Record<string, string>): Promise<RateLimitDecision> {
     if (this.#breaker.allow()) {
       try {
-        const reply = await this.#evaluate(id, costs, mode, scopes)
+        const decision = await this.#evaluate(id, costs, mode, scopes)
         this.#breaker.success()
         // Only a consume proves the store takes writes again: a store that refuses writes (OOM,
         // MISCONF, READONLY) still answers a peek or an adjustment that writes nothing, and switching
         // back on those would flap the log on every refund.
         if (mode === 'c') this.#switch(false)
-        return toDecision(reply, this.rules, 'store')
+        return decision
       } catch (err) {
         this.#storeFailed(err)
       }
@@ -262,10 +271,12 @@ export class RateLimiter {
   }
 
   /** A decision of the remote store (a memory store decides through LocalDecisions). */
-  #evaluate(id: string, costs: number[], mode: DecideMode, scopes?: Record<string, string>): Promise<number[]> {
+  #evaluate(id: string, costs: number[], mode: DecideMode, scopes?: Record<string, string>): Promise<RateLimitDecision> {
     const keys = this.#keys(id, false, scopes)
     if (this.#batcher) return this.#batcher.decide(keys, costs, mode)
-    return memcachedFixedWindow(this.#store, keys[0] as string, this.rules[0] as NormalizedRule, costs[0] as number, mode as 'c' | 'p', this.#clock)
+    return memcachedFixedWindow(this.#store, keys[0] as string, this.rules[0] as NormalizedRule, costs[0] as number, mode as 'c' | 'p', this.#clock).then((reply) =>
+      toDecision(reply, this.rules, 'store'),
+    )
   }
 
   /** Logs and counts each switch between the store and the policy once, not once per request. */
