@@ -44,7 +44,9 @@ export function decideRules(ctx: MemoryScriptContext, keys: string[], rules: rea
       } else if (group.some((i) => (rules[i] as RuleArgs).cost !== 0)) {
         // A rule that takes nothing keeps its state; the latest expiry covers it (see the script).
         const state = group.flatMap((i) => ((rules[i] as RuleArgs).cost === 0 && olds[i] !== undefined ? (olds[i] as number[]) : (outcomes[i] as RuleOutcome).state))
-        ctx.set(key, state, Math.max(...group.map((i) => (outcomes[i] as RuleOutcome).expireAtMs)) - nowMs)
+        // A rule that takes nothing and holds nothing (reset 0) does not stretch the key (see the script).
+        const holding = group.filter((i) => (rules[i] as RuleArgs).cost !== 0 || (outcomes[i] as RuleOutcome).resetAfter > 0)
+        ctx.set(key, state, Math.max(...holding.map((i) => (outcomes[i] as RuleOutcome).expireAtMs)) - nowMs)
       }
     })
   }

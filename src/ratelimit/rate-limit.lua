@@ -24,7 +24,8 @@
 -- hold the integers involved exactly; numbers passed to redis.call are written round-trip exact.
 -- A key of several rules (a group) holds their packed states side by side, in rule order: one GET
 -- and one SET for all of them, which is most of a rule's cost. Its expiry is the latest of its
--- rules'; a rule whose state outlives its own expiry there decides exactly as with no state.
+-- rules' that hold something; a rule whose state outlives its own expiry there decides exactly as
+-- with no state.
 
 local now_us
 if ARGV[1] ~= '' then
@@ -279,6 +280,10 @@ while a <= #ARGV do
         if dirty then
           -- A rule that takes nothing keeps its bytes; its own expiry, computed all the same, is
           -- never earlier than the one those bytes need, so the latest of the rules' covers them all.
+          -- It counts only while those bytes hold something (a reset after > 0): a rule that holds
+          -- nothing decides as with no state, and must not keep the key for its whole window (a
+          -- daily rule charged 0 next to a 1 s token bucket would hold every identity for a day).
+          -- A rule that takes something always counts, so the key always gets an expiry.
           local expire_at = 0
           for j = 1, #rules do
             local i = rules[j]
@@ -286,7 +291,7 @@ while a <= #ARGV do
             if costs[i] == 0 and olds[i] then piece = olds[i] end
             if codes[i] == 't' then piece = struct.pack('d', piece) end
             pieces[j] = piece
-            if expires[i] > expire_at then expire_at = expires[i] end
+            if (costs[i] ~= 0 or za[i] > 0) and expires[i] > expire_at then expire_at = expires[i] end
           end
           write(KEYS[k + g], table.concat(pieces, '', 1, #rules), expire_at, false)
         end

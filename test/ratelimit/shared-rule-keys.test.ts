@@ -74,6 +74,29 @@ describe('rules of one scope share a key on Redis', () => {
     await rl.close()
   })
 
+  it('a rule charged nothing that holds nothing does not stretch the shared key', async () => {
+    const rl = createRateLimiter({
+      store,
+      namespace: 'stretch',
+      rules: [
+        { name: 'burst', algorithm: 'token-bucket', limit: 10, window: '1s' },
+        { name: 'daily', algorithm: 'sliding-window', limit: 1000, window: '1d' },
+      ],
+      logger: false,
+    })
+    const key = 'rl:stretch:{frank}:burst:t+daily:s'
+    await rl.consume('frank', { cost: { daily: 0 } })
+    const short = Number(await server.cli('PTTL', key))
+    assert.ok(short > 0 && short <= 1_000, `only the token bucket holds something: ttl ${short}`)
+    await rl.consume('frank')
+    const long = Number(await server.cli('PTTL', key))
+    assert.ok(long > 86_000_000, `the daily rule holds 1: ttl ${long}`)
+    await rl.consume('frank', { cost: { daily: 0 } })
+    assert.ok(Number(await server.cli('PTTL', key)) > 86_000_000, 'a rule charged nothing keeps what it holds, and its expiry')
+    assert.equal((await rl.peek('frank', { cost: 0 })).rules[1]?.remaining, 999)
+    await rl.close()
+  })
+
   it('a single rule keeps the key it always had', async () => {
     const rl = createRateLimiter({ store, namespace: 'single', algorithm: 'fixed-window', limit: 2, window: '1m', logger: false })
     await rl.consume('carol')
