@@ -1,4 +1,5 @@
 import { safeIdentifier } from '../stores/keys.js'
+import { scopeValue } from './state-groups.js'
 import type { MemoryStore } from '../stores/memory-store.js'
 import type { DecideMode } from './decide.js'
 import { combine } from './decision.js'
@@ -12,7 +13,7 @@ import type { RateLimitDecision, RuleDecision } from './types.js'
  */
 export function ruleKey(keyHead: string, rule: NormalizedRule, id: string, scopes: Record<string, string> | undefined): string {
   const key = `${keyHead}{${id}}:${rule.keyPart}`
-  return rule.scope === undefined ? key : `${key}:${safeIdentifier(scopes?.[rule.scope] ?? '-')}`
+  return rule.scope === undefined ? key : `${key}:${safeIdentifier(scopeValue(scopes, rule.scope))}`
 }
 
 /** Keys kept per generation by {@link LocalDecisions}' key cache: at most a few MB (keys are at most ~300 characters). */

@@ -166,7 +166,7 @@ export class RateLimiter {
     const cost = options?.cost
     if (cost === null || typeof cost !== 'object') throw new InvalidOptionError('cost', cost, '{ ruleName: number }')
     const costs = this.rules.map((rule) => {
-      const value = cost[rule.name] ?? 0
+      const value = (Object.hasOwn(cost, rule.name) ? cost[rule.name] : undefined) ?? 0
       if (typeof value !== 'number' || !Number.isInteger(value) || Math.abs(value) > 1e12) throw new InvalidOptionError(`cost.${rule.name}`, value, 'a whole number from -1e12 to 1e12')
       return value
     })
@@ -335,7 +335,7 @@ export class RateLimiter {
     for (let i = 0; i < costs.length; i++) {
       const scope = (this.rules[i] as NormalizedRule).scope
       if (scope === undefined) continue
-      const value = scopes?.[scope]
+      const value = scopes !== undefined && Object.hasOwn(scopes, scope) ? scopes[scope] : undefined
       if (value !== undefined && typeof value !== 'string') throw new InvalidOptionError(`scopes.${scope}`, value, 'a string')
       if (value === undefined || value === '') costs[i] = 0
     }
@@ -354,7 +354,7 @@ export class RateLimiter {
       if (!this.rules.some((rule) => rule.name === name)) throw new InvalidOptionError(`cost.${name}`, cost[name], `one of the rule names: ${this.rules.map((r) => r.name).join(', ')}`)
     }
     this.rules.forEach((rule, i) => {
-      const value = cost[rule.name] ?? 1
+      const value = (Object.hasOwn(cost, rule.name) ? cost[rule.name] : undefined) ?? 1
       checkCost(value, `cost.${rule.name}`)
       out[i] = value
     })

@@ -9,7 +9,7 @@ async function keysOf(server: RedisServer, namespace: string): Promise<string[]>
   return reply.split('\n').filter(Boolean).sort()
 }
 
-describe('rules of one scope share a key on Redis', () => {
+describe('a limiter\'s unscoped rules share a key on Redis', () => {
   let server: RedisServer
   let store: Store
   before(async () => {
@@ -54,24 +54,28 @@ describe('rules of one scope share a key on Redis', () => {
     await rl.close()
   })
 
-  it('a scope with several rules shares a key per scope value; a rule alone in its scope keeps its own key', async () => {
-    const rl = createRateLimiter({
-      store,
-      namespace: 'scoped',
-      rules: [
-        { name: 'requests', algorithm: 'fixed-window', limit: 2, window: '1m', scope: 'user' },
-        { name: 'tokens', algorithm: 'fixed-window', limit: 100, window: '1m', scope: 'user' },
-        { name: 'global', algorithm: 'fixed-window', limit: 50, window: '1m' },
-      ],
-      logger: false,
-    })
-    await rl.consume('acme', { scopes: { user: 'u1' }, cost: { requests: 1, tokens: 60 } })
-    const second = await rl.consume('acme', { scopes: { user: 'u1' }, cost: { requests: 1, tokens: 60 } })
-    assert.equal(second.allowed, false, 'the tokens rule refuses: 120 > 100')
-    assert.equal(second.rules.find((r) => r.name === 'requests')?.remaining, 1, 'all or nothing: the refused call took nothing')
-    assert.equal((await rl.consume('acme', { scopes: { user: 'u2' }, cost: { requests: 1, tokens: 60 } })).allowed, true, 'another user counts apart')
-    assert.deepEqual(await keysOf(server, 'scoped'), ['rl:scoped:{acme}:global:f', 'rl:scoped:{acme}:requests:f+tokens:f:u1', 'rl:scoped:{acme}:requests:f+tokens:f:u2'])
-    await rl.close()
+  it('a scoped rule keeps a key of its own, so limiters with other rules share its counter (per-user limits across keys)', async () => {
+    const userRules = [
+      { name: 'requests', algorithm: 'fixed-window', limit: 2, window: '1m', scope: 'user' },
+      { name: 'tokens', algorithm: 'fixed-window', limit: 100, window: '1m', scope: 'user' },
+    ] as const
+    const a = createRateLimiter({ store, namespace: 'scoped', rules: [...userRules, { name: 'global', algorithm: 'fixed-window', limit: 50, window: '1m' }], logger: false })
+    const b = createRateLimiter({ store, namespace: 'scoped', rules: [userRules[0]], logger: false })
+    assert.equal((await a.consume('acme', { scopes: { user: 'u1' }, cost: { requests: 1, tokens: 60 } })).allowed, true)
+    const refused = await a.consume('acme', { scopes: { user: 'u1' }, cost: { requests: 1, tokens: 60 } })
+    assert.equal(refused.allowed, false, 'the tokens rule refuses: 120 > 100')
+    assert.equal(refused.rules.find((r) => r.name === 'requests')?.remaining, 1, 'all or nothing: the refused call took nothing')
+    assert.equal((await b.consume('acme', { scopes: { user: 'u1' } })).remaining, 0, 'the other limiter counts on the same requests counter')
+    assert.equal((await a.consume('acme', { scopes: { user: 'u2' }, cost: { requests: 1, tokens: 60 } })).allowed, true, 'another user counts apart')
+    assert.deepEqual(await keysOf(server, 'scoped'), [
+      'rl:scoped:{acme}:global:f',
+      'rl:scoped:{acme}:requests:f:u1',
+      'rl:scoped:{acme}:requests:f:u2',
+      'rl:scoped:{acme}:tokens:f:u1',
+      'rl:scoped:{acme}:tokens:f:u2',
+    ])
+    await a.close()
+    await b.close()
   })
 
   it('a rule charged nothing that holds nothing does not stretch the shared key', async () => {
@@ -135,5 +139,33 @@ describe('rules of one scope share a key on Redis', () => {
     const fewer = createRateLimiter({ store, namespace: 'change', rules: [RULES[0], RULES[1]], logger: false })
     assert.equal((await fewer.peek('erin')).rules[1]?.remaining, 5, 'a new key: nothing taken')
     await fewer.close()
+  })
+
+  it('rules and scopes named like Object.prototype members are rules and scopes like any other', async () => {
+    for (const store_ of [store, createStore()]) {
+      const rl = createRateLimiter({
+        store: store_,
+        namespace: 'proto',
+        rules: [
+          { name: 'constructor', algorithm: 'fixed-window', limit: 2, window: '1m' },
+          { name: 'toString', algorithm: 'fixed-window', limit: 5, window: '1m', scope: 'constructor' },
+        ],
+        logger: false,
+      })
+      const first = await rl.consume('gina', { scopes: {} })
+      assert.equal(first.allowed, true)
+      assert.deepEqual(
+        first.rules.map((r) => r.remaining),
+        [1, 5],
+        'no scope value given: the scoped rule takes nothing',
+      )
+      const second = await rl.consume('gina', { scopes: { constructor: 'c1' }, cost: { constructor: 1, toString: 2 } })
+      assert.deepEqual(
+        second.rules.map((r) => r.remaining),
+        [0, 3],
+      )
+      assert.deepEqual((await rl.adjust('gina', { cost: { toString: -1 }, scopes: { constructor: 'c1' } })).rules.map((r) => r.remaining), [0, 4])
+      await rl.close()
+    }
   })
 })
