@@ -317,10 +317,10 @@ export class RateLimiter {
 
   /** Each rule's cost, in `out` (a new array unless given). */
   #costs(cost: ConsumeOptions['cost'], out: number[] = this.rules.map(() => 1)): number[] {
-    if (cost === undefined) return out.fill(1)
+    if (cost === undefined) return fill(out, 1)
     if (typeof cost === 'number') {
       checkCost(cost, 'cost')
-      return out.fill(cost)
+      return fill(out, cost)
     }
     if (cost === null || typeof cost !== 'object') throw new InvalidOptionError('cost', cost, 'a number or { ruleName: number }')
     for (const name of Object.keys(cost)) {
@@ -333,6 +333,12 @@ export class RateLimiter {
     })
     return out
   }
+}
+
+/** Array.prototype.fill, as a loop: V8 runs fill() in C++, which costs a memory-store decision ~10% for one element. */
+function fill(out: number[], value: number): number[] {
+  for (let i = 0; i < out.length; i++) out[i] = value
+  return out
 }
 
 function checkCost(value: unknown, option: string): void {
