@@ -59,15 +59,19 @@ export class LocalDecisions {
     this.#youngMax = Math.max(64, Math.floor(KEY_CACHE / rules.length))
   }
 
-  /** Decides every rule for `id`, all or nothing; throws the store's `E_STORE_CLOSED` or `E_STORE_FULL`. */
-  decide(id: string, costs: readonly number[], mode: DecideMode, scopes: Record<string, string> | undefined, source: RateLimitDecision['source']): RateLimitDecision {
+  /**
+   * Decides every rule for `key`, all or nothing; throws the store's `E_STORE_CLOSED` or `E_STORE_FULL`.
+   * `key` is the caller's key or its identity: safeIdentifier() makes the one of the other, and leaves an identity as it is.
+   */
+  decide(key: string, costs: readonly number[], mode: DecideMode, scopes: Record<string, string> | undefined, source: RateLimitDecision['source']): RateLimitDecision {
     const store = this.#store
     store.openLocal()
     const now = store.now()
     const nowUs = now * 1000
     // A scoped call's keys are built afresh (its scope values would flood the cache), and their
     // states looked up each time.
-    const known = scopes === undefined ? this.#knownOf(id) : undefined
+    const known = scopes === undefined ? this.#knownOf(key) : undefined
+    const id = known === undefined ? safeIdentifier(key) : ''
     if (this.#local.length === 1) {
       const one = known === undefined ? new Known(store.localKey(ruleKey(this.#keyHead, this.#rules[0] as NormalizedRule, id, scopes))) : (known as Known)
       const decision = this.#decide(0, one, this.#state(0, one, now), costs[0] as number, nowUs, mode === 'c' ? IF_ALLOWED : mode === 'f' ? ALWAYS : NEVER)
@@ -104,16 +108,18 @@ export class LocalDecisions {
   }
 
   /**
-   * The keys and states of an unscoped call for `id`: one {@link Known} per rule, or the one itself
+   * The keys and states of an unscoped call for `key`: one {@link Known} per rule, or the one itself
    * for one rule. Kept for recent identities because a key built afresh costs more to look up than
    * the whole decision (V8 flattens and hashes a new string on every Map lookup), and a kept state
    * needs no lookup at all; in two generations of at most {@link KEY_CACHE} identities each: the
    * older is dropped when the newer fills.
    */
-  #knownOf(id: string): Known | Known[] {
-    let known = this.#young.get(id)
+  #knownOf(key: string): Known | Known[] {
+    // Only identities are kept, and an identity is its own: a key found here needs no safeIdentifier().
+    let known = this.#young.get(key)
     if (known !== undefined) return known
-    known = this.#old.get(id)
+    const id = safeIdentifier(key)
+    known = this.#old.get(id) ?? (id === key ? undefined : this.#young.get(id))
     if (known === undefined) {
       const built = this.#rules.map((rule) => new Known(this.#store.localKey(ruleKey(this.#keyHead, rule, id, undefined))))
       known = built.length === 1 ? (built[0] as Known) : built

@@ -109,7 +109,8 @@ export class RateLimiter {
     // On a memory store the decision is made here and now: one settled promise, no chain of them.
     try {
       const costs = this.#scoped(this.#costs(options?.cost, this.#localCosts), options?.scopes)
-      return Promise.resolve(this.#report(key, this.#decideLocal(this.#local, this.#identity(key), costs, 'c', options?.scopes)))
+      // The key, not its identity: LocalDecisions makes it one only for a key it has not seen recently.
+      return Promise.resolve(this.#report(key, this.#decideLocal(this.#local, this.#checkKey(key), costs, 'c', options?.scopes)))
     } catch (err) {
       return Promise.reject(err)
     }
@@ -205,7 +206,7 @@ export class RateLimiter {
     return this.#policy(id, costs, mode, scopes)
   }
 
-  /** {@link #decide} on a memory store, synchronously: the same breaker, policy and switches. */
+  /** {@link #decide} on a memory store, synchronously: the same breaker, policy and switches; `id` may be the key itself (see LocalDecisions.decide). */
   #decideLocal(local: LocalDecisions, id: string, costs: number[], mode: DecideMode, scopes?: Record<string, string>): RateLimitDecision {
     if (this.#breaker.allow()) {
       try {
@@ -287,8 +288,12 @@ export class RateLimiter {
   }
 
   #identity(key: string): string {
+    return safeIdentifier(this.#checkKey(key))
+  }
+
+  #checkKey(key: string): string {
     if (typeof key !== 'string') throw new InvalidOptionError('key', key, 'a string identifying who is limited')
-    return safeIdentifier(key)
+    return key
   }
 
   /**
