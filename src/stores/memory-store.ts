@@ -26,9 +26,10 @@ export interface MemoryStoreOptions {
 const NO_EVICT_HEADROOM = 2 * 1024 * 1024
 
 /**
- * Estimated bytes an entry costs beyond its key and value: the slot's key, links and expiry, and the
- * Map entry. Measured at about 150 bytes on Node 20 with lru-cache underneath (bench/memory-footprint),
- * whose per-entry arrays cost more than the links that replaced them; kept, so `maxBytes` stays a ceiling.
+ * Estimated bytes an entry costs beyond its key and value: the slot's fields and links, and the Map
+ * entry. Measured on Node 20 over 132,000 and 200,000 entries: a rate limiter's state uses what it is
+ * counted for give or take 15 bytes (over it just after the Map's table doubles, by less than with
+ * lru-cache underneath); a small Buffer value uses 30-50 bytes less than counted.
  */
 const ENTRY_OVERHEAD = 160
 
