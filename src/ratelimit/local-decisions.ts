@@ -15,7 +15,11 @@ export function ruleKey(keyHead: string, rule: NormalizedRule, id: string, scope
   return rule.scope === undefined ? key : `${key}:${safeIdentifier(scopes?.[rule.scope] ?? '-')}`
 }
 
-/** Keys kept per generation by {@link LocalDecisions}' key cache: at most a few MB (keys are at most ~300 characters). */
+/**
+ * Keys kept per generation by {@link LocalDecisions}' key cache: at most a few MB outside the store's
+ * budget (keys are at most ~300 characters; a state the store has evicted since stays reachable from
+ * here, a few hundred bytes, until its identity is next decided or its generation is dropped).
+ */
 const KEY_CACHE = 2048
 
 /**
