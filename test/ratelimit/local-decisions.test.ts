@@ -128,6 +128,14 @@ describe('limiter on a memory store', () => {
     await limiter.close()
   })
 
+  it('a rule’s decision is a plain object, though made by a constructor', async () => {
+    const limiter = createRateLimiter({ limit: 5, window: '1s', logger: false })
+    const [rule] = (await limiter.consume('u')).rules
+    assert.equal(Object.getPrototypeOf(rule), Object.prototype)
+    assert.deepStrictEqual(Object.keys(rule ?? {}), ['name', 'allowed', 'limit', 'remaining', 'resetMs', 'retryAfterMs'])
+    await limiter.close()
+  })
+
   it('states share the store’s bytes and LRU order: one in use stays, one evicted, deleted or replaced starts afresh', async () => {
     const maxBytes = 64 * 1024
     const store = createStore({ maxBytes }) as MemoryStore
