@@ -16,8 +16,21 @@ export function ruleKey(keyHead: string, rule: NormalizedRule, id: string, scope
   return rule.scope === undefined ? key : `${key}:${safeIdentifier(scopeValue(scopes, rule.scope))}`
 }
 
-/** Keys kept per generation by {@link LocalDecisions}' key cache: at most a few MB (keys are at most ~300 characters). */
+/**
+ * Keys kept per generation by {@link LocalDecisions}' key cache: at most a few MB outside the store's
+ * budget (keys are at most ~300 characters; a state the store has evicted since stays reachable from
+ * here, a few hundred bytes, until its identity is next decided or its generation is dropped).
+ */
 const KEY_CACHE = 2048
+
+/**
+ * A rule's store key for one identity, and the state last found or stored under it: while the store
+ * still holds that state, a decision takes it from here, without looking the key up.
+ */
+class Known {
+  state: RuleState | undefined = undefined
+  constructor(readonly key: string) {}
+}
 
 /**
  * A limiter's decisions over a memory store, synchronously and in place: each rule's state is a
@@ -33,11 +46,11 @@ export class LocalDecisions {
   /** Per rule, an empty state that stands for a missing one; stored (and replaced) once a decision writes to it. */
   readonly #spares: RuleState[]
   /** Per rule, during one decision of several rules: its key and state between the two passes. */
-  readonly #keys: string[]
+  readonly #knowns: Array<Known | undefined>
   readonly #states: Array<RuleState | undefined>
-  /** Recent identities' store keys (one string per rule), see {@link #keysOf}. */
-  #young = new Map<string, string | string[]>()
-  #old = new Map<string, string | string[]>()
+  /** Recent identities' keys and states (one per rule), see {@link #knownOf}. */
+  #young = new Map<string, Known | Known[]>()
+  #old = new Map<string, Known | Known[]>()
   readonly #youngMax: number
 
   constructor(store: MemoryStore, rules: readonly NormalizedRule[], keyHead: string) {
@@ -46,83 +59,102 @@ export class LocalDecisions {
     this.#local = rules.map(localRule)
     this.#keyHead = keyHead
     this.#spares = this.#local.map(newState)
-    this.#keys = rules.map(() => '')
+    this.#knowns = rules.map(() => undefined)
     this.#states = rules.map(() => undefined)
     this.#youngMax = Math.max(64, Math.floor(KEY_CACHE / rules.length))
   }
 
-  /** Decides every rule for `id`, all or nothing; throws the store's `E_STORE_CLOSED` or `E_STORE_FULL`. */
-  decide(id: string, costs: readonly number[], mode: DecideMode, scopes: Record<string, string> | undefined, source: RateLimitDecision['source']): RateLimitDecision {
+  /**
+   * Decides every rule for `key`, all or nothing; throws the store's `E_STORE_CLOSED` or `E_STORE_FULL`.
+   * `key` is the caller's key or its identity: safeIdentifier() makes the one of the other, and leaves an identity as it is.
+   */
+  decide(key: string, costs: readonly number[], mode: DecideMode, scopes: Record<string, string> | undefined, source: RateLimitDecision['source']): RateLimitDecision {
     const store = this.#store
     store.openLocal()
     const now = store.now()
     const nowUs = now * 1000
-    const keys = scopes === undefined ? this.#keysOf(id) : undefined
+    // A scoped call's keys are built afresh (its scope values would flood the cache), and their
+    // states looked up each time.
+    const known = scopes === undefined ? this.#knownOf(key) : undefined
+    const id = known === undefined ? safeIdentifier(key) : ''
     if (this.#local.length === 1) {
-      const key = keys === undefined ? store.localKey(ruleKey(this.#keyHead, this.#rules[0] as NormalizedRule, id, scopes)) : (keys as string)
-      const decision = this.#decide(0, key, this.#state(0, key, now), costs[0] as number, nowUs, mode === 'c' ? IF_ALLOWED : mode === 'f' ? ALWAYS : NEVER)
+      const one = known === undefined ? new Known(store.localKey(ruleKey(this.#keyHead, this.#rules[0] as NormalizedRule, id, scopes))) : (known as Known)
+      const decision = this.#decide(0, one, this.#state(0, one, now), costs[0] as number, nowUs, mode === 'c' ? IF_ALLOWED : mode === 'f' ? ALWAYS : NEVER)
       return combine([decision], decision.allowed, source)
     }
     // Two passes, as the reference: whether every rule allows, then each rule's reply and write.
     let all = true
     for (let i = 0; i < this.#local.length; i++) {
-      const key = keys === undefined ? store.localKey(ruleKey(this.#keyHead, this.#rules[i] as NormalizedRule, id, scopes)) : (keys[i] as string)
-      const state = this.#state(i, key, now)
-      this.#keys[i] = key
+      const one = known === undefined ? new Known(store.localKey(ruleKey(this.#keyHead, this.#rules[i] as NormalizedRule, id, scopes))) : ((known as Known[])[i] as Known)
+      const state = this.#state(i, one, now)
+      this.#knowns[i] = one
       this.#states[i] = state
       if (!allows(this.#local[i] as LocalRule, state, costs[i] as number, nowUs)) all = false
     }
     const commit = mode === 'f' || (all && mode === 'c') ? ALWAYS : NEVER
     const decisions: RuleDecision[] = []
     for (let i = 0; i < this.#local.length; i++) {
-      decisions.push(this.#decide(i, this.#keys[i] as string, this.#states[i] as RuleState, costs[i] as number, nowUs, commit))
+      decisions.push(this.#decide(i, this.#knowns[i] as Known, this.#states[i] as RuleState, costs[i] as number, nowUs, commit))
+      this.#knowns[i] = undefined
       this.#states[i] = undefined
     }
     return combine(decisions, all, source)
   }
 
-  #decide(i: number, key: string, state: RuleState, cost: number, nowUs: number, commit: Commit): RuleDecision {
+  #decide(i: number, known: Known, state: RuleState, cost: number, nowUs: number, commit: Commit): RuleDecision {
     const decision = decideRule(this.#local[i] as LocalRule, state, cost, nowUs, commit)
     const spare = this.#spares[i] as RuleState
     if (state === spare && cost !== 0 && (commit === ALWAYS || (commit === IF_ALLOWED && decision.allowed))) {
-      this.#store.setLocal(key, spare)
+      this.#store.setLocal(known.key, spare)
+      known.state = spare
       this.#spares[i] = newState(this.#local[i] as LocalRule)
     }
     return decision
   }
 
   /**
-   * The store keys of an unscoped call for `id`: a string per rule, or the string itself for one rule.
-   * Kept for recent identities because a key built afresh costs more to look up than the whole
-   * decision (V8 flattens and hashes a new string on every Map lookup; a kept string has its hash),
-   * in two generations of at most {@link KEY_CACHE} keys each: the older is dropped when the newer fills.
+   * The keys and states of an unscoped call for `key`: one {@link Known} per rule, or the one itself
+   * for one rule. Kept for recent identities because a key built afresh costs more to look up than
+   * the whole decision (V8 flattens and hashes a new string on every Map lookup), and a kept state
+   * needs no lookup at all; in two generations of at most {@link KEY_CACHE} identities each: the
+   * older is dropped when the newer fills.
    */
-  #keysOf(id: string): string | string[] {
-    let keys = this.#young.get(id)
-    if (keys !== undefined) return keys
-    keys = this.#old.get(id)
-    if (keys === undefined) {
-      const built = this.#rules.map((rule) => this.#store.localKey(ruleKey(this.#keyHead, rule, id, undefined)))
-      keys = built.length === 1 ? (built[0] as string) : built
+  #knownOf(key: string): Known | Known[] {
+    // Only identities are kept, and an identity is its own: a key found here needs no safeIdentifier().
+    let known = this.#young.get(key)
+    if (known !== undefined) return known
+    const id = safeIdentifier(key)
+    known = this.#old.get(id) ?? (id === key ? undefined : this.#young.get(id))
+    if (known === undefined) {
+      const built = this.#rules.map((rule) => new Known(this.#store.localKey(ruleKey(this.#keyHead, rule, id, undefined))))
+      known = built.length === 1 ? (built[0] as Known) : built
     }
     if (this.#young.size >= this.#youngMax) {
       this.#old = this.#young
       this.#young = new Map()
     }
-    this.#young.set(id, keys)
-    return keys
+    this.#young.set(id, known)
+    return known
   }
 
-  /** The rule's state under `key`: the stored one (emptied if expired: it decides like none), else an empty spare. */
-  #state(i: number, key: string, now: number): RuleState {
-    const found = this.#store.getLocal(key)
-    const rule = this.#local[i] as LocalRule
-    if (found instanceof RuleState && fits(found, rule)) {
-      if (found.expireAtMs < now) found.clear()
-      return found
+  /**
+   * The rule's state under the known key: the one kept there while the store still holds it, else the
+   * stored one (emptied if expired: it decides like none), else an empty spare. Either way the store
+   * counts it as just used.
+   */
+  #state(i: number, known: Known, now: number): RuleState {
+    let state = known.state
+    if (state === undefined || !this.#store.reuseLocal(state)) {
+      const found = this.#store.getLocal(known.key)
+      state = found instanceof RuleState && fits(found, this.#local[i] as LocalRule) ? found : undefined
+      known.state = state
+      if (state === undefined) {
+        const spare = this.#spares[i] as RuleState
+        spare.clear()
+        return spare
+      }
     }
-    const spare = this.#spares[i] as RuleState
-    spare.clear()
-    return spare
+    if (state.expireAtMs < now) state.clear()
+    return state
   }
 }

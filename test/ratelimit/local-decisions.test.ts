@@ -128,6 +128,40 @@ describe('limiter on a memory store', () => {
     await limiter.close()
   })
 
+  it('a rule’s decision is a plain object, though made by a constructor', async () => {
+    const limiter = createRateLimiter({ limit: 5, window: '1s', logger: false })
+    const [rule] = (await limiter.consume('u')).rules
+    assert.equal(Object.getPrototypeOf(rule), Object.prototype)
+    assert.deepStrictEqual(Object.keys(rule ?? {}), ['name', 'allowed', 'limit', 'remaining', 'resetMs', 'retryAfterMs'])
+    await limiter.close()
+  })
+
+  it('states share the store’s bytes and LRU order: one in use stays, one evicted, deleted or replaced starts afresh', async () => {
+    const maxBytes = 64 * 1024
+    const store = createStore({ maxBytes }) as MemoryStore
+    const limiter = createRateLimiter({ store, limit: 1_000, window: '1m', algorithm: 'fixed-window', logger: false })
+    const key = (id: string) => `rl:{${id}}:${limiter.rules[0]?.keyPart}`
+    for (const id of ['hot', 'cold', 'deleted', 'replaced']) assert.equal((await limiter.consume(id)).remaining, 999)
+    // Values fill the budget many times over; 'hot' is used all along (its kept state must count as a use), 'cold' never.
+    for (let i = 0; i < 2_000; i++) {
+      await store.set(`v:${i}`, Buffer.alloc(100))
+      if (i % 20 === 0) await limiter.consume('hot')
+    }
+    assert.ok(store.bytes <= maxBytes, `${store.bytes} bytes held, budget ${maxBytes}`)
+    assert.equal(await store.get('v:0'), null, 'the oldest value was evicted')
+    assert.equal((await limiter.consume('hot')).remaining, 1_000 - 102)
+    assert.equal((await limiter.consume('cold')).remaining, 999, 'its evicted state is not decided on')
+    await limiter.consume('deleted')
+    await limiter.consume('replaced')
+    await store.delete(key('deleted'))
+    await store.set(key('replaced'), 'a value')
+    assert.equal((await limiter.consume('deleted')).remaining, 999)
+    assert.equal((await limiter.consume('replaced')).remaining, 999)
+    await assert.rejects(store.get(key('replaced')), { code: 'E_STORE_COMMAND' }, 'the value was replaced by a state again')
+    await limiter.close()
+    await store.close()
+  })
+
   it('a full store that does not evict: new keys go to onStoreError until expired states are purged; a closed store throws', async () => {
     const clock = new ManualClock()
     const store = createStore({ clock, evict: false, maxBytes: 4_096 }) as MemoryStore
