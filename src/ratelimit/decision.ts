@@ -9,14 +9,7 @@ export function toDecision(reply: readonly number[], rules: readonly NormalizedR
   const decisions: RuleDecision[] = rules.map((rule, i) => {
     const b = offset + 1 + i * 4
     const retry = reply[b + 3] as number
-    return {
-      name: rule.name,
-      allowed: reply[b] === 1,
-      limit: rule.code === 't' ? rule.param : rule.limit,
-      remaining: reply[b + 1] as number,
-      resetMs: reply[b + 2] as number,
-      retryAfterMs: retry < 0 ? Number.POSITIVE_INFINITY : retry,
-    }
+    return newRuleDecision(rule.name, reply[b] === 1, rule.code === 't' ? rule.param : rule.limit, reply[b + 1] as number, reply[b + 2] as number, retry < 0 ? Number.POSITIVE_INFINITY : retry)
   })
   return combine(decisions, reply[offset] === 1, source)
 }
@@ -29,15 +22,7 @@ export function combine(rules: RuleDecision[], allowed: boolean, source: RateLim
     top = rules.find((rule) => !rule.allowed) as RuleDecision
     for (const rule of rules) if (!rule.allowed && rule.retryAfterMs > top.retryAfterMs) top = rule
   }
-  const decision: RateLimitDecision = {
-    allowed,
-    limit: top.limit,
-    remaining: top.remaining,
-    resetMs: top.resetMs,
-    retryAfterMs: allowed ? 0 : top.retryAfterMs,
-    source,
-    rules,
-  }
+  const decision = new (PlainDecision as unknown as PlainDecisionClass)(allowed, top.limit, top.remaining, top.resetMs, allowed ? 0 : top.retryAfterMs, source, rules)
   if (!allowed) decision.reason = top.retryAfterMs === Number.POSITIVE_INFINITY ? 'cost-exceeds-limit' : 'limit'
   return decision
 }
@@ -46,9 +31,65 @@ export function combine(rules: RuleDecision[], allowed: boolean, source: RateLim
 export function policyDecision(rules: readonly NormalizedRule[], allowed: boolean, retryAfterMs: number): RateLimitDecision {
   const decisions = rules.map((rule) => {
     const limit = rule.code === 't' ? rule.param : rule.limit
-    return { name: rule.name, allowed, limit, remaining: allowed ? limit : 0, resetMs: 0, retryAfterMs: allowed ? 0 : retryAfterMs }
+    return newRuleDecision(rule.name, allowed, limit, allowed ? limit : 0, 0, allowed ? 0 : retryAfterMs)
   })
   const decision = combine(decisions, allowed, 'fallback')
   if (!allowed) decision.reason = 'store-error'
   return decision
 }
+
+/*
+ * Decisions are plain objects (their prototype is Object.prototype, as a literal's) made by
+ * constructors rather than object literals. V8 makes a literal's objects from a boilerplate; when a
+ * field changes representation (resetMs a small integer from one algorithm, a double from another),
+ * the boilerplate's map goes stale and every object made from it afterwards is migrated one by one:
+ * in one process, limiters of two algorithms taking turns left decisions 2-3× slower for good
+ * (`node --trace-migration`: one `resetMs:s->d` per decision). A constructor's map is kept up to date.
+ */
+
+type PlainRuleDecisionClass = new (name: string, allowed: boolean, limit: number, remaining: number, resetMs: number, retryAfterMs: number) => RuleDecision
+
+function PlainRuleDecision(this: RuleDecision, name: string, allowed: boolean, limit: number, remaining: number, resetMs: number, retryAfterMs: number): void {
+  this.name = name
+  this.allowed = allowed
+  this.limit = limit
+  this.remaining = remaining
+  this.resetMs = resetMs
+  this.retryAfterMs = retryAfterMs
+}
+PlainRuleDecision.prototype = Object.prototype
+
+/** A rule's decision, as a plain object (see above). */
+export function newRuleDecision(name: string, allowed: boolean, limit: number, remaining: number, resetMs: number, retryAfterMs: number): RuleDecision {
+  return new (PlainRuleDecision as unknown as PlainRuleDecisionClass)(name, allowed, limit, remaining, resetMs, retryAfterMs)
+}
+
+type PlainDecisionClass = new (
+  allowed: boolean,
+  limit: number,
+  remaining: number,
+  resetMs: number,
+  retryAfterMs: number,
+  source: RateLimitDecision['source'],
+  rules: RuleDecision[],
+) => RateLimitDecision
+
+function PlainDecision(
+  this: RateLimitDecision,
+  allowed: boolean,
+  limit: number,
+  remaining: number,
+  resetMs: number,
+  retryAfterMs: number,
+  source: RateLimitDecision['source'],
+  rules: RuleDecision[],
+): void {
+  this.allowed = allowed
+  this.limit = limit
+  this.remaining = remaining
+  this.resetMs = resetMs
+  this.retryAfterMs = retryAfterMs
+  this.source = source
+  this.rules = rules
+}
+PlainDecision.prototype = Object.prototype

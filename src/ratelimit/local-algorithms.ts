@@ -9,6 +9,7 @@
  */
 import { LocalEntry } from '../stores/memory-store.js'
 import type { AlgorithmCode } from './algorithms.js'
+import { newRuleDecision } from './decision.js'
 import type { NormalizedRule } from './options.js'
 import type { RuleDecision } from './types.js'
 
@@ -103,28 +104,8 @@ export function decideRule(rule: LocalRule, state: RuleState, cost: number, nowU
 }
 
 function ruleDecision(rule: LocalRule, allowed: boolean, remaining: number, resetMs: number, retry: number): RuleDecision {
-  return new (PlainRuleDecision as unknown as PlainRuleDecisionClass)(rule.name, allowed, rule.quota, remaining, resetMs, retry < 0 ? Number.POSITIVE_INFINITY : retry)
+  return newRuleDecision(rule.name, allowed, rule.quota, remaining, resetMs, retry < 0 ? Number.POSITIVE_INFINITY : retry)
 }
-
-type PlainRuleDecisionClass = new (name: string, allowed: boolean, limit: number, remaining: number, resetMs: number, retryAfterMs: number) => RuleDecision
-
-/**
- * Makes a rule's decision, a plain object (its prototype is Object.prototype, as a literal's), by a
- * constructor rather than an object literal. V8 makes a literal's objects from a boilerplate; when a
- * field changes representation (resetMs a small integer from one algorithm, a double from another),
- * the boilerplate's map goes stale and every object made from it afterwards is migrated one by one:
- * in one process, limiters of two algorithms taking turns left a memory-store decision 2-3× slower
- * for good (`node --trace-migration`: one `resetMs:s->d` per decision). A constructor's map is kept up to date.
- */
-function PlainRuleDecision(this: RuleDecision, name: string, allowed: boolean, limit: number, remaining: number, resetMs: number, retryAfterMs: number): void {
-  this.name = name
-  this.allowed = allowed
-  this.limit = limit
-  this.remaining = remaining
-  this.resetMs = resetMs
-  this.retryAfterMs = retryAfterMs
-}
-PlainRuleDecision.prototype = Object.prototype
 
 function writes(commit: Commit, allowed: boolean, cost: number): boolean {
   return cost !== 0 && (commit === ALWAYS || (commit === IF_ALLOWED && allowed))
