@@ -30,12 +30,12 @@ describe('decision batching on Redis', () => {
     createRateLimiter({ store, limit: 50, window: '1h', namespace, logger: false, ...options } as RateLimiterOptions)
 
   for (const algorithm of ALGORITHMS) {
-    it(`${algorithm}: 64 calls made in one tick go out as one script call, decided in call order`, async () => {
+    it(`${algorithm}: 64 calls made in one tick go out as two script calls of 32, decided in call order`, async () => {
       const rl = limiter(`one-call-${algorithm}`, { algorithm })
       await rl.peek('warm-up')
       const before = await scriptCalls(server)
       const decisions = await Promise.all(Array.from({ length: 64 }, () => rl.consume('k')))
-      assert.equal((await scriptCalls(server)) - before, 1)
+      assert.equal((await scriptCalls(server)) - before, 2)
       assert.deepEqual(
         decisions.map((d) => d.allowed),
         Array.from({ length: 64 }, (_, i) => i < 50),
@@ -49,6 +49,18 @@ describe('decision batching on Redis', () => {
     })
   }
 
+  it('a tick of fewer than 16 calls goes out as one call; of 16 or more, in two halves', async () => {
+    const rl = limiter('halves', { limit: 1_000 })
+    await rl.peek('warm-up')
+    let before = await scriptCalls(server)
+    await Promise.all(Array.from({ length: 15 }, (_, i) => rl.consume(`k${i}`)))
+    assert.equal((await scriptCalls(server)) - before, 1)
+    before = await scriptCalls(server)
+    await Promise.all(Array.from({ length: 16 }, (_, i) => rl.consume(`k${i}`)))
+    assert.equal((await scriptCalls(server)) - before, 2)
+    await rl.close()
+  })
+
   it('batchSize bounds one call: 100 calls at batchSize 16 make 7 calls', async () => {
     const rl = limiter('bounded', { batchSize: 16, limit: 1_000 })
     await rl.peek('warm-up')
@@ -59,14 +71,14 @@ describe('decision batching on Redis', () => {
     await rl.close()
   })
 
-  it('batchSize counts rule states: 3 rules make 42 decisions a call, 1,000 sliding buckets 1', async () => {
+  it('batchSize counts rule states: 3 rules make at most 42 decisions a call, 1,000 sliding buckets 1', async () => {
     const rules = ['a', 'b', 'c'].map((name) => ({ name, limit: 1_000, window: '1h', algorithm: 'fixed-window' as const }))
     const three = limiter('weighted', { limit: undefined, window: undefined, rules } as Partial<RateLimiterOptions>)
     const fine = limiter('fine-buckets', { buckets: 1_000 })
     await Promise.all([three.peek('warm-up'), fine.peek('warm-up')])
     let before = await scriptCalls(server)
-    await Promise.all(Array.from({ length: 64 }, () => three.consume('k')))
-    assert.equal((await scriptCalls(server)) - before, 2)
+    await Promise.all(Array.from({ length: 100 }, () => three.consume('k')))
+    assert.equal((await scriptCalls(server)) - before, 3, '42 + 42 + 16')
     before = await scriptCalls(server)
     await Promise.all(Array.from({ length: 3 }, () => fine.consume('k')))
     assert.equal((await scriptCalls(server)) - before, 3)
