@@ -210,7 +210,7 @@ try {
       [
         `### Rate limiter (\`npm run bench:ratelimit\`)`,
         '',
-        `${where}. ${TOTAL.toLocaleString('en-US')} \`consume\` calls per run, ${CONCURRENCY} in flight, over ${KEYS} keys, all allowed; three interleaved rounds, median round shown. tollgate batches the decisions of one tick into one script call (default \`batchSize\` 128).`,
+        `${where}. ${TOTAL.toLocaleString('en-US')} \`consume\` calls per run, ${CONCURRENCY} in flight, over ${KEYS} keys, all allowed; three interleaved rounds, median round shown. tollgate batches the decisions of one tick into script calls (two of half each from 16 decisions; default \`batchSize\` 128 rule states a call).`,
         '',
         '**Redis standalone** (one private redis-server on loopback shared by every row)',
         '',
