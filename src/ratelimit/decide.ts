@@ -20,11 +20,15 @@ export function decideRules(ctx: MemoryScriptContext, keys: string[], rules: rea
   const nowMs = Math.floor(nowUs / 1000)
   const members = keys.map((_, g) => rules.flatMap((_rule, i) => (groups[i] === g + 1 ? [i] : [])))
   const olds: Array<number[] | undefined> = rules.map(() => undefined)
+  // Per group of several rules: the expiry its key has (0 for none), the first of its numbers.
+  const kept = keys.map(() => 0)
   members.forEach((group, g) => {
     const raw = ctx.get(keys[g] as string) as number[] | undefined
     if (group.length === 1) olds[group[0] as number] = raw
-    else if (raw !== undefined && raw.length === group.reduce((sum, i) => sum + stateLength(rules[i] as RuleArgs), 0)) {
-      let offset = 0
+    else if (raw !== undefined && raw.length === group.reduce((sum, i) => sum + stateLength(rules[i] as RuleArgs), 1)) {
+      // A key of several rules starts with its own expiry (see the script).
+      kept[g] = raw[0] as number
+      let offset = 1
       for (const i of group) {
         const length = stateLength(rules[i] as RuleArgs)
         olds[i] = raw.slice(offset, offset + length)
@@ -43,10 +47,13 @@ export function decideRules(ctx: MemoryScriptContext, keys: string[], rules: rea
         if ((rules[i] as RuleArgs).cost !== 0) ctx.set(key, (outcomes[i] as RuleOutcome).state, (outcomes[i] as RuleOutcome).expireAtMs - nowMs)
       } else if (group.some((i) => (rules[i] as RuleArgs).cost !== 0)) {
         // A rule that takes nothing keeps its state; the latest expiry covers it (see the script).
-        const state = group.flatMap((i) => ((rules[i] as RuleArgs).cost === 0 && olds[i] !== undefined ? (olds[i] as number[]) : (outcomes[i] as RuleOutcome).state))
+        const states = group.flatMap((i) => ((rules[i] as RuleArgs).cost === 0 && olds[i] !== undefined ? (olds[i] as number[]) : (outcomes[i] as RuleOutcome).state))
         // A rule that takes nothing and holds nothing (reset 0) does not stretch the key (see the script).
         const holding = group.filter((i) => (rules[i] as RuleArgs).cost !== 0 || (outcomes[i] as RuleOutcome).resetAfter > 0)
-        ctx.set(key, state, Math.max(...holding.map((i) => (outcomes[i] as RuleOutcome).expireAtMs)) - nowMs)
+        const expireAtMs = Math.max(...holding.map((i) => (outcomes[i] as RuleOutcome).expireAtMs))
+        // The key's expiry is kept while it covers the rules' need, else moved a little past it (`padded`).
+        const keyExpiry = expireAtMs <= (kept[g] as number) ? (kept[g] as number) : padded(expireAtMs, nowMs)
+        ctx.set(key, [keyExpiry, ...states], keyExpiry - nowMs)
       }
     })
   }
@@ -60,6 +67,15 @@ export function decideRules(ctx: MemoryScriptContext, keys: string[], rules: rea
     )
   })
   return reply
+}
+
+/**
+ * A shared key's expiry past `expireAtMs`, the latest its rules need: a later write whose need still
+ * fits keeps the key's expiry (SET KEEPTTL costs half of SET PXAT on Redis). The key outlives its
+ * state by at most a second or an eighth of its life; a state past its own expiry decides as none.
+ */
+function padded(expireAtMs: number, nowMs: number): number {
+  return expireAtMs + Math.max(1000, Math.ceil((expireAtMs - nowMs) / 8))
 }
 
 /** A rule as the script takes it once per call: everything but the cost, which each decision brings. */
@@ -82,10 +98,13 @@ export const RATE_LIMIT = defineScript('rate-limit', new URL('./rate-limit.lua',
   const nowUs = args[0] ? Number(args[0]) : ctx.now() * 1000
   const reply: number[] = []
   let k = 0
-  for (let a = 2 + 5 * count; a < args.length; a += 1 + count) {
-    const rules = specs.map((spec, i): RuleArgs => ({ ...spec, cost: Number(args[a + 1 + i]) }))
-    for (const value of decideRules(ctx, keys.slice(k, k + width), rules, groups, nowUs, args[a] as DecideMode)) reply.push(value)
+  for (let a = 2 + 5 * count; a < args.length; ) {
+    const mode = String(args[a])
+    const unit = mode !== mode.toLowerCase()
+    const rules = specs.map((spec, i): RuleArgs => ({ ...spec, cost: unit ? 1 : Number(args[a + 1 + i]) }))
+    for (const value of decideRules(ctx, keys.slice(k, k + width), rules, groups, nowUs, mode.toLowerCase() as DecideMode)) reply.push(value)
     k += width
+    a += unit ? 1 : 1 + count
   }
   return reply
 }, { crossSlot: true })
@@ -102,8 +121,17 @@ export function ruleArgs(rules: readonly RuleSpec[], nowUs?: number, groups: rea
   return args
 }
 
+/** A decision whose every rule costs 1 travels as its mode in upper case alone (see the script). */
+const UNIT_COSTS = { c: 'C', p: 'P', f: 'F' } as const
+
 /** Appends one decision (its mode and one cost per rule) to a call's arguments. */
 export function pushDecision(args: Array<string | number>, mode: DecideMode, costs: readonly number[]): void {
+  let unit = true
+  for (const cost of costs) if (cost !== 1) unit = false
+  if (unit) {
+    args.push(UNIT_COSTS[mode])
+    return
+  }
   args.push(mode)
   for (const cost of costs) args.push(cost)
 }

@@ -48,9 +48,10 @@ describe('a limiter\'s unscoped rules share a key on Redis', () => {
       ],
     )
     assert.deepEqual(await keysOf(server, 'three'), ['rl:three:{alice}:second:f+minute:s+burst:t', 'rl:three:{bob}:second:f+minute:s+burst:t'])
-    // The sliding window's state must outlive the 1-second window: the key lives about a minute.
+    // The sliding window's state must outlive the 1-second window: the key lives about a minute
+    // (up to 66 s for the sliding window, plus an eighth, the padding that lets later writes keep it).
     const ttl = Number(await server.cli('PTTL', 'rl:three:{alice}:second:f+minute:s+burst:t'))
-    assert.ok(ttl > 50_000 && ttl <= 66_000, `ttl ${ttl}`)
+    assert.ok(ttl > 50_000 && ttl <= 74_250, `ttl ${ttl}`)
     await rl.reset('alice')
     assert.deepEqual(await keysOf(server, 'three'), ['rl:three:{bob}:second:f+minute:s+burst:t'])
     assert.equal((await rl.consume('alice')).allowed, true)
@@ -94,13 +95,36 @@ describe('a limiter\'s unscoped rules share a key on Redis', () => {
     const key = 'rl:stretch:{frank}:burst:t+daily:s'
     await rl.consume('frank', { cost: { daily: 0 } })
     const short = Number(await server.cli('PTTL', key))
-    assert.ok(short > 0 && short <= 1_000, `only the token bucket holds something: ttl ${short}`)
+    assert.ok(short > 0 && short <= 2_000, `only the token bucket holds something: ttl ${short} (its 100 ms, padded by a second)`)
     await rl.consume('frank')
     const long = Number(await server.cli('PTTL', key))
     assert.ok(long > 86_000_000, `the daily rule holds 1: ttl ${long}`)
     await rl.consume('frank', { cost: { daily: 0 } })
     assert.ok(Number(await server.cli('PTTL', key)) > 86_000_000, 'a rule charged nothing keeps what it holds, and its expiry')
     assert.equal((await rl.peek('frank', { cost: 0 })).rules[1]?.remaining, 999)
+    await rl.close()
+  })
+
+  it('a write whose need fits in the key\'s padded expiry keeps it; one past it moves it', async () => {
+    const rl = createRateLimiter({
+      store,
+      namespace: 'keep',
+      rules: [
+        { name: 'burst', algorithm: 'token-bucket', limit: 10, window: '1s', burst: 20 },
+        { name: 'hour', algorithm: 'fixed-window', limit: 1000, window: '1h' },
+      ],
+      logger: false,
+    })
+    const key = 'rl:keep:{hank}:burst:t+hour:f'
+    await rl.consume('hank', { cost: { hour: 0 } })
+    const first = Number(await server.cli('PTTL', key))
+    // The bucket's need moves 100 ms later; the key's expiry, padded by a second, already covers it.
+    await rl.consume('hank', { cost: { hour: 0 } })
+    const second = Number(await server.cli('PTTL', key))
+    assert.ok(first > 1_000 && second <= first, `kept: ${first} then ${second} ms`)
+    assert.equal((await rl.consume('hank', { cost: { hour: 0, burst: 15 } })).allowed, true)
+    const moved = Number(await server.cli('PTTL', key))
+    assert.ok(moved > 2_000, `the bucket now needs 1.7 s, padded by a second: ${first} then ${moved} ms`)
     await rl.close()
   })
 
