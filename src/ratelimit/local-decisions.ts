@@ -1,5 +1,6 @@
 import { safeIdentifier } from '../stores/keys.js'
 import { scopeValue } from './state-groups.js'
+import { IDENTITY_CACHE, IdentityCache } from './identity-cache.js'
 import type { MemoryStore } from '../stores/memory-store.js'
 import type { DecideMode } from './decide.js'
 import { combine } from './decision.js'
@@ -15,13 +16,6 @@ export function ruleKey(keyHead: string, rule: NormalizedRule, id: string, scope
   const key = `${keyHead}{${id}}:${rule.keyPart}`
   return rule.scope === undefined ? key : `${key}:${safeIdentifier(scopeValue(scopes, rule.scope))}`
 }
-
-/**
- * Keys kept per generation by {@link LocalDecisions}' key cache: at most a few MB outside the store's
- * budget (keys are at most ~300 characters; a state the store has evicted since stays reachable from
- * here, a few hundred bytes, until its identity is next decided or its generation is dropped).
- */
-const KEY_CACHE = 2048
 
 /**
  * A rule's store key for one identity, and the state last found or stored under it: while the store
@@ -49,9 +43,7 @@ export class LocalDecisions {
   readonly #knowns: Array<Known | undefined>
   readonly #states: Array<RuleState | undefined>
   /** Recent identities' keys and states (one per rule), see {@link #knownOf}. */
-  #young = new Map<string, Known | Known[]>()
-  #old = new Map<string, Known | Known[]>()
-  readonly #youngMax: number
+  readonly #known: IdentityCache<Known | Known[]>
 
   constructor(store: MemoryStore, rules: readonly NormalizedRule[], keyHead: string) {
     this.#store = store
@@ -61,7 +53,10 @@ export class LocalDecisions {
     this.#spares = this.#local.map(newState)
     this.#knowns = rules.map(() => undefined)
     this.#states = rules.map(() => undefined)
-    this.#youngMax = Math.max(64, Math.floor(KEY_CACHE / rules.length))
+    this.#known = new IdentityCache(Math.max(64, Math.floor(IDENTITY_CACHE / rules.length)), (id) => {
+      const built = rules.map((rule) => new Known(store.localKey(ruleKey(keyHead, rule, id, undefined))))
+      return built.length === 1 ? (built[0] as Known) : built
+    })
   }
 
   /**
@@ -116,25 +111,10 @@ export class LocalDecisions {
    * The keys and states of an unscoped call for `key`: one {@link Known} per rule, or the one itself
    * for one rule. Kept for recent identities because a key built afresh costs more to look up than
    * the whole decision (V8 flattens and hashes a new string on every Map lookup), and a kept state
-   * needs no lookup at all; in two generations of at most {@link KEY_CACHE} identities each: the
-   * older is dropped when the newer fills.
+   * needs no lookup at all.
    */
   #knownOf(key: string): Known | Known[] {
-    // Only identities are kept, and an identity is its own: a key found here needs no safeIdentifier().
-    let known = this.#young.get(key)
-    if (known !== undefined) return known
-    const id = safeIdentifier(key)
-    known = this.#old.get(id) ?? (id === key ? undefined : this.#young.get(id))
-    if (known === undefined) {
-      const built = this.#rules.map((rule) => new Known(this.#store.localKey(ruleKey(this.#keyHead, rule, id, undefined))))
-      known = built.length === 1 ? (built[0] as Known) : built
-    }
-    if (this.#young.size >= this.#youngMax) {
-      this.#old = this.#young
-      this.#young = new Map()
-    }
-    this.#young.set(id, known)
-    return known
+    return this.#known.get(key)
   }
 
   /**

@@ -12,6 +12,8 @@ import { policyDecision, toDecision } from './decision.js'
 import { LocalDecisions, ruleKey } from './local-decisions.js'
 import { memcachedFixedWindow } from './memcached-window.js'
 import { StateGroups } from './state-groups.js'
+import { IDENTITY_CACHE, IdentityCache } from './identity-cache.js'
+import { RemoteDecision, type RemoteOutcomes } from './remote-decision.js'
 import { type NormalizedRule, type ParsedOptions, parseRateLimiterOptions, type RateLimiterOptions } from './options.js'
 import type { RateLimitDecision, RateLimiterEvents, RateLimiterStats } from './types.js'
 import { DEFAULTS } from '../core/defaults.js'
@@ -64,6 +66,8 @@ export class RateLimiter {
   readonly #batcher: DecisionBatcher<RateLimitDecision> | undefined
   /** Which rules share a key on the remote store. */
   readonly #groups: StateGroups
+  /** A remote script store's unscoped keys of recent identities (see {@link IdentityCache}). */
+  readonly #remoteIds: IdentityCache<{ id: string; keys: readonly string[] }> | undefined
   readonly #fallbackRules: NormalizedRule[]
   #fallbackStore: MemoryStore | undefined
   #fallbackDecisions: LocalDecisions | undefined
@@ -108,6 +112,7 @@ export class RateLimiter {
             this.#groups.ofRule,
           )
         : undefined
+    this.#remoteIds = this.#batcher && new IdentityCache(IDENTITY_CACHE, (id) => ({ id, keys: this.#groups.keys(this.#keyHead, id, undefined) }))
     const share = (n: number) => Math.max(1, Math.floor(n / this.#options.instances))
     this.#fallbackRules = this.rules.map((rule) => ({ ...rule, limit: share(rule.limit), param: rule.code === 't' ? share(rule.param) : rule.param }))
     this.#keyHead = `rl:${this.#options.namespace ? `${this.#options.namespace}:` : ''}`
@@ -132,29 +137,37 @@ export class RateLimiter {
     }
   }
 
-  async #consumeShared(key: string, options: ConsumeOptions): Promise<RateLimitDecision> {
-    // The default cost, when no scoped rule can zero a part of it, is one array for every call: a
-    // remote decision keeps its costs until its batch leaves, but never changes them.
-    const costs = this.#scoped(options.cost === undefined && this.#unscoped ? (this.#ones as number[]) : this.#costs(options.cost), options.scopes)
-    const id = this.#identity(key)
-    if (options.scopes) return this.#report(key, await this.#decide(id, costs, 'c', options.scopes))
-    if (this.#blockCache && !this.#onFallback) {
-      const cached = this.#blockCache.get(id, costs)
-      if (cached) {
-        this.#stats.blockCacheHits++
-        return this.#report(key, cached)
+  #consumeShared(key: string, options: ConsumeOptions): Promise<RateLimitDecision> {
+    try {
+      const scopes = options.scopes
+      // The default cost, when no scoped rule can zero a part of it, is one array for every call: a
+      // remote decision keeps its costs until its batch leaves, but never changes them.
+      const costs = this.#scoped(options.cost === undefined && this.#unscoped ? (this.#ones as number[]) : this.#costs(options.cost), scopes)
+      let id: string
+      let keys: readonly string[]
+      if (scopes === undefined && this.#remoteIds !== undefined) ({ id, keys } = this.#remoteIds.get(this.#checkKey(key)))
+      else {
+        id = this.#identity(key)
+        keys = this.#keys(id, false, scopes)
       }
+      if (scopes === undefined && this.#blockCache && !this.#onFallback) {
+        const cached = this.#blockCache.get(id, costs)
+        if (cached) {
+          this.#stats.blockCacheHits++
+          return Promise.resolve(this.#report(key, cached))
+        }
+      }
+      return this.#decide(key, id, keys, costs, 'c', scopes)
+    } catch (err) {
+      return Promise.reject(err)
     }
-    const decision = await this.#decide(id, costs, 'c')
-    if (!decision.allowed && decision.source === 'store') this.#blockCache?.set(id, costs, decision)
-    return this.#report(key, decision)
   }
 
   /** What `consume` would answer for `cost` (default 1), without taking anything. */
   async peek(key: string, options: ConsumeOptions = {}): Promise<RateLimitDecision> {
     const costs = this.#scoped(this.#costs(options.cost), options.scopes)
     const id = this.#identity(key)
-    return this.#local ? this.#decideLocal(this.#local, id, costs, 'p', options.scopes) : this.#decide(id, costs, 'p', options.scopes)
+    return this.#local ? this.#decideLocal(this.#local, id, costs, 'p', options.scopes) : this.#decide(undefined, id, this.#keys(id, false, options.scopes), costs, 'p', options.scopes)
   }
 
   /**
@@ -177,7 +190,7 @@ export class RateLimiter {
     const id = this.#identity(key)
     this.#blockCache?.delete(id)
     const scoped = this.#scoped(costs, options.scopes)
-    return this.#local ? this.#decideLocal(this.#local, id, scoped, 'f', options.scopes) : this.#decide(id, scoped, 'f', options.scopes)
+    return this.#local ? this.#decideLocal(this.#local, id, scoped, 'f', options.scopes) : this.#decide(undefined, id, this.#keys(id, false, options.scopes), scoped, 'f', options.scopes)
   }
 
   /**
@@ -207,21 +220,44 @@ export class RateLimiter {
     if (this.#ownsStore) await this.#store.close()
   }
 
-  async #decide(id: string, costs: number[], mode: DecideMode, scopes?: Record<string, string>): Promise<RateLimitDecision> {
-    if (this.#breaker.allow()) {
-      try {
-        const decision = await this.#evaluate(id, costs, mode, scopes)
-        this.#breaker.success()
-        // Only a consume proves the store takes writes again: a store that refuses writes (OOM,
-        // MISCONF, READONLY) still answers a peek or an adjustment that writes nothing, and switching
-        // back on those would flap the log on every refund.
-        if (mode === 'c') this.#switch(false)
-        return decision
-      } catch (err) {
-        this.#storeFailed(err)
-      }
+  /**
+   * One decision of the remote store, or of `onStoreError` while the circuit is open or when the store
+   * fails (see {@link #outcomes}). `key` is given for a consume, whose decision is reported. Throws
+   * (does not reject) for what the policy cannot decide; the callers turn that into a rejection.
+   */
+  #decide(key: string | undefined, id: string, keys: readonly string[], costs: number[], mode: DecideMode, scopes?: Record<string, string>): Promise<RateLimitDecision> {
+    if (!this.#breaker.allow()) {
+      const decision = this.#policy(id, costs, mode, scopes)
+      return Promise.resolve(key === undefined ? decision : this.#report(key, decision))
     }
-    return this.#policy(id, costs, mode, scopes)
+    const request = new RemoteDecision(this.#outcomes, key, id, keys, costs, mode, scopes)
+    if (this.#batcher) this.#batcher.enqueue(request)
+    else {
+      memcachedFixedWindow(this.#store, keys[0] as string, this.rules[0] as NormalizedRule, costs[0] as number, mode as 'c' | 'p', this.#clock).then(
+        (reply) => request.settle(toDecision(reply, this.rules, 'store')),
+        (error: unknown) => request.fail(error),
+      )
+    }
+    return request.promise
+  }
+
+  readonly #outcomes: RemoteOutcomes = {
+    answered: (request, decision) => {
+      this.#breaker.success()
+      // Only a consume proves the store takes writes again: a store that refuses writes (OOM,
+      // MISCONF, READONLY) still answers a peek or an adjustment that writes nothing, and switching
+      // back on those would flap the log on every refund.
+      if (request.mode === 'c') {
+        this.#switch(false)
+        if (request.scopes === undefined && !decision.allowed && decision.source === 'store') this.#blockCache?.set(request.id, request.costs, decision)
+      }
+      return request.key === undefined ? decision : this.#report(request.key, decision)
+    },
+    failed: (request, error) => {
+      this.#storeFailed(error)
+      const decision = this.#policy(request.id, request.costs, request.mode, request.scopes)
+      return request.key === undefined ? decision : this.#report(request.key, decision)
+    },
   }
 
   /** {@link #decide} on a memory store, synchronously: the same breaker, policy and switches; `id` may be the key itself (see LocalDecisions.decide). */
@@ -269,15 +305,6 @@ export class RateLimiter {
     })
     this.#fallbackDecisions ??= new LocalDecisions(this.#fallbackStore, this.#fallbackRules, this.#keyHead)
     return this.#fallbackDecisions.decide(id, costs, mode, scopes, 'fallback')
-  }
-
-  /** A decision of the remote store (a memory store decides through LocalDecisions). */
-  #evaluate(id: string, costs: number[], mode: DecideMode, scopes?: Record<string, string>): Promise<RateLimitDecision> {
-    const keys = this.#keys(id, false, scopes)
-    if (this.#batcher) return this.#batcher.decide(keys, costs, mode)
-    return memcachedFixedWindow(this.#store, keys[0] as string, this.rules[0] as NormalizedRule, costs[0] as number, mode as 'c' | 'p', this.#clock).then((reply) =>
-      toDecision(reply, this.rules, 'store'),
-    )
   }
 
   /** Logs and counts each switch between the store and the policy once, not once per request. */
