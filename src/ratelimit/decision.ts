@@ -22,7 +22,7 @@ export function combine(rules: RuleDecision[], allowed: boolean, source: RateLim
     top = rules.find((rule) => !rule.allowed) as RuleDecision
     for (const rule of rules) if (!rule.allowed && rule.retryAfterMs > top.retryAfterMs) top = rule
   }
-  const decision = new (PlainDecision as unknown as PlainDecisionClass)(allowed, top.limit, top.remaining, top.resetMs, allowed ? 0 : top.retryAfterMs, source, rules)
+  const decision = new (PlainDecision as unknown as Constructor<typeof PlainDecision, RateLimitDecision>)(allowed, top.limit, top.remaining, top.resetMs, allowed ? 0 : top.retryAfterMs, source, rules)
   if (!allowed) decision.reason = top.retryAfterMs === Number.POSITIVE_INFINITY ? 'cost-exceeds-limit' : 'limit'
   return decision
 }
@@ -47,8 +47,6 @@ export function policyDecision(rules: readonly NormalizedRule[], allowed: boolea
  * (`node --trace-migration`: one `resetMs:s->d` per decision). A constructor's map is kept up to date.
  */
 
-type PlainRuleDecisionClass = new (name: string, allowed: boolean, limit: number, remaining: number, resetMs: number, retryAfterMs: number) => RuleDecision
-
 function PlainRuleDecision(this: RuleDecision, name: string, allowed: boolean, limit: number, remaining: number, resetMs: number, retryAfterMs: number): void {
   this.name = name
   this.allowed = allowed
@@ -61,18 +59,11 @@ PlainRuleDecision.prototype = Object.prototype
 
 /** A rule's decision, as a plain object (see above). */
 export function newRuleDecision(name: string, allowed: boolean, limit: number, remaining: number, resetMs: number, retryAfterMs: number): RuleDecision {
-  return new (PlainRuleDecision as unknown as PlainRuleDecisionClass)(name, allowed, limit, remaining, resetMs, retryAfterMs)
+  return new (PlainRuleDecision as unknown as Constructor<typeof PlainRuleDecision, RuleDecision>)(name, allowed, limit, remaining, resetMs, retryAfterMs)
 }
 
-type PlainDecisionClass = new (
-  allowed: boolean,
-  limit: number,
-  remaining: number,
-  resetMs: number,
-  retryAfterMs: number,
-  source: RateLimitDecision['source'],
-  rules: RuleDecision[],
-) => RateLimitDecision
+/** A constructor function typed as the class it acts as: the parameters of `F`, objects of type `T`. */
+type Constructor<F extends (this: T, ...args: never[]) => void, T> = new (...args: Parameters<F>) => T
 
 function PlainDecision(
   this: RateLimitDecision,
