@@ -111,6 +111,29 @@ describe('review probes: shared keys and remote decisions on Redis', () => {
     assert.equal((await limiter.consume(ids[0] as string)).allowed, false)
   })
 
+  it('a store-error listener that throws during the half-open probe does not leave the circuit half-open for ever', async () => {
+    const limiter = open({ namespace: 'probe', limit: 100, window: '1m', circuitBreaker: { failureThreshold: 1, probeInterval: '100ms' } })
+    let throwing = false
+    limiter.events.on('store-error', () => {
+      if (throwing) throw new Error('store-error listener')
+    })
+    assert.equal((await limiter.consume('u')).source, 'store')
+    await server.kill9()
+    try {
+      assert.equal((await limiter.consume('u')).source, 'fallback')
+      assert.equal(limiter.stats().circuit, 'open')
+      throwing = true
+      await new Promise((resolve) => setTimeout(resolve, 150))
+      // The probe: its store failure reaches the throwing listener, so this call rejects.
+      await assert.rejects(limiter.consume('u'), /store-error listener/)
+      throwing = false
+    } finally {
+      await server.restart()
+    }
+    // The probe's failure must still have been counted, so a later call probes again.
+    await waitFor('decisions from the store again', async () => (await limiter.consume('u')).source === 'store', 5_000)
+  })
+
   it('Redis killed with a batch in flight: every caller gets the fallback\'s answer, none hangs or rejects', async () => {
     await waitFor('the store after the restart above', async () => (await store.ping().then(() => true, () => false)), 5_000)
     const limiter = open({ namespace: 'midbatch', limit: 1e6, window: '1m', circuitBreaker: { probeInterval: '100ms' } })
