@@ -223,6 +223,32 @@ for i = 1, R do
   end
 end
 
+-- struct.unpack and unpack() put one value per number on Lua's C stack, which holds at most 8000
+-- (LUAI_MAXCSTACK): a key of more numbers (up to 16 sliding windows of 1000 buckets share one) is
+-- read and written in chunks. The common key is far below and takes one call either way.
+local CHUNK = 4000
+
+local function unpack_chunked(raw, count)
+  local t, done = {}, 0
+  while done < count do
+    local c = math.min(CHUNK, count - done)
+    local part = { struct.unpack(string.rep('d', c), raw, 8 * done + 1) }
+    for x = 1, c do t[done + x] = part[x] end
+    done = done + c
+  end
+  return t
+end
+
+local function pack_chunked(out, count)
+  local pieces, done = {}, 0
+  while done < count do
+    local c = math.min(CHUNK, count - done)
+    pieces[#pieces + 1] = struct.pack(string.rep('d', c), unpack(out, done + 1, done + c))
+    done = done + c
+  end
+  return table.concat(pieces)
+end
+
 -- Every state is read before anything is written: on a Cluster node a key that is not (or no
 -- longer) local fails the call here, having changed nothing, so the caller can send the same
 -- decisions again slot by slot. The decisions then read from this table, which each write updates,
@@ -317,7 +343,7 @@ while a <= #ARGV do
     if #members[g] == 1 then
       views[g] = readers[members[g][1]](raw)
     elseif raw and #raw == 8 * numbers[g] then
-      views[g] = { struct.unpack(formats[g], raw) }
+      if numbers[g] <= CHUNK then views[g] = { struct.unpack(formats[g], raw) } else views[g] = unpack_chunked(raw, numbers[g]) end
     else
       views[g] = false
     end
@@ -361,7 +387,9 @@ while a <= #ARGV do
           else
             out[1] = padded(expire_at)
           end
-          write(KEYS[k + g], struct.pack(formats[g], unpack(out, 1, numbers[g])), out[1], expire_at <= kept)
+          local value
+          if numbers[g] <= CHUNK then value = struct.pack(formats[g], unpack(out, 1, numbers[g])) else value = pack_chunked(out, numbers[g]) end
+          write(KEYS[k + g], value, out[1], expire_at <= kept)
         end
       end
     end

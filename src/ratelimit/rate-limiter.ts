@@ -286,9 +286,11 @@ export class RateLimiter {
       throw err
     }
     this.#stats.storeErrors++
-    this.events.emit('store-error', { error: err as Error })
+    // The circuit counts the failure before any listener hears of it: a listener that throws rejects
+    // this call, but must not leave a half-open probe unreported (the circuit would never probe again).
     if (refused) this.#breaker.success()
     else this.#breaker.failure()
+    this.events.emit('store-error', { error: err as Error })
     this.#switch(true, err as Error)
   }
 
