@@ -14,7 +14,8 @@ function stateLength(rule: RuleSpec): number {
  * Decides every rule of one request, all or nothing, over the memory store's entries; the twin of
  * rate-limit.lua. `groups[i]` is the index (from 1) in `keys` of rule i's state: a key of several
  * rules holds their states side by side, all or none. The reply is flat integers, as the script's:
- * all-allowed, then per rule allowed, remaining, reset ms, retry ms.
+ * all-allowed, then per rule allowed, remaining, reset ms, retry ms; allowed and retry left out
+ * when every rule allows (see {@link replyWidth}).
  */
 export function decideRules(ctx: MemoryScriptContext, keys: string[], rules: readonly RuleArgs[], groups: readonly number[], nowUs: number, mode: DecideMode): number[] {
   const nowMs = Math.floor(nowUs / 1000)
@@ -59,14 +60,20 @@ export function decideRules(ctx: MemoryScriptContext, keys: string[], rules: rea
   }
   const reply = [all ? 1 : 0]
   outcomes.forEach((outcome) => {
-    reply.push(
-      outcome.allowed ? 1 : 0,
-      commit ? outcome.remainingAfter : outcome.remainingBefore,
-      commit ? outcome.resetAfter : outcome.resetBefore,
-      outcome.retryMs,
-    )
+    if (!all) reply.push(outcome.allowed ? 1 : 0)
+    reply.push(commit ? outcome.remainingAfter : outcome.remainingBefore, commit ? outcome.resetAfter : outcome.resetBefore)
+    if (!all) reply.push(outcome.retryMs)
   })
   return reply
+}
+
+/**
+ * How many numbers one decision takes in a reply of the script, from whether all its rules allowed
+ * (its first number): an allowed decision leaves out each rule's allowed (1) and retry (0), the
+ * common case, and every number of a reply costs both the server and the client.
+ */
+export function replyWidth(allowed: boolean, rules: number): number {
+  return allowed ? 1 + 2 * rules : 1 + 4 * rules
 }
 
 /**

@@ -1,7 +1,9 @@
 import calculateSlot from 'cluster-key-slot'
 import { StoreCommandError } from '../core/errors.js'
 import type { Store } from '../stores/types.js'
-import { type DecideMode, pushDecision, RATE_LIMIT, ruleArgs, type RuleSpec } from './decide.js'
+import type { StoreScript } from '../stores/types.js'
+import { type DecideMode, pushDecision, replyWidth, ruleArgs, type RuleSpec } from './decide.js'
+import { decideScript } from './specialised-script.js'
 
 /**
  * One decision waiting for its batch: what to ask, and where its answer goes. The caller's own object
@@ -42,6 +44,7 @@ export type ReplyDecoder<T> = (reply: readonly number[], offset: number) => T
 export class DecisionBatcher<T> {
   readonly #store: Store
   readonly #head: ReadonlyArray<string | number>
+  readonly #script: StoreScript<number[]>
   readonly #rules: number
   readonly #maxBatch: number
   readonly #decode: ReplyDecoder<T>
@@ -59,6 +62,7 @@ export class DecisionBatcher<T> {
     this.#store = store
     this.#decode = decode
     this.#head = ruleArgs(rules, undefined, groups)
+    this.#script = decideScript(rules, groups)
     this.#rules = rules.length
     // batchSize counts rule states, so that a call's server time stays bounded whatever the rules:
     // a decision of three rules weighs three, and a sliding window one per 12 of its buckets (the
@@ -144,8 +148,8 @@ export class DecisionBatcher<T> {
     try {
       call =
         node === undefined
-          ? this.#store.runScript<number[]>(RATE_LIMIT, keys, args)
-          : (this.#store.runScriptOnNode as NonNullable<Store['runScriptOnNode']>)<number[]>(RATE_LIMIT, node, keys, args)
+          ? this.#store.runScript(this.#script, keys, args)
+          : (this.#store.runScriptOnNode as NonNullable<Store['runScriptOnNode']>)(this.#script, node, keys, args)
     } catch (error) {
       // A store that throws instead of rejecting: this batch was not sent.
       for (const pending of batch) pending.fail(error)
@@ -166,15 +170,26 @@ export class DecisionBatcher<T> {
   }
 
   #deliver(batch: BatchEntry<T>[], reply: number[]): void {
-    const width = 1 + 4 * this.#rules
-    if (!Array.isArray(reply) || reply.length !== batch.length * width) {
-      const error = new StoreCommandError(this.#store.name, `script ${RATE_LIMIT.name}`, {
-        cause: new Error(`expected ${batch.length * width} numbers in the reply, got ${Array.isArray(reply) ? reply.length : typeof reply}`),
+    // Each decision's width follows from its first number (replyWidth): a reply that does not add up
+    // to exactly the batch's decisions answers none of them.
+    let length = 0
+    let whole = Array.isArray(reply)
+    for (let i = 0; whole && i < batch.length; i++) {
+      if (length < reply.length) length += replyWidth(reply[length] === 1, this.#rules)
+      else whole = false
+    }
+    if (!whole || length !== reply.length) {
+      const error = new StoreCommandError(this.#store.name, `script ${this.#script.name}`, {
+        cause: new Error(`expected ${batch.length} decisions (of ${this.#rules} rules each) in the reply, got ${Array.isArray(reply) ? `${reply.length} numbers` : typeof reply}`),
       })
       for (const pending of batch) pending.fail(error)
       return
     }
-    for (let i = 0; i < batch.length; i++) (batch[i] as BatchEntry<T>).settle(this.#decode(reply, i * width))
+    let offset = 0
+    for (let i = 0; i < batch.length; i++) {
+      ;(batch[i] as BatchEntry<T>).settle(this.#decode(reply, offset))
+      offset += replyWidth(reply[offset] === 1, this.#rules)
+    }
   }
 }
 

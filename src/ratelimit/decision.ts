@@ -6,12 +6,16 @@ import type { RateLimitDecision, RuleDecision } from './types.js'
  * rule speaks for the whole.
  */
 export function toDecision(reply: readonly number[], rules: readonly NormalizedRule[], source: RateLimitDecision['source'], offset = 0): RateLimitDecision {
+  const all = reply[offset] === 1
   const decisions: RuleDecision[] = rules.map((rule, i) => {
+    const limit = rule.code === 't' ? rule.param : rule.limit
+    // An allowed decision's rules come as remaining and reset alone (see replyWidth).
+    if (all) return newRuleDecision(rule.name, true, limit, reply[offset + 1 + i * 2] as number, reply[offset + 2 + i * 2] as number, 0)
     const b = offset + 1 + i * 4
     const retry = reply[b + 3] as number
-    return newRuleDecision(rule.name, reply[b] === 1, rule.code === 't' ? rule.param : rule.limit, reply[b + 1] as number, reply[b + 2] as number, retry < 0 ? Number.POSITIVE_INFINITY : retry)
+    return newRuleDecision(rule.name, reply[b] === 1, limit, reply[b + 1] as number, reply[b + 2] as number, retry < 0 ? Number.POSITIVE_INFINITY : retry)
   })
-  return combine(decisions, reply[offset] === 1, source)
+  return combine(decisions, all, source)
 }
 
 export function combine(rules: RuleDecision[], allowed: boolean, source: RateLimitDecision['source']): RateLimitDecision {

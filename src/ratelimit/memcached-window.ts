@@ -21,13 +21,8 @@ export async function memcachedFixedWindow(
   const idx = Math.floor(now / rule.windowMs)
   const endMs = Math.ceil((idx + 1) * rule.windowMs - now)
   const windowKey = `${key}:${idx}`
-  const reply = (allowed: boolean, count: number, retry: number) => [
-    allowed ? 1 : 0,
-    allowed ? 1 : 0,
-    Math.max(0, rule.limit - count),
-    count > 0 ? endMs : 0,
-    retry,
-  ]
+  const reply = (allowed: boolean, count: number, retry: number) =>
+    allowed ? [1, Math.max(0, rule.limit - count), count > 0 ? endMs : 0] : [0, 0, Math.max(0, rule.limit - count), count > 0 ? endMs : 0, retry]
   if (mode === 'p' || cost === 0 || cost > rule.limit) {
     const count = Number((await store.get(windowKey))?.toString() ?? 0)
     const allowed = cost <= rule.limit && count + cost <= rule.limit

@@ -18,7 +18,9 @@
 --           a cost of 1 to every rule, the common case, and no costs follow: a decision of three
 --           rules is then one argument, not four, which both ends pay for.
 -- Reply: per decision { all allowed (1|0), then per rule: allowed, remaining, reset ms, retry ms
---           (-1 = never) }, decision after decision, flat
+--           (-1 = never) }, decision after decision, flat. A decision all of whose rules allow
+--           leaves out their allowed (1) and retry (0): { 1, then per rule remaining, reset ms }.
+--           Most decisions allow, and every number of a reply costs both ends.
 --
 -- A rule's state is packed doubles (struct) or, for the token bucket alone in its key, one number.
 -- Never formatted text (string.format and pattern matching cost more in Redis' Lua than the commands
@@ -299,18 +301,26 @@ if R == 1 then
     local allowed, retry, rb, zb, ra, za, expire_at, same = decide(read(states[key]), 1, limit, w, param, cost, out, 1)
     local commit = mode == 'f' or (allowed and mode == 'c')
     if commit and cost ~= 0 then write(key, pack(out), expire_at, same) end
-    local bit = allowed and 1 or 0
-    reply[n + 1] = bit
-    reply[n + 2] = bit
-    if commit then
-      reply[n + 3] = ra
-      reply[n + 4] = za
+    if allowed then
+      reply[n + 1] = 1
+      n = n + 1
     else
-      reply[n + 3] = rb
-      reply[n + 4] = zb
+      reply[n + 1] = 0
+      reply[n + 2] = 0
+      n = n + 2
     end
-    reply[n + 5] = retry
-    n = n + 5
+    if commit then
+      reply[n + 1] = ra
+      reply[n + 2] = za
+    else
+      reply[n + 1] = rb
+      reply[n + 2] = zb
+    end
+    n = n + 2
+    if not allowed then
+      reply[n + 1] = retry
+      n = n + 1
+    end
   end
   return reply
 end
@@ -397,16 +407,22 @@ while a <= #ARGV do
   reply[n + 1] = all and 1 or 0
   n = n + 1
   for i = 1, R do
-    reply[n + 1] = allowed[i] and 1 or 0
-    if commit then
-      reply[n + 2] = ra[i]
-      reply[n + 3] = za[i]
-    else
-      reply[n + 2] = rb[i]
-      reply[n + 3] = zb[i]
+    if not all then
+      reply[n + 1] = allowed[i] and 1 or 0
+      n = n + 1
     end
-    reply[n + 4] = retry[i]
-    n = n + 4
+    if commit then
+      reply[n + 1] = ra[i]
+      reply[n + 2] = za[i]
+    else
+      reply[n + 1] = rb[i]
+      reply[n + 2] = zb[i]
+    end
+    n = n + 2
+    if not all then
+      reply[n + 1] = retry[i]
+      n = n + 1
+    end
   end
   k = k + G
 end

@@ -14,7 +14,12 @@ export function defineScript<R>(
   options: { crossSlot?: boolean } = {},
 ): StoreScript<R> {
   const lua = readFileSync(luaFile, 'utf8')
-  return { name, lua, sha: createHash('sha1').update(lua).digest('hex'), memory, ...(options.crossSlot ? { crossSlot: crossSlotVariant(lua) } : {}) }
+  return { ...scriptOf(name, lua, memory), ...(options.crossSlot ? { crossSlot: crossSlotVariant(lua) } : {}) }
+}
+
+/** A store script from its Lua source, e.g. one built at run time. */
+export function scriptOf<R>(name: string, lua: string, memory: StoreScript<R>['memory']): StoreScript<R> {
+  return { name, lua, sha: createHash('sha1').update(lua).digest('hex'), memory }
 }
 
 /**

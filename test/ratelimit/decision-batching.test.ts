@@ -178,7 +178,31 @@ describe('decision batching on Redis', () => {
     assert.ok(decisions.every((d) => !d.allowed && d.reason === 'store-error'))
     assert.equal(errors.length, 2)
     assert.equal((errors[0] as Error & { code: string }).code, 'E_STORE_COMMAND')
-    assert.match(errors[0]!.message, /expected 10 numbers in the reply, got 9/)
+    assert.match(errors[0]!.message, /expected 2 decisions \(of 1 rules each\) in the reply, got 5 numbers/)
+    await rl.close()
+  })
+
+  it('a reply whose decisions do not add up (an allowed one marked refused) answers none of the batch', async () => {
+    // An allowed decision takes 3 numbers, a refused one 5: two allowed ones read as refused leave 1 over.
+    const flipping = new Proxy(store, {
+      get(target, property) {
+        if (property === 'runScript') {
+          return async (...args: Parameters<Store['runScript']>) => {
+            const reply = (await target.runScript(...args)) as number[]
+            return [0, ...reply.slice(1)]
+          }
+        }
+        const value = Reflect.get(target, property, target)
+        return typeof value === 'function' ? value.bind(target) : value
+      },
+    })
+    const errors: Error[] = []
+    const rl = createRateLimiter({ store: flipping, limit: 5, window: '1h', namespace: 'flipped', onStoreError: 'deny', logger: false })
+    rl.events.on('store-error', ({ error }) => errors.push(error))
+    const decisions = await Promise.all([rl.consume('a'), rl.consume('b')])
+    assert.ok(decisions.every((d) => !d.allowed && d.reason === 'store-error'))
+    assert.equal(errors.length, 2)
+    assert.match(errors[0]!.message, /expected 2 decisions \(of 1 rules each\) in the reply, got 6 numbers/)
     await rl.close()
   })
 })

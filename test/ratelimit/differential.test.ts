@@ -3,7 +3,8 @@ import { after, before, describe, it } from 'node:test'
 import { createHash } from 'node:crypto'
 import { createStore, ManualClock, type Store, type StoreScript } from '../../src/index.js'
 import type { AlgorithmCode, RuleArgs } from '../../src/ratelimit/algorithms.js'
-import { pushDecision, RATE_LIMIT, ruleArgs } from '../../src/ratelimit/decide.js'
+import { pushDecision, RATE_LIMIT, replyWidth, ruleArgs } from '../../src/ratelimit/decide.js'
+import { decideScript } from '../../src/ratelimit/specialised-script.js'
 import { RedisServer } from '../harness/redis-server.js'
 
 /** A small seeded PRNG (mulberry32): a failure names its seed and replays exactly. */
@@ -43,13 +44,16 @@ const EXPIRE_TIME: StoreScript<number> = {
 describe('differential: TypeScript reference vs Lua script', { concurrency: true }, () => {
   let server: RedisServer
   let redis: Store
+  let built: Store
 
   before(async () => {
     server = await RedisServer.start()
     redis = createStore({ url: server.url, keyPrefix: 'diff:', commandTimeout: '2s' })
+    built = createStore({ url: server.url, keyPrefix: 'diff-built:', commandTimeout: '2s' })
   })
   after(async () => {
     await redis.close()
+    await built.close()
     await server.stop()
   })
 
@@ -58,7 +62,8 @@ describe('differential: TypeScript reference vs Lua script', { concurrency: true
    * modes mixed) in one call at one time, as the limiter's batcher does; each must see what the
    * ones before it in the call wrote. `groups`: per rule, which of a decision's keys holds its state
    * (several rules side by side in one key); default a key per rule. With groups, a third run (memory,
-   * a key per rule) must answer the same too: sharing a key changes no decision.
+   * a key per rule) must answer the same too: sharing a key changes no decision. The script built
+   * for the call's shape of rules (specialised-script.ts) runs every call too, on keys of its own.
    */
   async function compare(seed: number, makeRules: (rand: () => number) => Array<Omit<RuleArgs, 'cost'>>, batch = false, groups?: number[]): Promise<void> {
     const rand = random(seed)
@@ -79,6 +84,7 @@ describe('differential: TypeScript reference vs Lua script', { concurrency: true
       const size = batch ? 1 + Math.floor(rand() * 8) : 1
       let args: Array<string | number> = []
       let perRuleArgs: Array<string | number> = []
+      let script: StoreScript<number[]> = RATE_LIMIT
       const keys: string[] = []
       const perRuleKeys: string[] = []
       const drawn: string[] = []
@@ -95,6 +101,8 @@ describe('differential: TypeScript reference vs Lua script', { concurrency: true
         if (d === 0) {
           args = ruleArgs(withCost, nowUs, groups)
           perRuleArgs = ruleArgs(withCost, nowUs)
+          script = decideScript(withCost, groups)
+          assert.notEqual(script, RATE_LIMIT, 'a script built for the shape')
         }
         const costs = withCost.map((rule) => rule.cost)
         pushDecision(args, mode, costs)
@@ -104,22 +112,30 @@ describe('differential: TypeScript reference vs Lua script', { concurrency: true
         for (let i = 0; i < withCost.length; i++) perRuleKeys.push(`${KEYS[k]}:${seed}:rule${i}`)
         drawn.push(`key ${k} costs ${withCost.map((rule) => rule.cost).join(',')} mode ${mode}`)
       }
-      const [fromLua, fromTs] = await Promise.all([redis.runScript(RATE_LIMIT, keys, args), memory.runScript(RATE_LIMIT, keys, args)])
+      const [fromLua, fromBuilt, fromTs] = await Promise.all([
+        redis.runScript(RATE_LIMIT, keys, args),
+        built.runScript(script, keys, args),
+        memory.runScript(RATE_LIMIT, keys, args),
+      ])
       const where = `seed ${seed}, step ${step}, now ${nowUs}, rules ${JSON.stringify(ruleSets)}, decisions ${drawn.join('; ')}`
       assert.deepEqual(fromLua, fromTs, where)
+      assert.deepEqual(fromBuilt, fromTs, `built for the shape: ${where}`)
       if (groups) assert.deepEqual(await perRule.runScript(RATE_LIMIT, perRuleKeys, perRuleArgs), fromTs, `a key per rule: ${where}`)
-      const width = 1 + 4 * (ruleSets[0] as unknown[]).length
-      for (let d = 0; d < size; d++) {
+      const rules = (ruleSets[0] as unknown[]).length
+      for (let d = 0, offset = 0; d < size; d++) {
         decisions++
-        if (batch ? fromTs[d * width] === 0 : fromTs[0] === 0) refusals++
+        if (fromTs[offset] === 0) refusals++
+        offset += replyWidth(fromTs[offset] === 1, rules)
       }
       const touched = [...new Set(keys)]
       const expiries = await Promise.all(
-        touched.flatMap((key) => [redis.runScript(EXPIRE_TIME, [key], []), memory.runScript(EXPIRE_TIME, [key], [])]),
+        touched.flatMap((key) => [redis.runScript(EXPIRE_TIME, [key], []), built.runScript(EXPIRE_TIME, [key], []), memory.runScript(EXPIRE_TIME, [key], [])]),
       )
       for (let i = 0; i < touched.length; i++) {
         // The memory store drops a state at its expiry; Redis, on a real clock, keeps it a while longer.
-        if (expiries[2 * i + 1] !== -2) assert.equal(expiries[2 * i], expiries[2 * i + 1], `expiry of ${touched[i]} at ${where}`)
+        if (expiries[3 * i + 2] === -2) continue
+        assert.equal(expiries[3 * i], expiries[3 * i + 2], `expiry of ${touched[i]} at ${where}`)
+        assert.equal(expiries[3 * i + 1], expiries[3 * i + 2], `expiry of ${touched[i]}, built for the shape, at ${where}`)
       }
     }
     await memory.close()
