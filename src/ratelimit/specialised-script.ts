@@ -1,7 +1,7 @@
 import type { StoreScript } from '../stores/types.js'
 import { crossSlotVariant, scriptOf } from '../stores/script.js'
 import { RATE_LIMIT, type RuleSpec } from './decide.js'
-import { ruleCode, type RuleSite, stateWidth } from './lua-rules.js'
+import { ruleCode, type RuleCode, type RuleSite, stateWidth } from './lua-rules.js'
 
 /**
  * rate-limit.lua written out for one shape of rules (their algorithms, a sliding window's bucket
@@ -104,21 +104,9 @@ function buildLua(rules: readonly RuleSpec[], groups: readonly number[]): string
     "  local commit = mode == 'f' or (all and mode == 'c')",
     // The reply first: committing below may put a rule's stored numbers back in its names.
     '  if all then',
-    '    reply[n + 1] = 1',
-    '    if commit then',
-    ...codes.flatMap((code, r) => replyLines(code.after, r, true)),
-    '    else',
-    ...codes.flatMap((code, r) => replyLines(code.before, r, true)),
-    '    end',
-    `    n = n + ${1 + 2 * rules.length}`,
+    ...replyOf(codes, true),
     '  else',
-    '    reply[n + 1] = 0',
-    '    if commit then',
-    ...codes.flatMap((code, r) => replyLines(code.after, r, false)),
-    '    else',
-    ...codes.flatMap((code, r) => replyLines(code.before, r, false)),
-    '    end',
-    `    n = n + ${1 + 4 * rules.length}`,
+    ...replyOf(codes, false),
     '  end',
     '  if commit then',
     ...members.flatMap((group, g) => indent(indent(writeGroup(group, g + 1, codes.map((code) => code.state))))),
@@ -238,6 +226,19 @@ function setKey(g: number, value: string, expireAt: string, same: string): strin
     `local value = ${value}`,
     `states[key${g}] = value`,
     `if ${same} then redis.call('SET', key${g}, value, 'KEEPTTL') else redis.call('SET', key${g}, value, 'PXAT', ${expireAt}) end`,
+  ]
+}
+
+/** A decision's reply, `allowed` or not (its rules then leave out allowed and retry: replyWidth in decide.ts). */
+function replyOf(codes: readonly RuleCode[], allowed: boolean): string[] {
+  return [
+    `    reply[n + 1] = ${allowed ? 1 : 0}`,
+    '    if commit then',
+    ...codes.flatMap((code, r) => replyLines(code.after, r, allowed)),
+    '    else',
+    ...codes.flatMap((code, r) => replyLines(code.before, r, allowed)),
+    '    end',
+    `    n = n + ${1 + (allowed ? 2 : 4) * codes.length}`,
   ]
 }
 

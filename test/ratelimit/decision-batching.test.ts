@@ -160,51 +160,36 @@ describe('decision batching on Redis', () => {
     await rl.close()
   })
 
-  it('a reply of the wrong shape fails each decision of the batch to the store-error policy, named', async () => {
-    // A chaos wrapper around the real store: the script runs, its reply loses its last number.
-    const truncating = new Proxy(store, {
+  /** A chaos wrapper around the real store: the script runs, and `garble` changes its reply. */
+  const garbling = (garble: (reply: number[]) => unknown) =>
+    new Proxy(store, {
       get(target, property) {
-        if (property === 'runScript') {
-          return async (...args: Parameters<Store['runScript']>) => ((await target.runScript(...args)) as number[]).slice(0, -1)
-        }
+        if (property === 'runScript') return async (...args: Parameters<Store['runScript']>) => garble((await target.runScript(...args)) as number[])
         const value = Reflect.get(target, property, target)
         return typeof value === 'function' ? value.bind(target) : value
       },
     })
+
+  /** Two decisions in one batch over a garbled reply: both go to the store-error policy, with this error. */
+  async function bothFail(garble: (reply: number[]) => unknown, namespace: string, message: RegExp): Promise<void> {
     const errors: Error[] = []
-    const rl = createRateLimiter({ store: truncating, limit: 5, window: '1h', namespace: 'garbage', onStoreError: 'deny', logger: false })
+    const rl = createRateLimiter({ store: garbling(garble), limit: 5, window: '1h', namespace, onStoreError: 'deny', logger: false })
     rl.events.on('store-error', ({ error }) => errors.push(error))
     const decisions = await Promise.all([rl.consume('a'), rl.consume('b')])
     assert.ok(decisions.every((d) => !d.allowed && d.reason === 'store-error'))
     assert.equal(errors.length, 2)
     assert.equal((errors[0] as Error & { code: string }).code, 'E_STORE_COMMAND')
-    assert.match(errors[0]!.message, /expected 2 decisions \(of 1 rules each\) in the reply, got 5 numbers/)
+    assert.match(errors[0]!.message, message)
     await rl.close()
-  })
+  }
 
-  it('a reply whose decisions do not add up (an allowed one marked refused) answers none of the batch', async () => {
+  it('a reply of the wrong shape fails each decision of the batch to the store-error policy, named', () =>
+    // Its last number lost.
+    bothFail((reply) => reply.slice(0, -1), 'garbage', /expected 2 decisions \(of 1 rules each\) in the reply, got 5 numbers/))
+
+  it('a reply whose decisions do not add up (an allowed one marked refused) answers none of the batch', () =>
     // An allowed decision takes 3 numbers, a refused one 5: two allowed ones read as refused leave 1 over.
-    const flipping = new Proxy(store, {
-      get(target, property) {
-        if (property === 'runScript') {
-          return async (...args: Parameters<Store['runScript']>) => {
-            const reply = (await target.runScript(...args)) as number[]
-            return [0, ...reply.slice(1)]
-          }
-        }
-        const value = Reflect.get(target, property, target)
-        return typeof value === 'function' ? value.bind(target) : value
-      },
-    })
-    const errors: Error[] = []
-    const rl = createRateLimiter({ store: flipping, limit: 5, window: '1h', namespace: 'flipped', onStoreError: 'deny', logger: false })
-    rl.events.on('store-error', ({ error }) => errors.push(error))
-    const decisions = await Promise.all([rl.consume('a'), rl.consume('b')])
-    assert.ok(decisions.every((d) => !d.allowed && d.reason === 'store-error'))
-    assert.equal(errors.length, 2)
-    assert.match(errors[0]!.message, /expected 2 decisions \(of 1 rules each\) in the reply, got 6 numbers/)
-    await rl.close()
-  })
+    bothFail((reply) => [0, ...reply.slice(1)], 'flipped', /expected 2 decisions \(of 1 rules each\) in the reply, got 6 numbers/))
 })
 
 describe('decision batching on Redis Cluster', () => {
