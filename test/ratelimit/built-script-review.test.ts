@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { createRateLimiter, createStore, type Store } from '../../src/index.js'
+import { createRateLimiter, createStore, type RateLimitDecision, type Store } from '../../src/index.js'
 import { pushDecision, RATE_LIMIT, ruleArgs, type RuleSpec } from '../../src/ratelimit/decide.js'
 import { decideScript } from '../../src/ratelimit/specialised-script.js'
 import { RedisServer } from '../harness/redis-server.js'
@@ -68,4 +68,51 @@ describe('review: scripts built per shape, on Redis', () => {
     assert.ok(ttl > 0 && ttl <= 62_000, `ttl ${ttl}`)
     await rl.close()
   })
+
+  /** The real store, its script replies passed through `garble`: a chaos wrapper, as in decision-batching.test.ts. */
+  const garbling = (garble: (reply: number[]) => unknown): Store =>
+    new Proxy(store, {
+      get(target, property) {
+        if (property === 'runScript') return async (...args: Parameters<Store['runScript']>) => garble((await target.runScript(...args)) as number[])
+        const value = Reflect.get(target, property, target)
+        return typeof value === 'function' ? value.bind(target) : value
+      },
+    })
+
+  const GARBLED: Array<[string, (reply: number[]) => unknown]> = [
+    // Before the check, this one threw in #deliver's promise callback (combine() finds no refusing
+    // rule): an unhandled rejection, and the batch's callers waited for ever.
+    ['a refusal whose every rule allowed', (reply) => reply.map((_, i) => (i % 5 === 0 ? 0 : i % 5 === 1 ? 1 : 0))],
+    ['a first number neither 0 nor 1', (reply) => reply.map((value, i) => (i % 5 === 0 ? 2 : value))],
+    ['strings for numbers', (reply) => reply.map((value, i) => (i % 3 === 0 ? value : String(value)))],
+    ['nested arrays', (reply) => reply.map((value, i) => (i % 3 === 0 ? value : [value]))],
+    ['nulls', (reply) => reply.map((value, i) => (i % 3 === 0 ? value : null))],
+    ['not an array', () => 'OK'],
+  ]
+  for (const [what, garble] of GARBLED) {
+    it(`a garbled reply (${what}) fails the batch's decisions to the store-error policy`, async () => {
+      // Allowed decisions reply 3 numbers each; every garble above keeps the widths adding up.
+      // The first two as refusals: 5 numbers each, so that the widths add up as before the check.
+      const widen = (reply: number[]) => (what.startsWith('a ') ? Array.from({ length: (reply.length / 3) * 5 }, () => 0) : reply)
+      const errors: Error[] = []
+      const rl = createRateLimiter({ store: garbling((reply) => garble(widen(reply))), limit: 5, window: '1h', namespace: `garbled-${GARBLED.findIndex(([w]) => w === what)}`, onStoreError: 'deny', logger: false })
+      rl.events.on('store-error', ({ error }) => errors.push(error))
+      const unhandled: unknown[] = []
+      const onUnhandled = (reason: unknown) => unhandled.push(reason)
+      process.on('unhandledRejection', onUnhandled)
+      try {
+        const timeout = new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 2000).unref())
+        const decisions = await Promise.race([Promise.all([rl.consume('a'), rl.consume('b'), rl.consume('a')]), timeout])
+        assert.notEqual(decisions, 'hung', 'every caller is answered')
+        assert.ok((decisions as RateLimitDecision[]).every((d) => !d.allowed && d.reason === 'store-error' && d.source === 'fallback'))
+        assert.equal(errors.length, 3)
+        assert.ok(errors.every((error) => (error as Error & { code: string }).code === 'E_STORE_COMMAND'))
+        await new Promise((resolve) => setImmediate(resolve))
+        assert.deepEqual(unhandled, [])
+      } finally {
+        process.off('unhandledRejection', onUnhandled)
+        await rl.close()
+      }
+    })
+  }
 })
