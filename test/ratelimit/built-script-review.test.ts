@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { createRateLimiter, createStore, type RateLimitDecision, type Store } from '../../src/index.js'
+import { createRateLimiter, createStore, type RateLimitDecision, type RateLimiterOptions, type Store } from '../../src/index.js'
 import { pushDecision, RATE_LIMIT, ruleArgs, type RuleSpec } from '../../src/ratelimit/decide.js'
 import { decideScript } from '../../src/ratelimit/specialised-script.js'
+import { RedisCluster } from '../harness/redis-cluster.js'
 import { RedisServer } from '../harness/redis-server.js'
 
 /**
@@ -115,4 +116,75 @@ describe('review: scripts built per shape, on Redis', () => {
       }
     })
   }
+
+  it('SCRIPT FLUSH: the next batch loads the built script again, and the counts go on', async () => {
+    const rules: NonNullable<RateLimiterOptions['rules']> = [
+      { name: 'a', limit: 3, window: '1h' },
+      { name: 'b', algorithm: 'token-bucket', limit: 10, window: '1h', burst: 4 },
+      { name: 'c', algorithm: 'fixed-window', limit: 2, window: '1h', scope: 'user' },
+    ]
+    const rl = createRateLimiter({ store, namespace: 'flush', rules, logger: false, onStoreError: 'deny' })
+    const first = await Promise.all([rl.consume('x', { scopes: { user: 'u' } }), rl.consume('y')])
+    assert.equal(await server.cli('SCRIPT', 'FLUSH'), 'OK')
+    const second = await Promise.all([rl.consume('x', { scopes: { user: 'u' } }), rl.consume('x', { scopes: { user: 'u' } }), rl.consume('y')])
+    assert.deepEqual(
+      [...first, ...second].map((d) => [d.allowed, d.source, d.rules.map((r) => r.remaining).join('/')]),
+      [
+        [true, 'store', '2/3/1'],
+        [true, 'store', '2/3/2'],
+        [true, 'store', '1/2/0'],
+        [false, 'store', '1/2/0'],
+        [true, 'store', '1/2/2'],
+      ],
+    )
+    await rl.close()
+  })
+})
+
+describe('review: scripts built per shape, on Redis Cluster', () => {
+  let cluster: RedisCluster
+  let store: Store
+  before(async () => {
+    cluster = await RedisCluster.start()
+    store = createStore({ url: cluster.url, commandTimeout: '5s' })
+    await store.ping()
+  })
+  after(async () => {
+    await store.close()
+    await cluster.stop()
+  })
+
+  it('two rules sharing a key and two scoped ones: decided on each node by the built script\'s cross-slot variant, before and after SCRIPT FLUSH', async () => {
+    const rules: NonNullable<RateLimiterOptions['rules']> = [
+      { name: 'a', limit: 4, window: '1h' },
+      { name: 'b', algorithm: 'token-bucket', limit: 10, window: '1h', burst: 6 },
+      { name: 'c', algorithm: 'fixed-window', limit: 3, window: '1h', scope: 'user' },
+      { name: 'd', limit: 5, window: '1h', buckets: 40, scope: 'model' },
+    ]
+    const errors: string[] = []
+    const rl = createRateLimiter({ store, namespace: 'shape', rules, logger: false, onStoreError: 'deny' })
+    rl.events.on('store-error', ({ error }) => errors.push(error.message))
+    const ids = Array.from({ length: 30 }, (_, i) => `id-${i}`)
+    // The limiter's shape: a and b share group 1, c and d a key each (state-groups.ts).
+    const specs: RuleSpec[] = [
+      { algo: 's', limit: 4, windowMs: 3_600_000, param: 10 },
+      { algo: 't', limit: 10, windowMs: 3_600_000, param: 6 },
+      { algo: 'f', limit: 3, windowMs: 3_600_000, param: 0 },
+      { algo: 's', limit: 5, windowMs: 3_600_000, param: 40 },
+    ]
+    const variant = decideScript(specs, [1, 1, 2, 3]).crossSlot?.sha as string
+    for (const round of [0, 1]) {
+      if (round === 1) for (const node of cluster.nodes) assert.equal(await node.cli('SCRIPT', 'FLUSH'), 'OK')
+      // Per identity, in one tick: user u0 twice (c allows 3 in all), model m on every call.
+      const decisions = await Promise.all(ids.flatMap((id) => [0, 1].map(() => rl.consume(id, { scopes: { user: 'u0', model: 'm' } }))))
+      assert.deepEqual(errors, [])
+      assert.ok(decisions.every((d) => d.source === 'store'))
+      const perId = ids.map((_, i) => decisions.slice(2 * i, 2 * i + 2).map((d) => `${d.allowed}:${d.rules.map((r) => r.remaining).join('/')}`))
+      const expected = round === 0 ? ['true:3/5/2/4', 'true:2/4/1/3'] : ['true:1/3/0/2', 'false:1/3/0/2']
+      for (const outcome of perId) assert.deepEqual(outcome, expected)
+      // 30 identities hash to slots of every master: each ran the variant (loaded it again after the flush).
+      for (const node of cluster.nodes) assert.equal(await node.cli('SCRIPT', 'EXISTS', variant), '1')
+    }
+    await rl.close()
+  })
 })
