@@ -170,15 +170,7 @@ export class DecisionBatcher<T> {
   }
 
   #deliver(batch: BatchEntry<T>[], reply: number[]): void {
-    // Each decision's width follows from its first number (replyWidth): a reply that does not add up
-    // to exactly the batch's decisions answers none of them.
-    let length = 0
-    let whole = Array.isArray(reply)
-    for (let i = 0; whole && i < batch.length; i++) {
-      if (length < reply.length) length += replyWidth(reply[length] === 1, this.#rules)
-      else whole = false
-    }
-    if (!whole || length !== reply.length) {
+    if (!this.#whole(reply, batch.length)) {
       const error = new StoreCommandError(this.#store.name, `script ${this.#script.name}`, {
         cause: new Error(`expected ${batch.length} decisions (of ${this.#rules} rules each) in the reply, got ${Array.isArray(reply) ? `${reply.length} numbers` : typeof reply}`),
       })
@@ -187,9 +179,51 @@ export class DecisionBatcher<T> {
     }
     let offset = 0
     for (let i = 0; i < batch.length; i++) {
-      ;(batch[i] as BatchEntry<T>).settle(this.#decode(reply, offset))
-      offset += replyWidth(reply[offset] === 1, this.#rules)
+      const pending = batch[i] as BatchEntry<T>
+      const at = offset
+      offset += replyWidth(reply[at] === 1, this.#rules)
+      let decision: T
+      try {
+        decision = this.#decode(reply, at)
+      } catch (error) {
+        // Inside a promise callback nobody awaits: a throw here would leave this decision and the
+        // rest of the batch unanswered for ever, and reject unhandled (which ends the process).
+        pending.fail(error)
+        continue
+      }
+      pending.settle(decision)
     }
+  }
+
+  /**
+   * Whether the reply holds exactly `decisions` decisions, as the script writes them. Each decision's
+   * width follows from its first number (replyWidth), so that one must be 0 or 1; every other must
+   * be a number; and a refused decision must name a rule that refused (`toDecision` reports that
+   * rule). A garbled reply (a proxy's, a server's, another script's) answers none of its decisions,
+   * rather than hand callers strings or arrays, or shift the decisions after it.
+   */
+  #whole(reply: unknown, decisions: number): boolean {
+    if (!Array.isArray(reply)) return false
+    const rules = this.#rules
+    let offset = 0
+    for (let i = 0; i < decisions; i++) {
+      const all = reply[offset] as unknown
+      if (all !== 0 && all !== 1) return false
+      const end = offset + replyWidth(all === 1, rules)
+      if (end > reply.length) return false
+      for (let x = offset + 1; x < end; x++) if (typeof reply[x] !== 'number') return false
+      if (all === 0) {
+        let refused = false
+        for (let r = 0; r < rules; r++) {
+          const allowed = reply[offset + 1 + 4 * r] as number
+          if (allowed !== 0 && allowed !== 1) return false
+          if (allowed === 0) refused = true
+        }
+        if (!refused) return false
+      }
+      offset = end
+    }
+    return offset === reply.length
   }
 }
 

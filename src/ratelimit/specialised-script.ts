@@ -200,7 +200,9 @@ function writeGroup(group: Group, g: number, states: ReadonlyArray<readonly stri
   lines.push(
     `  local kept = ${group.have} and ${group.old[0]} or 0`,
     '  local expiry, same = kept, true',
-    '  if need > kept then',
+    // Not `need > kept`: a stored expiry that is no number (NaN, from a foreign or damaged value)
+    // must be replaced, as rate-limit.lua's `expire_at <= kept` test does, not kept for ever.
+    '  if not (need <= kept) then',
     '    expiry = need + max(1000, ceil((need - now_ms) / 8))',
     '    same = false',
     '  end',
