@@ -40,7 +40,8 @@ export function decideScript(rules: readonly RuleSpec[], groups: readonly number
   if (known !== undefined) return known
   const lua = buildLua(rules, groups)
   if (lua === undefined) return RATE_LIMIT
-  const script = scriptOf(`${RATE_LIMIT.name} ${shape}`, lua, RATE_LIMIT.memory)
+  // The generic script's name: it labels the store's command metrics, which must not grow with the shapes.
+  const script = scriptOf(RATE_LIMIT.name, lua, RATE_LIMIT.memory)
   const withCrossSlot = { ...script, crossSlot: crossSlotVariant(lua) }
   if (built.size < MAX_SHAPES) built.set(shape, withCrossSlot)
   return withCrossSlot
