@@ -5,18 +5,13 @@ import type { AlgorithmCode } from '../../src/ratelimit/algorithms.js'
 import { pushDecision, RATE_LIMIT, ruleArgs, type RuleSpec } from '../../src/ratelimit/decide.js'
 import { decideScript } from '../../src/ratelimit/specialised-script.js'
 import { scriptOf } from '../../src/stores/script.js'
+import { Random } from '../fuzz/random.js'
 import { RedisServer } from '../harness/redis-server.js'
 
-/** mulberry32, as in differential.test.ts: a failure names its seed and replays exactly. */
+/** The suite's seeded source (mulberry32): a failure names its seed and replays exactly. */
 function random(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
+  const source = new Random(seed)
+  return () => source.next()
 }
 const pick = <T>(rand: () => number, values: readonly T[]): T => values[Math.floor(rand() * values.length)] as T
 

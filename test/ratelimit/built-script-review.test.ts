@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test'
 import { createRateLimiter, createStore, type RateLimitDecision, type RateLimiterOptions, type Store } from '../../src/index.js'
 import { pushDecision, RATE_LIMIT, ruleArgs, type RuleSpec } from '../../src/ratelimit/decide.js'
 import { decideScript } from '../../src/ratelimit/specialised-script.js'
+import { garbledReplies } from '../harness/garbled-replies.js'
 import { RedisCluster } from '../harness/redis-cluster.js'
 import { RedisServer } from '../harness/redis-server.js'
 
@@ -71,16 +72,6 @@ describe('review: scripts built per shape, on Redis', () => {
     await rl.close()
   })
 
-  /** The real store, its script replies passed through `garble`: a chaos wrapper, as in decision-batching.test.ts. */
-  const garbling = (garble: (reply: number[]) => unknown): Store =>
-    new Proxy(store, {
-      get(target, property) {
-        if (property === 'runScript') return async (...args: Parameters<Store['runScript']>) => garble((await target.runScript(...args)) as number[])
-        const value = Reflect.get(target, property, target)
-        return typeof value === 'function' ? value.bind(target) : value
-      },
-    })
-
   const GARBLED: Array<[string, (reply: number[]) => unknown]> = [
     // Before the check, this one threw in #deliver's promise callback (combine() finds no refusing
     // rule): an unhandled rejection, and the batch's callers waited for ever.
@@ -97,7 +88,7 @@ describe('review: scripts built per shape, on Redis', () => {
       // The first two as refusals: 5 numbers each, so that the widths add up as before the check.
       const widen = (reply: number[]) => (what.startsWith('a ') ? Array.from({ length: (reply.length / 3) * 5 }, () => 0) : reply)
       const errors: Error[] = []
-      const rl = createRateLimiter({ store: garbling((reply) => garble(widen(reply))), limit: 5, window: '1h', namespace: `garbled-${GARBLED.findIndex(([w]) => w === what)}`, onStoreError: 'deny', logger: false })
+      const rl = createRateLimiter({ store: garbledReplies(store, (reply) => garble(widen(reply))), limit: 5, window: '1h', namespace: `garbled-${GARBLED.findIndex(([w]) => w === what)}`, onStoreError: 'deny', logger: false })
       rl.events.on('store-error', ({ error }) => errors.push(error))
       const unhandled: unknown[] = []
       const onUnhandled = (reason: unknown) => unhandled.push(reason)

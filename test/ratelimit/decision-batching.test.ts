@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { createRateLimiter, createStore, type RateLimiterOptions, type Store } from '../../src/index.js'
+import { garbledReplies } from '../harness/garbled-replies.js'
 import { RedisCluster } from '../harness/redis-cluster.js'
 import { RedisServer } from '../harness/redis-server.js'
 
@@ -160,20 +161,10 @@ describe('decision batching on Redis', () => {
     await rl.close()
   })
 
-  /** A chaos wrapper around the real store: the script runs, and `garble` changes its reply. */
-  const garbling = (garble: (reply: number[]) => unknown) =>
-    new Proxy(store, {
-      get(target, property) {
-        if (property === 'runScript') return async (...args: Parameters<Store['runScript']>) => garble((await target.runScript(...args)) as number[])
-        const value = Reflect.get(target, property, target)
-        return typeof value === 'function' ? value.bind(target) : value
-      },
-    })
-
   /** Two decisions in one batch over a garbled reply: both go to the store-error policy, with this error. */
   async function bothFail(garble: (reply: number[]) => unknown, namespace: string, message: RegExp): Promise<void> {
     const errors: Error[] = []
-    const rl = createRateLimiter({ store: garbling(garble), limit: 5, window: '1h', namespace, onStoreError: 'deny', logger: false })
+    const rl = createRateLimiter({ store: garbledReplies(store, garble), limit: 5, window: '1h', namespace, onStoreError: 'deny', logger: false })
     rl.events.on('store-error', ({ error }) => errors.push(error))
     const decisions = await Promise.all([rl.consume('a'), rl.consume('b')])
     assert.ok(decisions.every((d) => !d.allowed && d.reason === 'store-error'))
