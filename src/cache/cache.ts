@@ -156,8 +156,11 @@ export class Cache {
   async getOrSetEntry<T>(key: string, loader: Loader<T>, options?: GetOrSetOptions): Promise<CacheResult<T>> {
     if (typeof loader !== 'function') throw new InvalidOptionError('loader', loader, 'a function returning the value')
     const call = resolveCallOptions(this.#core.options, options)
-    const full = await this.#full(key)
+    const known = this.#full(key)
     const core = this.#core
+    const local = typeof known === 'string' ? core.tiers.freshLocal(known, call.l1) : undefined
+    if (local) return this.#hit(key, local) as CacheResult<T>
+    const full = await known
     const found = await core.tiers.read(this.namespace, full, call.l1)
     if (found && core.clock.now() < found.entry.freshUntil) return this.#hit(key, found) as CacheResult<T>
     const running = core.flights.get<CacheResult<T>>(full)

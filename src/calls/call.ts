@@ -13,7 +13,7 @@ import { type CallEvents, failureClass } from './events.js'
 import type { CallLimits, Charge } from './limits.js'
 import { LiveStream, type LiveStreamBounds, type LiveStreams } from './live-streams.js'
 import { relayStream } from './relay.js'
-import type { CallKind, CallOutcome, CallRequest, CacheStatus } from './types.js'
+import type { CallKind, CallOutcome, CallRequest, CallResult, CacheStatus } from './types.js'
 import type { UpstreamResponse } from './upstream.js'
 
 const UPSTREAM_ROUTE: Record<CallKind, string> = { chat: '/chat/completions', text: '/completions', embeddings: '/embeddings' }
@@ -284,25 +284,7 @@ export class Call {
   }
 
   #outcome(cache: CacheStatus, completion: Completion, ageSeconds: number, costUsd: number | undefined, savedUsd: number | undefined): CallOutcome {
-    const kind = this.request.kind === 'text' ? 'text' : 'chat'
-    const includeUsage = this.#includeUsage
-    const upstreamSeconds = this.#upstreamMs / 1000
-    return {
-      cache,
-      cacheKey: this.#key,
-      upstreamSeconds: () => upstreamSeconds,
-      ageSeconds,
-      charge: this.charge,
-      completion,
-      costUsd,
-      savedUsd,
-      events: () => replay(completion, kind, includeUsage),
-      abandon: () => {},
-      // A getter: most callers of a whole completion never ask, and a hit should not pay for a promise.
-      get result() {
-        return Promise.resolve({ completion, ...(costUsd !== undefined ? { costUsd } : {}), ...(savedUsd !== undefined ? { savedUsd } : {}) })
-      },
-    }
+    return new WholeOutcome(cache, this.#key, this.#upstreamMs / 1000, ageSeconds, this.charge, completion, costUsd, savedUsd, this.request.kind === 'text' ? 'text' : 'chat', this.#includeUsage)
   }
 
   #live(cache: CacheStatus, live: LiveStream): CallOutcome {
@@ -323,6 +305,42 @@ export class Call {
       events: () => (includeUsage ? live.read() : stripped(live.read())),
       abandon: () => live.abandon(),
     }
+  }
+}
+
+/**
+ * The outcome of a call whose whole completion is at hand (every hit). A class, not an object literal:
+ * its `result` getter lives on the prototype, so a hit makes one object, not a getter-holding object
+ * (slow to read from) and three closures.
+ */
+class WholeOutcome implements CallOutcome {
+  constructor(
+    readonly cache: CacheStatus,
+    readonly cacheKey: string,
+    private readonly upstream: number,
+    readonly ageSeconds: number,
+    readonly charge: Charge | undefined,
+    readonly completion: Completion,
+    readonly costUsd: number | undefined,
+    readonly savedUsd: number | undefined,
+    private readonly kind: 'chat' | 'text',
+    private readonly includeUsage: boolean,
+  ) {}
+
+  upstreamSeconds(): number {
+    return this.upstream
+  }
+
+  events(): AsyncIterable<string> {
+    return replay(this.completion, this.kind, this.includeUsage)
+  }
+
+  abandon(): void {}
+
+  // A getter: most callers of a whole completion never ask, and a hit should not pay for a promise.
+  get result(): Promise<CallResult> {
+    const { completion, costUsd, savedUsd } = this
+    return Promise.resolve({ completion, ...(costUsd !== undefined ? { costUsd } : {}), ...(savedUsd !== undefined ? { savedUsd } : {}) })
   }
 }
 

@@ -22,6 +22,7 @@ import { type GatewayConfig, openStore, upstreamSpecs } from './config.js'
 import { type CallRecord, handleLlm, type LlmRouteDeps } from './llm-route.js'
 import { AccessLog, stdoutDestination } from './access-log.js'
 import { ParsedBodies } from './parsed-bodies.js'
+import { lazyRequestLogger } from './request-logger.js'
 import { observeRequests } from './request-observer.js'
 import type { DestinationStream } from 'pino'
 import { ModelList } from './models.js'
@@ -116,6 +117,7 @@ export class Gateway {
       logger: options.logger ? { level: config.server.logLevel } : false,
       // The access log writes one line per request, after the reply; Fastify's pair would double it.
       logController: new LogController({ disableRequestLogging: true }),
+      childLoggerFactory: lazyRequestLogger,
       bodyLimit: config.server.bodyLimit,
       forceCloseConnections: false,
       return503OnClosing: true,

@@ -4,6 +4,7 @@ import { hashKey } from '../../src/index.js'
 import { type FakeUpstream, startFakeUpstream } from '../fixtures/fake-upstream.js'
 import { AccessLog } from '../../src/gateway/access-log.js'
 import { CliGateway } from '../harness/cli-gateway.js'
+import { freePort } from '../harness/processes.js'
 import { startGateway, until } from './helpers.js'
 
 /** A pino destination that keeps the lines written to it. */
@@ -106,6 +107,28 @@ describe('the access log: one line per request, after its reply', () => {
       }
       await until(() => gateway.lines.filter((line) => line.msg === 'request').length === 3)
       assert.equal(gateway.lines.filter((line) => /incoming request|request completed/.test(line.msg)).length, 0)
+    } finally {
+      await gateway.stop()
+    }
+  })
+})
+
+describe('request loggers', () => {
+  it('carry the request id on what a request logs (a 5xx and its cause)', async () => {
+    // Nothing listens on this port: every call fails upstream with a 502, which the gateway logs.
+    const gateway = await CliGateway.start({ upstreams: [{ name: 'gone', baseUrl: `http://127.0.0.1:${await freePort()}/v1`, maxRetries: 0 }] })
+    try {
+      for (let i = 0; i < 2; i++) {
+        const response = await fetch(`${gateway.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(ask(`fails ${i}`)) })
+        assert.equal(response.status, 502)
+        await response.arrayBuffer()
+      }
+      await until(() => gateway.lines.filter((line) => line.msg === 'request failed').length === 2)
+      const failures = gateway.lines.filter((line) => line.msg === 'request failed')
+      const ids = failures.map((line) => (line as { reqId?: unknown }).reqId)
+      assert.ok(ids.every((id) => typeof id === 'string' && id.length > 0), JSON.stringify(failures))
+      assert.notEqual(ids[0], ids[1])
+      assert.ok(failures.every((line) => line.level === 50 && typeof (line as { err?: { message?: unknown } }).err?.message === 'string'))
     } finally {
       await gateway.stop()
     }
