@@ -13,7 +13,7 @@ function goDuration(ms: number): string {
 }
 
 /** The tightest of the named rules: the one with the least left of its quota. */
-function tightest(rules: RuleDecision[], names: string[]): RuleDecision | undefined {
+function tightest(rules: RuleDecision[], names: readonly string[]): RuleDecision | undefined {
   let best: RuleDecision | undefined
   for (const rule of rules) {
     if (!names.includes(rule.name)) continue
@@ -25,16 +25,27 @@ function tightest(rules: RuleDecision[], names: string[]): RuleDecision | undefi
 const REQUESTS = ['requests', 'user-requests', 'model-requests']
 const TOKENS = ['tokens', 'user-tokens', 'model-tokens']
 
+/** OpenAI's header names, spelt once: every reply of a limited call sends them. */
+const OPENAI_HEADERS = [
+  { names: REQUESTS, limit: 'x-ratelimit-limit-requests', remaining: 'x-ratelimit-remaining-requests', reset: 'x-ratelimit-reset-requests' },
+  { names: TOKENS, limit: 'x-ratelimit-limit-tokens', remaining: 'x-ratelimit-remaining-tokens', reset: 'x-ratelimit-reset-tokens' },
+] as const
+
 /**
  * The structured `RateLimit-Policy` and `RateLimit` fields of draft-ietf-httpapi-ratelimit-headers-08,
  * one item per rule (`"tokens";q=1000;w=60` and `"tokens";r=250;t=12`): what the gateway and the
  * Fastify and Express integrations send.
  */
 export function draft8Fields(rules: readonly RuleDecision[], windowMs: (name: string) => number): { policy: string; ratelimit: string } {
-  return {
-    policy: rules.map((r) => `"${r.name}";q=${r.limit};w=${Math.max(0, Math.ceil(windowMs(r.name) / 1000))}`).join(', '),
-    ratelimit: rules.map((r) => `"${r.name}";r=${r.remaining};t=${Math.max(0, Math.ceil(r.resetMs / 1000))}`).join(', '),
+  // Plain concatenation: these go out on every limited reply, a cache hit's included.
+  let policy = ''
+  let ratelimit = ''
+  for (const r of rules) {
+    const separator = policy === '' ? '' : ', '
+    policy += `${separator}"${r.name}";q=${r.limit};w=${Math.max(0, Math.ceil(windowMs(r.name) / 1000))}`
+    ratelimit += `${separator}"${r.name}";r=${r.remaining};t=${Math.max(0, Math.ceil(r.resetMs / 1000))}`
   }
+  return { policy, ratelimit }
 }
 
 /**
@@ -45,12 +56,12 @@ export function draft8Fields(rules: readonly RuleDecision[], windowMs: (name: st
 export function rateLimitHeaders(charge: Charge): Record<string, string> {
   const headers: Record<string, string> = {}
   const { rules } = charge.decision
-  for (const [kind, names] of [['requests', REQUESTS], ['tokens', TOKENS]] as const) {
-    const rule = tightest(rules, names)
+  for (const kind of OPENAI_HEADERS) {
+    const rule = tightest(rules, kind.names)
     if (!rule) continue
-    headers[`x-ratelimit-limit-${kind}`] = String(rule.limit)
-    headers[`x-ratelimit-remaining-${kind}`] = String(rule.remaining)
-    headers[`x-ratelimit-reset-${kind}`] = goDuration(rule.resetMs)
+    headers[kind.limit] = String(rule.limit)
+    headers[kind.remaining] = String(rule.remaining)
+    headers[kind.reset] = goDuration(rule.resetMs)
   }
   const fields = draft8Fields(rules, (name) => charge.windows[name] ?? 0)
   headers['ratelimit-policy'] = fields.policy
