@@ -19,7 +19,8 @@ class RequestLogger {
     this.#options = options
   }
 
-  get #log(): FastifyBaseLogger {
+  /** The child, made on first use. */
+  get log(): FastifyBaseLogger {
     this.#child ??= this.#parent.child(this.#bindings, this.#options)
     return this.#child
   }
@@ -29,40 +30,22 @@ class RequestLogger {
   }
 
   set level(level: string) {
-    this.#log.level = level
-  }
-
-  fatal(...args: unknown[]): void {
-    ;(this.#log.fatal as (...args: unknown[]) => void)(...args)
-  }
-
-  error(...args: unknown[]): void {
-    ;(this.#log.error as (...args: unknown[]) => void)(...args)
-  }
-
-  warn(...args: unknown[]): void {
-    ;(this.#log.warn as (...args: unknown[]) => void)(...args)
-  }
-
-  info(...args: unknown[]): void {
-    ;(this.#log.info as (...args: unknown[]) => void)(...args)
-  }
-
-  debug(...args: unknown[]): void {
-    ;(this.#log.debug as (...args: unknown[]) => void)(...args)
-  }
-
-  trace(...args: unknown[]): void {
-    ;(this.#log.trace as (...args: unknown[]) => void)(...args)
-  }
-
-  silent(...args: unknown[]): void {
-    ;(this.#log.silent as (...args: unknown[]) => void)(...args)
+    this.log.level = level
   }
 
   child(bindings: Bindings, options?: ChildLoggerOptions): FastifyBaseLogger {
-    return this.#log.child(bindings, options)
+    return this.log.child(bindings, options)
   }
+}
+
+// The level methods forward to the child, made on first use. Defined once on the prototype: a request
+// that never logs makes one small object, no closures.
+for (const level of ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const) {
+  Object.defineProperty(RequestLogger.prototype, level, {
+    value(this: RequestLogger, ...args: unknown[]): void {
+      ;(this.log[level] as (...args: unknown[]) => void)(...args)
+    },
+  })
 }
 
 /** Fastify's `childLoggerFactory`: request loggers that cost nothing until used. */
