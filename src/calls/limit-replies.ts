@@ -31,21 +31,52 @@ const OPENAI_HEADERS = [
   { names: TOKENS, limit: 'x-ratelimit-limit-tokens', remaining: 'x-ratelimit-remaining-tokens', reset: 'x-ratelimit-reset-tokens' },
 ] as const
 
-/**
+/*
  * The structured `RateLimit-Policy` and `RateLimit` fields of draft-ietf-httpapi-ratelimit-headers-08,
  * one item per rule (`"tokens";q=1000;w=60` and `"tokens";r=250;t=12`): what the gateway and the
- * Fastify and Express integrations send.
+ * Fastify and Express integrations send. Plain concatenation: they go out on every limited reply, a
+ * cache hit's included.
  */
-export function draft8Fields(rules: readonly RuleDecision[], windowMs: (name: string) => number): { policy: string; ratelimit: string } {
-  // Plain concatenation: these go out on every limited reply, a cache hit's included.
-  let policy = ''
-  let ratelimit = ''
-  for (const r of rules) {
-    const separator = policy === '' ? '' : ', '
-    policy += `${separator}"${r.name}";q=${r.limit};w=${Math.max(0, Math.ceil(windowMs(r.name) / 1000))}`
-    ratelimit += `${separator}"${r.name}";r=${r.remaining};t=${Math.max(0, Math.ceil(r.resetMs / 1000))}`
-  }
-  return { policy, ratelimit }
+
+/** The `RateLimit-Policy` field: each rule's quota and window (seconds). */
+export function policyItems(rules: readonly RuleDecision[], windowMs: (name: string) => number): string {
+  let field = ''
+  for (const r of rules) field += `${field === '' ? '' : ', '}"${r.name}";q=${r.limit};w=${Math.max(0, Math.ceil(windowMs(r.name) / 1000))}`
+  return field
+}
+
+/** The `RateLimit` field: what each rule has left, and the seconds until it resets. */
+export function remainingItems(rules: readonly RuleDecision[]): string {
+  let field = ''
+  for (const r of rules) field += `${field === '' ? '' : ', '}"${r.name}";r=${r.remaining};t=${Math.max(0, Math.ceil(r.resetMs / 1000))}`
+  return field
+}
+
+/** A limiter's last `RateLimit-Policy` field, and the rules' names and limits it was made of. */
+interface PolicyField {
+  names: string[]
+  limits: number[]
+  field: string
+}
+
+/**
+ * The policy field per limiter (by its charges' shared `windows`): the same on every reply while its
+ * rules' limits are (a fallback decision has an instance's share of them), so made once, not per reply.
+ */
+const policyFields = new WeakMap<Record<string, number>, PolicyField>()
+
+function madeOf(known: PolicyField, rules: readonly RuleDecision[]): boolean {
+  if (known.names.length !== rules.length) return false
+  for (let i = 0; i < rules.length; i++) if ((rules[i] as RuleDecision).name !== known.names[i] || (rules[i] as RuleDecision).limit !== known.limits[i]) return false
+  return true
+}
+
+function policyField(rules: readonly RuleDecision[], windows: Record<string, number>): string {
+  const known = policyFields.get(windows)
+  if (known !== undefined && madeOf(known, rules)) return known.field
+  const field = policyItems(rules, (name) => windows[name] ?? 0)
+  policyFields.set(windows, { names: rules.map((rule) => rule.name), limits: rules.map((rule) => rule.limit), field })
+  return field
 }
 
 /**
@@ -63,9 +94,8 @@ export function rateLimitHeaders(charge: Charge): Record<string, string> {
     headers[kind.remaining] = String(rule.remaining)
     headers[kind.reset] = goDuration(rule.resetMs)
   }
-  const fields = draft8Fields(rules, (name) => charge.windows[name] ?? 0)
-  headers['ratelimit-policy'] = fields.policy
-  headers.ratelimit = fields.ratelimit
+  headers['ratelimit-policy'] = policyField(rules, charge.windows)
+  headers.ratelimit = remainingItems(rules)
   return headers
 }
 

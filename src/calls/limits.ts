@@ -4,7 +4,7 @@ import type { Usage } from '../llm/stream-assembler.js'
 import { createRateLimiter, type RateLimiter } from '../ratelimit/rate-limiter.js'
 import type { RateLimiterLogger, RuleOptions } from '../ratelimit/options.js'
 import { TypedEmitter } from '../core/events.js'
-import type { RateLimitDecision } from '../ratelimit/types.js'
+import type { RateLimitDecision, RuleDecision } from '../ratelimit/types.js'
 import type { Store } from '../stores/types.js'
 import { Settlements } from './settlements.js'
 import type { Caller, Charge } from './types.js'
@@ -124,7 +124,8 @@ export class CallLimits {
 
   /** Reports what a key has left of its budget, when the decision has a budget rule. */
   #budget(key: string, decision: RateLimitDecision): void {
-    const rule = decision.rules.find((each) => each.name === 'budget')
+    let rule: RuleDecision | undefined
+    for (const each of decision.rules) if (each.name === 'budget') rule = each
     if (rule) this.events.emit('budget', { key, remaining: rule.remaining, limit: rule.limit, resetAt: Date.now() + rule.resetMs })
   }
 
@@ -142,8 +143,7 @@ export class CallLimits {
     if (!limiter) return undefined
     const tokens = promptTokens + outputTokens
     const microUsd = Math.ceil(costUsd(price, { prompt_tokens: promptTokens, completion_tokens: outputTokens, total_tokens: tokens }) * MICRO)
-    const cost = { requests: 1, tokens, 'user-requests': 1, 'user-tokens': tokens, 'model-requests': 1, 'model-tokens': tokens, budget: microUsd }
-    const decision = await limiter.consume(caller.tenant, { cost: only(limiter, cost), scopes: scopes(caller, model, user) })
+    const decision = await limiter.consume(caller.tenant, { cost: costsOf(limiter, 1, tokens, microUsd), scopes: scopes(caller, model, user) })
     this.events.emit('decision', { tenant: caller.tenant, key: caller.key, decision })
     this.#budget(caller.key, decision)
     return { caller, model, user, price, promptTokens, tokens, microUsd, decision, windows: this.#windowsOf(limiter), settled: false }
@@ -166,8 +166,7 @@ export class CallLimits {
     if (tokens === 0 && microUsd === 0) return
     const limiter = this.#limiter(charge.caller)
     if (!limiter) return
-    const cost = { tokens, 'user-tokens': tokens, 'model-tokens': tokens, budget: microUsd }
-    this.#settlements.add(limiter, charge.caller.tenant, scopes(charge.caller, charge.model, charge.user), only(limiter, cost))
+    this.#settlements.add(limiter, charge.caller.tenant, scopes(charge.caller, charge.model, charge.user), costsOf(limiter, 0, tokens, microUsd))
   }
 
   /** Whether the latest switch of the limits was to the fallback: the store failed and has not answered a decision since. */
@@ -216,12 +215,12 @@ export interface CallLimitsEvents extends Record<string, unknown> {
 }
 
 function scopes(caller: Caller, model: string, user: string | undefined): Record<string, string> {
-  return { key: caller.key, model, ...(user ? { user } : {}) }
+  return user ? { key: caller.key, model, user } : { key: caller.key, model }
 }
 
-/** The costs of the rules this limiter has. */
-function only(limiter: RateLimiter, cost: Record<string, number>): Record<string, number> {
+/** The cost of each rule this limiter has (see {@link rulesOf} for their names): requests, tokens or micro-USD. */
+function costsOf(limiter: RateLimiter, requests: number, tokens: number, microUsd: number): Record<string, number> {
   const costs: Record<string, number> = {}
-  for (const rule of limiter.rules) costs[rule.name] = cost[rule.name as keyof typeof cost] ?? 0
+  for (const { name } of limiter.rules) costs[name] = name === 'budget' ? microUsd : name.endsWith('requests') ? requests : tokens
   return costs
 }

@@ -1,4 +1,5 @@
 import { safeIdentifier } from '../stores/keys.js'
+import { scopeValue } from './state-groups.js'
 
 /**
  * Rule keys kept per generation by a limiter's {@link IdentityCache}: at most a few MB outside any
@@ -42,5 +43,71 @@ export class IdentityCache<V> {
     }
     this.#young.set(id, value)
     return value
+  }
+}
+
+/** The longest key or scope value (characters) a {@link ScopedIdentityCache} keeps. */
+const MAX_PART = 128
+
+/** The values of a call's scopes, one level per scope the limiter's rules use. */
+type ScopeTree<V> = Map<string, ScopeTree<V> | V>
+
+/**
+ * {@link IdentityCache} for calls with scopes: a value per caller's key and the call's value of each
+ * scope the rules use (`-` for none), looked up one level per part. The parts are strings the caller
+ * already holds (a gateway's tenant and key names come from its config), whose hashes V8 keeps, so a
+ * hot call finds its keys without joining a string and hashing it afresh. Bounded as IdentityCache is:
+ * two generations of at most `max` values, however many levels hold them (end users' ids as scope
+ * values may flood it; the flood only evicts). A call with a part longer than {@link MAX_PART} is not
+ * kept, so what the cache holds stays a few MB whatever callers send.
+ */
+export class ScopedIdentityCache<V extends object> {
+  #young: ScopeTree<V> = new Map()
+  #old: ScopeTree<V> = new Map()
+  #size = 0
+  readonly #max: number
+  readonly #scopes: readonly string[]
+  readonly #make: (id: string, scopes: Record<string, string>) => V
+
+  /** @param scopes The scopes the rules use, each once: the levels below the caller's key. */
+  constructor(max: number, scopes: readonly string[], make: (id: string, scopes: Record<string, string>) => V) {
+    this.#max = max
+    this.#scopes = scopes
+    this.#make = make
+  }
+
+  /** The value for `key` (the caller's key) and `scopes`, made from its identity when not kept. */
+  get(key: string, scopes: Record<string, string>): V {
+    if (!this.#keepable(key, scopes)) return this.#make(safeIdentifier(key), scopes)
+    const found = this.#find(this.#young, key, scopes)
+    if (found !== undefined) return found
+    const value = this.#find(this.#old, key, scopes) ?? this.#make(safeIdentifier(key), scopes)
+    if (this.#size >= this.#max) {
+      this.#old = this.#young
+      this.#young = new Map()
+      this.#size = 0
+    }
+    let level = this.#young
+    for (let i = -1; i < this.#scopes.length - 1; i++) {
+      const part = i < 0 ? key : scopeValue(scopes, this.#scopes[i] as string)
+      let next = level.get(part) as ScopeTree<V> | undefined
+      if (next === undefined) level.set(part, (next = new Map()))
+      level = next
+    }
+    level.set(scopeValue(scopes, this.#scopes[this.#scopes.length - 1] as string), value)
+    this.#size++
+    return value
+  }
+
+  #keepable(key: string, scopes: Record<string, string>): boolean {
+    if (key.length > MAX_PART) return false
+    for (const scope of this.#scopes) if (scopeValue(scopes, scope).length > MAX_PART) return false
+    return true
+  }
+
+  #find(tree: ScopeTree<V>, key: string, scopes: Record<string, string>): V | undefined {
+    let level = tree.get(key)
+    for (let i = 0; i < this.#scopes.length && level !== undefined; i++) level = (level as ScopeTree<V>).get(scopeValue(scopes, this.#scopes[i] as string))
+    return level as V | undefined
   }
 }

@@ -1,6 +1,6 @@
 import { safeIdentifier } from '../stores/keys.js'
 import { scopeValue } from './state-groups.js'
-import { IDENTITY_CACHE, IdentityCache } from './identity-cache.js'
+import { IDENTITY_CACHE, IdentityCache, ScopedIdentityCache } from './identity-cache.js'
 import type { MemoryStore } from '../stores/memory-store.js'
 import type { DecideMode } from './decide.js'
 import { combine } from './decision.js'
@@ -34,9 +34,7 @@ class Known {
  */
 export class LocalDecisions {
   readonly #store: MemoryStore
-  readonly #rules: readonly NormalizedRule[]
   readonly #local: readonly LocalRule[]
-  readonly #keyHead: string
   /** Per rule, an empty state that stands for a missing one; stored (and replaced) once a decision writes to it. */
   readonly #spares: RuleState[]
   /** Per rule, during one decision of several rules: its key and state between the two passes. */
@@ -44,19 +42,23 @@ export class LocalDecisions {
   readonly #states: Array<RuleState | undefined>
   /** Recent identities' keys and states (one per rule), see {@link #knownOf}. */
   readonly #known: IdentityCache<Known | Known[]>
+  /** The same for calls with scopes, by identity and scope values; undefined when no rule has a scope. */
+  readonly #scopedKnown: ScopedIdentityCache<Known | Known[]> | undefined
 
   constructor(store: MemoryStore, rules: readonly NormalizedRule[], keyHead: string) {
     this.#store = store
-    this.#rules = rules
     this.#local = rules.map(localRule)
-    this.#keyHead = keyHead
     this.#spares = this.#local.map(newState)
     this.#knowns = rules.map(() => undefined)
     this.#states = rules.map(() => undefined)
-    this.#known = new IdentityCache(Math.max(64, Math.floor(IDENTITY_CACHE / rules.length)), (id) => {
-      const built = rules.map((rule) => new Known(store.localKey(ruleKey(keyHead, rule, id, undefined))))
+    const knowns = (id: string, scopes: Record<string, string> | undefined): Known | Known[] => {
+      const built = rules.map((rule) => new Known(store.localKey(ruleKey(keyHead, rule, id, scopes))))
       return built.length === 1 ? (built[0] as Known) : built
-    })
+    }
+    const max = Math.max(64, Math.floor(IDENTITY_CACHE / rules.length))
+    this.#known = new IdentityCache(max, (id) => knowns(id, undefined))
+    const used = [...new Set(rules.flatMap((rule) => (rule.scope === undefined ? [] : [rule.scope])))]
+    this.#scopedKnown = used.length === 0 ? undefined : new ScopedIdentityCache(max, used, knowns)
   }
 
   /**
@@ -68,19 +70,17 @@ export class LocalDecisions {
     store.openLocal()
     const now = store.now()
     const nowUs = now * 1000
-    // A scoped call's keys are built afresh (its scope values would flood the cache), and their
-    // states looked up each time.
-    const known = scopes === undefined ? this.#knownOf(key) : undefined
-    const id = known === undefined ? safeIdentifier(key) : ''
+    // Rules without a scope have keys whatever the call's scopes are.
+    const known = scopes === undefined || this.#scopedKnown === undefined ? this.#knownOf(key) : this.#scopedKnown.get(key, scopes)
     if (this.#local.length === 1) {
-      const one = known === undefined ? new Known(store.localKey(ruleKey(this.#keyHead, this.#rules[0] as NormalizedRule, id, scopes))) : (known as Known)
+      const one = known as Known
       const decision = this.#decide(0, one, this.#state(0, one, now), costs[0] as number, nowUs, mode === 'c' ? IF_ALLOWED : mode === 'f' ? ALWAYS : NEVER)
       return combine([decision], decision.allowed, source)
     }
     // Two passes, as the reference: whether every rule allows, then each rule's reply and write.
     let all = true
     for (let i = 0; i < this.#local.length; i++) {
-      const one = known === undefined ? new Known(store.localKey(ruleKey(this.#keyHead, this.#rules[i] as NormalizedRule, id, scopes))) : ((known as Known[])[i] as Known)
+      const one = (known as Known[])[i] as Known
       const state = this.#state(i, one, now)
       this.#knowns[i] = one
       this.#states[i] = state

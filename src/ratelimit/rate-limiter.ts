@@ -384,15 +384,30 @@ export class RateLimiter {
       return fill(out, cost)
     }
     if (cost === null || typeof cost !== 'object') throw new InvalidOptionError('cost', cost, 'a number or { ruleName: number }')
+    // A loop without closures or option names built ahead of an error: a gateway call passes an
+    // object of costs on every decision.
+    let named = 0
+    for (let i = 0; i < out.length; i++) {
+      const name = (this.rules[i] as NormalizedRule).name
+      const own = Object.hasOwn(cost, name)
+      if (own) named++
+      const value = (own ? cost[name] : undefined) ?? 1
+      if (!validCost(value)) {
+        // A name that is no rule's is the first thing to say.
+        this.#checkNames(cost)
+        throw new InvalidOptionError(`cost.${name}`, value, COST_RANGE)
+      }
+      out[i] = value
+    }
+    if (named !== Object.keys(cost).length) this.#checkNames(cost)
+    return out
+  }
+
+  /** Throws for a name in `cost` that is no rule's. */
+  #checkNames(cost: Record<string, number>): void {
     for (const name of Object.keys(cost)) {
       if (!this.rules.some((rule) => rule.name === name)) throw new InvalidOptionError(`cost.${name}`, cost[name], `one of the rule names: ${this.rules.map((r) => r.name).join(', ')}`)
     }
-    this.rules.forEach((rule, i) => {
-      const value = (Object.hasOwn(cost, rule.name) ? cost[rule.name] : undefined) ?? 1
-      checkCost(value, `cost.${rule.name}`)
-      out[i] = value
-    })
-    return out
   }
 }
 
@@ -402,10 +417,14 @@ function fill(out: number[], value: number): number[] {
   return out
 }
 
+const COST_RANGE = 'a whole number from 0 to 1e12'
+
+function validCost(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 1e12
+}
+
 function checkCost(value: unknown, option: string): void {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 1e12) {
-    throw new InvalidOptionError(option, value, 'a whole number from 0 to 1e12')
-  }
+  if (!validCost(value)) throw new InvalidOptionError(option, value, COST_RANGE)
 }
 
 /** Creates a rate limiter; see {@link RateLimiterOptions}. */

@@ -48,7 +48,10 @@ export class StateGroups {
   }
 }
 
-/** A call's value for `scope`, own properties only (a scope named `constructor` is a scope); `-` for none. */
+/**
+ * A call's value for `scope`, own properties only (a scope named `constructor` is a scope); `-` for
+ * none, an own property set to undefined included (as `consume` charges it: nothing).
+ */
 export function scopeValue(scopes: Record<string, string> | undefined, scope: string): string {
-  return scopes !== undefined && Object.hasOwn(scopes, scope) ? (scopes[scope] as string) : '-'
+  return (scopes !== undefined && Object.hasOwn(scopes, scope) ? scopes[scope] : undefined) ?? '-'
 }

@@ -13,6 +13,8 @@ const LIMITERS = 4
 /** Identities: two plain, one with braces (hashed into its key), one long enough for a cons string. */
 const IDS = ['u1', 'u2', 'x{y}', 'tenant-0123456789:user-0123456789']
 const WINDOWS = [1, 7, 250, 1_000, 1_500, 60_000]
+/** A scope value longer than the limiter keeps keys for (128 characters): its keys are built on every call. */
+const LONG_USER = `user-${'0123456789'.repeat(13)}`
 
 type Mode = 'c' | 'p' | 'f'
 
@@ -44,7 +46,9 @@ async function compare(seed: number, makeRules: (rand: Random) => RuleOptions[])
     const which = rand.int(0, LIMITERS - 1)
     const limiter = limiters[which] as (typeof limiters)[number]
     const id = rand.pick(IDS)
-    const scopes = rand.chance(0.5) ? { user: rand.pick(['p', 'q', '']) } : undefined
+    // Scope values: kept by the limiter's scoped cache, hashed into the key (braces), too long to keep, or none at all.
+    // (undefined as JavaScript callers send it, `{ user: req.user?.id }`: the type says string.)
+    const scopes = rand.chance(0.5) ? ({ user: rand.pick<string | undefined>(['p', 'q', '', 'r{s}', LONG_USER, undefined]) } as Record<string, string>) : undefined
     const keys = limiter.rules.map((rule) => {
       const key = `rl:s${seed}-${which}:{${safeIdentifier(id)}}:${rule.keyPart}`
       return rule.scope === undefined ? key : `${key}:${safeIdentifier(scopes?.user ?? '-')}`
@@ -133,6 +137,27 @@ describe('limiter on a memory store', () => {
     const [rule] = (await limiter.consume('u')).rules
     assert.equal(Object.getPrototypeOf(rule), Object.prototype)
     assert.deepStrictEqual(Object.keys(rule ?? {}), ['name', 'allowed', 'limit', 'remaining', 'resetMs', 'retryAfterMs'])
+    await limiter.close()
+  })
+
+  it('scoped calls keep their counts while more scope values than the limiter keeps keys for come and go', async () => {
+    const limiter = createRateLimiter({
+      rules: [
+        { name: 'user', algorithm: 'fixed-window', limit: 3, window: '1m', scope: 'user' },
+        { name: 'all', algorithm: 'fixed-window', limit: 100_000, window: '1m' },
+      ],
+      logger: false,
+    })
+    const users = Array.from({ length: 5_000 }, (_, i) => `u${i}`)
+    for (const user of users) assert.equal((await limiter.consume('t', { scopes: { user } })).remaining, 2)
+    // Each of these has long left the limiter's two generations of kept keys: the counts are the store's.
+    for (const user of users) assert.equal((await limiter.consume('t', { scopes: { user } })).rules[0]?.remaining, 1, user)
+    const all = await limiter.consume('t', { scopes: { user: users[0] as string } })
+    assert.deepEqual(
+      all.rules.map((rule) => rule.remaining),
+      [0, 100_000 - 10_001],
+    )
+    assert.equal((await limiter.consume('t', { scopes: { user: users[0] as string } })).allowed, false)
     await limiter.close()
   })
 

@@ -199,6 +199,7 @@ export class GatewayMetrics {
 
   #subscribe({ producer, upstreams, cache, limits, stores }: MetricSources): void {
     const on = this.#unsubscribe
+    let allowedByStore: { value: number } | undefined
     on.push(
       producer.events.on('spent', ({ tenant, model, usd, promptTokens, completionTokens }) => {
         const t = this.tenant(tenant)
@@ -238,8 +239,22 @@ export class GatewayMetrics {
       cache.events.on('coalesced', () => this.coalesced.inc(['single-flight'])),
       cache.events.on('loader-error', () => this.loaderErrors.inc()),
       // Keys are the config's, not the callers': a bounded set.
-      limits.events.on('budget', ({ key, remaining, limit, resetAt }) => this.#budgets.set(key, { remaining, limit, resetAt })),
+      limits.events.on('budget', ({ key, remaining, limit, resetAt }) => {
+        // In place: every call of a key with a budget reports one.
+        const known = this.#budgets.get(key)
+        if (known === undefined) this.#budgets.set(key, { remaining, limit, resetAt })
+        else {
+          known.remaining = remaining
+          known.limit = limit
+          known.resetAt = resetAt
+        }
+      }),
       limits.events.on('decision', ({ decision }) => {
+        // Held, not looked up by its labels joined: nearly every call of a key with limits is this one.
+        if (decision.allowed && decision.source === 'store') {
+          ;(allowedByStore ??= this.decisions.series(['allowed', 'store'])).value++
+          return
+        }
         this.decisions.inc([decision.allowed ? 'allowed' : 'blocked', decision.source])
         if (decision.allowed) return
         for (const rule of decision.rules) if (!rule.allowed) this.blocked.inc([rule.name])

@@ -1,4 +1,4 @@
-import { draft8Fields } from '../../calls/limit-replies.js'
+import { policyItems, remainingItems } from '../../calls/limit-replies.js'
 import type { RateLimitDecision } from '../../ratelimit/types.js'
 
 /** Which IETF draft of the RateLimit header fields to send (draft-ietf-httpapi-ratelimit-headers). */
@@ -49,8 +49,8 @@ export function rateLimitHeaders(decision: RateLimitDecision, policies: readonly
       break
     }
     case 'draft-8': {
-      const fields = draft8Fields(decision.rules, (name) => policies.find((p) => p.name === name)?.windowMs ?? 0)
-      headers.push(['RateLimit-Policy', fields.policy], ['RateLimit', fields.ratelimit])
+      const policy = policyItems(decision.rules, (name) => policies.find((p) => p.name === name)?.windowMs ?? 0)
+      headers.push(['RateLimit-Policy', policy], ['RateLimit', remainingItems(decision.rules)])
       break
     }
   }
