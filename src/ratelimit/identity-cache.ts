@@ -10,6 +10,27 @@ import { scopeValue } from './state-groups.js'
 export const IDENTITY_CACHE = 2048
 
 /**
+ * Bytes of rule states and keys a memory-store limiter keeps per generation, at most: a kept state
+ * stays reachable after the store evicted it (until its identity is next decided), so without this
+ * a flood of identities or scope values with large states (a 1,000-bucket sliding window is 8 KB)
+ * would hold tens of MB outside the store's budget.
+ */
+export const IDENTITY_CACHE_BYTES = 1 << 20
+/** A kept rule key's bytes, at most (about 300 characters, two bytes each). */
+const KEY_BYTES = 640
+
+/**
+ * Identities a memory-store limiter keeps per generation: {@link IDENTITY_CACHE} divided by its
+ * rules, no more than {@link IDENTITY_CACHE_BYTES} of their states (`stateBytes`, one per rule) and
+ * keys, and 64 at least.
+ */
+export function keptIdentities(stateBytes: readonly number[]): number {
+  let perIdentity = 0
+  for (const bytes of stateBytes) perIdentity += bytes + KEY_BYTES
+  return Math.max(64, Math.min(Math.floor(IDENTITY_CACHE / stateBytes.length), Math.floor(IDENTITY_CACHE_BYTES / perIdentity)))
+}
+
+/**
  * What a limiter derives from an identity (its store keys, the states under them), for the
  * identities decided recently: a hot identity's next decision finds it with one lookup by the
  * caller's own key, without safeIdentifier() and without building its keys again (string joins the
@@ -67,47 +88,60 @@ export class ScopedIdentityCache<V extends object> {
   #size = 0
   readonly #max: number
   readonly #scopes: readonly string[]
+  /** The call's value of each scope, read once per call (see {@link get}). */
+  readonly #values: string[]
   readonly #make: (id: string, scopes: Record<string, string>) => V
 
   /** @param scopes The scopes the rules use, each once: the levels below the caller's key. */
   constructor(max: number, scopes: readonly string[], make: (id: string, scopes: Record<string, string>) => V) {
     this.#max = max
     this.#scopes = scopes
+    this.#values = scopes.map(() => '-')
     this.#make = make
   }
 
   /** The value for `key` (the caller's key) and `scopes`, made from its identity when not kept. */
   get(key: string, scopes: Record<string, string>): V {
-    if (!this.#keepable(key, scopes)) return this.#make(safeIdentifier(key), scopes)
-    const found = this.#find(this.#young, key, scopes)
+    // Each value is read once: a getter that answered differently between the lookup and the
+    // making of the keys would file one scope value's keys under another's.
+    const values = this.#values
+    let keepable = key.length <= MAX_PART
+    for (let i = 0; i < values.length; i++) {
+      const value = scopeValue(scopes, this.#scopes[i] as string)
+      values[i] = value
+      if (value.length > MAX_PART) keepable = false
+    }
+    if (!keepable) return this.#make(safeIdentifier(key), this.#snapshot())
+    const found = this.#find(this.#young, key)
     if (found !== undefined) return found
-    const value = this.#find(this.#old, key, scopes) ?? this.#make(safeIdentifier(key), scopes)
+    const value = this.#find(this.#old, key) ?? this.#make(safeIdentifier(key), this.#snapshot())
     if (this.#size >= this.#max) {
       this.#old = this.#young
       this.#young = new Map()
       this.#size = 0
     }
     let level = this.#young
-    for (let i = -1; i < this.#scopes.length - 1; i++) {
-      const part = i < 0 ? key : scopeValue(scopes, this.#scopes[i] as string)
+    for (let i = -1; i < values.length - 1; i++) {
+      const part = i < 0 ? key : (values[i] as string)
       let next = level.get(part) as ScopeTree<V> | undefined
       if (next === undefined) level.set(part, (next = new Map()))
       level = next
     }
-    level.set(scopeValue(scopes, this.#scopes[this.#scopes.length - 1] as string), value)
+    level.set(values[values.length - 1] as string, value)
     this.#size++
     return value
   }
 
-  #keepable(key: string, scopes: Record<string, string>): boolean {
-    if (key.length > MAX_PART) return false
-    for (const scope of this.#scopes) if (scopeValue(scopes, scope).length > MAX_PART) return false
-    return true
+  /** The scope values just read, as the scopes the keys are made of. */
+  #snapshot(): Record<string, string> {
+    const scopes: Record<string, string> = Object.create(null)
+    for (let i = 0; i < this.#values.length; i++) scopes[this.#scopes[i] as string] = this.#values[i] as string
+    return scopes
   }
 
-  #find(tree: ScopeTree<V>, key: string, scopes: Record<string, string>): V | undefined {
+  #find(tree: ScopeTree<V>, key: string): V | undefined {
     let level = tree.get(key)
-    for (let i = 0; i < this.#scopes.length && level !== undefined; i++) level = (level as ScopeTree<V>).get(scopeValue(scopes, this.#scopes[i] as string))
+    for (let i = 0; i < this.#values.length && level !== undefined; i++) level = (level as ScopeTree<V>).get(this.#values[i] as string)
     return level as V | undefined
   }
 }

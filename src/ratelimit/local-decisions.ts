@@ -1,6 +1,6 @@
 import { safeIdentifier } from '../stores/keys.js'
 import { scopeValue } from './state-groups.js'
-import { IDENTITY_CACHE, IdentityCache, ScopedIdentityCache } from './identity-cache.js'
+import { IdentityCache, keptIdentities, ScopedIdentityCache } from './identity-cache.js'
 import type { MemoryStore } from '../stores/memory-store.js'
 import type { DecideMode } from './decide.js'
 import { combine } from './decision.js'
@@ -55,7 +55,7 @@ export class LocalDecisions {
       const built = rules.map((rule) => new Known(store.localKey(ruleKey(keyHead, rule, id, scopes))))
       return built.length === 1 ? (built[0] as Known) : built
     }
-    const max = Math.max(64, Math.floor(IDENTITY_CACHE / rules.length))
+    const max = keptIdentities(this.#spares.map((state) => state.bytes))
     this.#known = new IdentityCache(max, (id) => knowns(id, undefined))
     const used = [...new Set(rules.flatMap((rule) => (rule.scope === undefined ? [] : [rule.scope])))]
     this.#scopedKnown = used.length === 0 ? undefined : new ScopedIdentityCache(max, used, knowns)

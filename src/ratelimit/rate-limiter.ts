@@ -390,7 +390,8 @@ export class RateLimiter {
     for (let i = 0; i < out.length; i++) {
       const name = (this.rules[i] as NormalizedRule).name
       const own = Object.hasOwn(cost, name)
-      if (own) named++
+      // Counted as Object.keys() counts: a non-enumerable rule cost must not hide an unknown name.
+      if (own && isEnumerable.call(cost, name)) named++
       const value = (own ? cost[name] : undefined) ?? 1
       if (!validCost(value)) {
         // A name that is no rule's is the first thing to say.
@@ -418,6 +419,7 @@ function fill(out: number[], value: number): number[] {
 }
 
 const COST_RANGE = 'a whole number from 0 to 1e12'
+const isEnumerable = Object.prototype.propertyIsEnumerable
 
 function validCost(value: unknown): value is number {
   return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 1e12

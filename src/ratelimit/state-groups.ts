@@ -53,5 +53,6 @@ export class StateGroups {
  * none, an own property set to undefined included (as `consume` charges it: nothing).
  */
 export function scopeValue(scopes: Record<string, string> | undefined, scope: string): string {
-  return (scopes !== undefined && Object.hasOwn(scopes, scope) ? scopes[scope] : undefined) ?? '-'
+  const value = scopes !== undefined && Object.hasOwn(scopes, scope) ? scopes[scope] : undefined
+  return value === undefined ? '-' : value
 }

@@ -55,9 +55,15 @@ abstract class HotFamily<S extends object> implements Exported {
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values: this.samples() }
   }
 
+  /**
+   * Zeroes every series in place (prom-client's registry calls this from `resetMetrics()`): updaters
+   * hold their series, and a series dropped from here would go on counting where no scrape sees it.
+   */
   reset(): void {
-    this.all.clear()
+    for (const series of this.all.values()) this.zero(series)
   }
+
+  protected abstract zero(series: S): void
 
   protected abstract samples(): Sample[]
 }
@@ -71,6 +77,10 @@ export class HotCounter extends HotFamily<{ value: number }> {
 
   inc(values: readonly string[], by = 1): void {
     this.series(values).value += by
+  }
+
+  protected zero(series: { value: number }): void {
+    series.value = 0
   }
 
   protected samples(): Sample[] {
@@ -97,6 +107,12 @@ export class HotHistogram extends HotFamily<{ buckets: Float64Array; sum: number
 
   observe(values: readonly string[], value: number): void {
     this.record(this.series(values), value)
+  }
+
+  protected zero(series: { buckets: Float64Array; sum: number; count: number }): void {
+    series.buckets.fill(0)
+    series.sum = 0
+    series.count = 0
   }
 
   /** Adds `value` to a series held from {@link series}. */
