@@ -3,17 +3,21 @@ import { describe, it } from 'node:test'
 import { TypedEmitter } from '../../src/index.js'
 import { GatewayMetrics, type MetricSources } from '../../src/gateway/metrics/gateway-metrics.js'
 
+/** What the metrics listen to, each an emitter nothing else drives: the tests emit what they need. */
+function sources(limits: TypedEmitter<Record<string, unknown>>): MetricSources {
+  return {
+    producer: { events: new TypedEmitter() },
+    upstreams: [],
+    cache: { events: new TypedEmitter(), stats: () => ({ bus: 'none', circuit: 'closed', l1: { entries: 0, bytes: 0 } }) },
+    limits: { events: limits, circuit: () => 'closed' },
+    stores: [],
+  } as unknown as MetricSources
+}
+
 describe('gateway metrics after a registry reset', () => {
   it('allowed store decisions are still counted after the registry is reset', async () => {
     const limits = new TypedEmitter<Record<string, unknown>>()
-    const sources = {
-      producer: { events: new TypedEmitter() },
-      upstreams: [],
-      cache: { events: new TypedEmitter(), stats: () => ({ bus: 'none', circuit: 'closed', l1: { entries: 0, bytes: 0 } }) },
-      limits: { events: limits, circuit: () => 'closed' },
-      stores: [],
-    } as unknown as MetricSources
-    const metrics = new GatewayMetrics(sources, {})
+    const metrics = new GatewayMetrics(sources(limits), {})
     const decision = { allowed: true, source: 'store', rules: [] }
     limits.emit('decision', { tenant: 't', key: 'k', decision })
     metrics.registry.resetMetrics()
@@ -24,14 +28,7 @@ describe('gateway metrics after a registry reset', () => {
   })
 
   it('a reset zeroes the series held by their updaters, histograms included, and counting goes on', async () => {
-    const sources = {
-      producer: { events: new TypedEmitter() },
-      upstreams: [],
-      cache: { events: new TypedEmitter(), stats: () => ({ bus: 'none', circuit: 'closed', l1: { entries: 0, bytes: 0 } }) },
-      limits: { events: new TypedEmitter(), circuit: () => 'closed' },
-      stores: [],
-    } as unknown as MetricSources
-    const metrics = new GatewayMetrics(sources, {})
+    const metrics = new GatewayMetrics(sources(new TypedEmitter()), {})
     metrics.observeRequest('/v1/chat/completions', 200, 'hit', 0.002, undefined)
     metrics.observeRequest('/v1/chat/completions', 200, 'hit', 0.002, undefined)
     metrics.registry.resetMetrics()
