@@ -184,9 +184,7 @@ export class RateLimiter {
       if (typeof value !== 'number' || !Number.isInteger(value) || Math.abs(value) > 1e12) throw new InvalidOptionError(`cost.${rule.name}`, value, 'a whole number from -1e12 to 1e12')
       return value
     })
-    for (const name of Object.keys(cost)) {
-      if (!this.rules.some((rule) => rule.name === name)) throw new InvalidOptionError(`cost.${name}`, cost[name], `one of the rule names: ${this.rules.map((r) => r.name).join(', ')}`)
-    }
+    this.#checkNames(cost)
     const id = this.#identity(key)
     this.#blockCache?.delete(id)
     const scoped = this.#scoped(costs, options.scopes)
