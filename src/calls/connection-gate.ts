@@ -43,7 +43,8 @@ export class ConnectionGate {
    */
   acquire(tenant: string, signal?: AbortSignal): Promise<() => void> {
     if (signal?.aborted) return Promise.reject(signal.reason as Error)
-    if (this.#inUse < this.capacity && (this.#held.get(tenant) ?? 0) < this.perTenant) return Promise.resolve(this.#take(tenant))
+    const free = this.tryAcquire(tenant)
+    if (free) return Promise.resolve(free)
     return new Promise((resolve, reject) => {
       const settle = () => {
         clearTimeout(timer)
@@ -72,6 +73,11 @@ export class ConnectionGate {
       if (queue) queue.push(waiter)
       else this.#queues.set(tenant, [waiter])
     })
+  }
+
+  /** The release function of a slot for `tenant` if one is free now, else undefined (nothing waits). */
+  tryAcquire(tenant: string): (() => void) | undefined {
+    return this.#inUse < this.capacity && (this.#held.get(tenant) ?? 0) < this.perTenant ? this.#take(tenant) : undefined
   }
 
   #take(tenant: string): () => void {

@@ -49,6 +49,20 @@ describe('connection gate', () => {
     assert.equal(gate.inUse, 0)
   })
 
+  it('tryAcquire takes a free slot at once and, with none free for the tenant, takes nothing and queues nothing', () => {
+    const gate = new ConnectionGate('u', 2, 1, 60_000)
+    const a = gate.tryAcquire('a')
+    assert.ok(a)
+    assert.equal(gate.tryAcquire('a'), undefined, 'a may hold 1')
+    const b = gate.tryAcquire('b')
+    assert.ok(b)
+    assert.equal(gate.tryAcquire('c'), undefined, 'both slots in use')
+    assert.deepEqual([gate.inUse, gate.waiting], [2, 0])
+    a()
+    b()
+    assert.equal(gate.inUse, 0)
+  })
+
   it('a waiter that is aborted leaves the line; one that waits too long gets E_UPSTREAM_TIMEOUT', async () => {
     const gate = new ConnectionGate('u', 1, 1, 50)
     const held = await gate.acquire('a')
