@@ -1,5 +1,6 @@
 import { pino, type DestinationStream } from 'pino'
 import type { CacheStatus } from '../calls/types.js'
+import { DEFAULTS } from '../core/defaults.js'
 
 /** What an operator reads of one request, written once its reply has ended (or its client left). */
 export interface AccessLine {
@@ -80,7 +81,13 @@ export class AccessLog {
   }
 }
 
-/** stdout, written asynchronously: lines that come while a write is in flight go out together in the next. */
-export function stdoutDestination(): DestinationStream {
-  return pino.destination({ dest: 1, sync: false })
+/**
+ * A file descriptor (stdout by default) written asynchronously: lines that come while a write is in
+ * flight go out together in the next, and with `flushMs` lines wait to go out together, 4 KiB at a
+ * time or every `flushMs`, so a gateway serving one client at a time does not make a system call
+ * per request.
+ */
+export function logDestination(flushMs: number, dest: number | string = 1): DestinationStream {
+  if (flushMs === 0) return pino.destination({ dest, sync: false })
+  return pino.destination({ dest, sync: false, minLength: DEFAULTS.gateway.accessLogBatchBytes, periodicFlush: flushMs })
 }

@@ -149,14 +149,22 @@ export const configSchema = z
         /**
          * One JSON line per request of `tollgate start` (method, route, status, cache, tenant, key,
          * model, upstream, ms, upstreamMs, bytes), after the reply. `sampleHits: N` writes one cache
-         * hit in N; every other request is always written. `false` turns it off.
+         * hit in N; every other request is always written. Lines are written together, 4 KiB at a
+         * time or after `flushMs` (default 1 s; 0 writes each line at once). `false` turns it off.
          */
+        // `true`/`false` is read as `{ enabled }`, so a wrong field is named by its path, not as a union's "Invalid input".
         accessLog: z
-          .union([
-            z.boolean().transform((enabled) => ({ enabled, sampleHits: 1 })),
-            z.object({ enabled: z.boolean().default(true), sampleHits: z.number().int().min(1).max(1_000_000).default(1) }).strict(),
-          ])
-          .default({ enabled: true, sampleHits: 1 }),
+          .preprocess(
+            (value) => (typeof value === 'boolean' ? { enabled: value } : value),
+            z
+              .object({
+                enabled: z.boolean().default(true),
+                sampleHits: z.number().int().min(1).max(1_000_000).default(1),
+                flushMs: durationMs.refine((ms) => ms <= 60_000, { message: 'at most 60s' }).default(DEFAULTS.gateway.accessLogFlushMs),
+              })
+              .strict(),
+          )
+          .default({ enabled: true, sampleHits: 1, flushMs: DEFAULTS.gateway.accessLogFlushMs }),
       })
       .strict()
       .refine((server) => server.headersTimeout <= server.requestTimeout, { message: 'headersTimeout of at most requestTimeout', path: ['headersTimeout'] })
@@ -179,7 +187,7 @@ export const configSchema = z
         streamReadAheadBytes: DEFAULTS.gateway.streamReadAheadBytes,
         joinableStreamBytes: DEFAULTS.gateway.joinableStreamBytes,
         logLevel: 'info',
-        accessLog: { enabled: true, sampleHits: 1 },
+        accessLog: { enabled: true, sampleHits: 1, flushMs: DEFAULTS.gateway.accessLogFlushMs },
       }),
     store: storeSchema.optional(),
     /** `none`: no key needed (local use; logged loudly at start). `keys`: a gateway key from `keys` is required. */

@@ -20,7 +20,7 @@ import { Authenticator } from './auth.js'
 import { registerDashboard } from './dashboard/routes.js'
 import { type GatewayConfig, openStore, upstreamSpecs } from './config.js'
 import { type CallRecord, handleLlm, type LlmRouteDeps } from './llm-route.js'
-import { AccessLog, stdoutDestination } from './access-log.js'
+import { AccessLog, logDestination } from './access-log.js'
 import { ParsedBodies } from './parsed-bodies.js'
 import { lazyRequestLogger } from './request-logger.js'
 import { observeRequests } from './request-observer.js'
@@ -134,7 +134,7 @@ export class Gateway {
     })
     // Past it Node closes new connections as they arrive: idle keep-alive sockets cannot pile up without bound.
     this.app.server.maxConnections = config.server.maxConnections
-    const destination = config.server.accessLog.enabled ? (options.accessLog ?? (options.logger ? stdoutDestination() : undefined)) : undefined
+    const destination = config.server.accessLog.enabled ? (options.accessLog ?? (options.logger ? logDestination(config.server.accessLog.flushMs) : undefined)) : undefined
     this.#accessLog = destination ? new AccessLog(config.server.accessLog, destination) : undefined
     const calls = this.metrics || this.#accessLog ? new WeakMap<FastifyRequest, CallRecord>() : undefined
     const bodies = config.server.bodyMemoBytes > 0 ? new ParsedBodies(config.server.bodyMemoBytes) : undefined

@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict'
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { hashKey } from '../../src/index.js'
 import { type FakeUpstream, startFakeUpstream } from '../fixtures/fake-upstream.js'
-import { AccessLog } from '../../src/gateway/access-log.js'
+import { AccessLog, logDestination } from '../../src/gateway/access-log.js'
+import { parseConfig } from '../../src/gateway/config.js'
 import { CliGateway } from '../harness/cli-gateway.js'
 import { freePort } from '../harness/processes.js'
 import { startGateway, until } from './helpers.js'
@@ -25,6 +29,36 @@ describe('an access line', () => {
     const [written] = log.lines
     assert.deepEqual(written, { level: 30, time: written?.time, method: 'POST', route: '/v1/chat/completions', status: 200, cache: 'MISS', tenant: 'acme', key: 'k"1', model: 'm\n"x\ud800', upstream: 'up\\', ms: 1.5, bytesIn: 10, bytesOut: 20, msg: 'request' })
     assert.ok(!Number.isNaN(Date.parse(written?.time as string)))
+  })
+})
+
+describe('the access log destination', () => {
+  const line = { method: 'POST', route: '/v1/chat/completions', status: 200, cache: 'MISS' as const, tenant: 't', key: 'k', model: 'm', upstream: 'u', ms: 1, upstreamMs: 1, bytesIn: 1, bytesOut: 1 }
+  const linesIn = (file: string) => readFileSync(file, 'utf8').split('\n').filter(Boolean).length
+
+  it('with flushMs, holds lines and writes them together within flushMs, or at flush()', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'access-log-'))
+    const held = new AccessLog({ sampleHits: 1 }, logDestination(60_000, join(dir, 'held.log')))
+    const timed = new AccessLog({ sampleHits: 1 }, logDestination(20, join(dir, 'timed.log')))
+    for (let i = 0; i < 3; i++) {
+      held.write(line)
+      timed.write(line)
+    }
+    await until(() => existsSync(join(dir, 'timed.log')) && linesIn(join(dir, 'timed.log')) === 3)
+    // Far under the 4 KiB batch and a minute from its flush, the held lines wait for flush().
+    assert.equal(linesIn(join(dir, 'held.log')), 0)
+    await held.flush()
+    assert.equal(linesIn(join(dir, 'held.log')), 3)
+  })
+
+  it('flushMs: 0 writes each line at once; past 60s and below 0 are refused, naming the option', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'access-log-'))
+    const log = new AccessLog({ sampleHits: 1 }, logDestination(0, join(dir, 'now.log')))
+    log.write(line)
+    await until(() => existsSync(join(dir, 'now.log')) && linesIn(join(dir, 'now.log')) === 1)
+    assert.equal(parseConfig({ upstreams: [{ name: 'u', baseUrl: 'http://127.0.0.1:1/v1' }] }).server.accessLog.flushMs, 1000)
+    for (const flushMs of ['61s', -1])
+      assert.throws(() => parseConfig({ server: { accessLog: { flushMs } }, upstreams: [{ name: 'u', baseUrl: 'http://127.0.0.1:1/v1' }] }), (err: Error & { code?: string; path?: string }) => err.code === 'E_CONFIG' && err.path === 'server.accessLog.flushMs')
   })
 })
 
