@@ -100,7 +100,7 @@ const WARM_UP = 50
 /**
  * Untimed requests each target answers on its connection before the probe: a freshly started gateway
  * runs its code unoptimised for its first thousand or so calls (measured: the p50 of a probe of 2,000
- * from cold was 0.05 ms above one of 4,000), which is V8 warming up, not what a running gateway adds.
+ * from cold was 0.01–0.07 ms above one of 4,000), which is V8 warming up, not what a running gateway adds.
  */
 const WARM_REQUESTS = 2_000
 
