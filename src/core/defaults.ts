@@ -160,7 +160,7 @@ export const DEFAULTS = {
   gateway: {
     /**
      * The access log's lines are held until this much is buffered (or `server.accessLog.flushMs` has
-     * passed): one write per request was a tenth of a quiet gateway's CPU per miss, most of it the
+     * passed): one write per request was about a sixth of a quiet gateway's CPU per miss, most of it the
      * system call. 4 KiB is about fifteen lines, what a crash can lose.
      */
     accessLogBatchBytes: 4096,
