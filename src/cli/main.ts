@@ -42,8 +42,8 @@ const START_HELP = `Usage: tollgate start [--config tollgate.yaml] [--port 8080]
 
 Starts the OpenAI-compatible gateway. Without a config file (--config, TOLLGATE_CONFIG or
 ./tollgate.yaml) it runs on the embedded default: memory store (or REDIS_URL), upstream
-OPENAI_BASE_URL with OPENAI_API_KEY, no gateway keys. SIGTERM or SIGINT finish in-flight requests
-(up to server.shutdownTimeout), then close.
+OPENAI_BASE_URL with OPENAI_API_KEY, no gateway keys. SIGTERM, SIGINT or SIGHUP finish in-flight
+requests (up to server.shutdownTimeout), then close; a second signal exits at once.
 
 Options:
   --config FILE    the YAML config
@@ -77,7 +77,13 @@ async function start(args: string[]): Promise<number> {
   log.child({}, { level: 'info' }).info({ config: source, store: gateway.store.name, limitsStore: gateway.limitsStore.name, upstreams: config.upstreams.map((u) => `${u.name} ${maskUrl(u.baseUrl)}`) }, `tollgate gateway listening on ${url}`)
   let stopping = false
   const stop = (signal: string) => {
-    if (stopping) return
+    // A second signal is an operator (or a supervisor) that will not wait: exit now, the access
+    // log's buffered lines written first, as the default action of the signal would not.
+    if (stopping) {
+      log.warn(`${signal} while closing: exiting now, requests in flight are cut`)
+      gateway.flushLogsSync()
+      process.exit(1)
+    }
     stopping = true
     log.info(`${signal}: finishing in-flight requests (up to ${config.server.shutdownTimeout} ms), then closing`)
     gateway.close().then(
@@ -88,8 +94,8 @@ async function start(args: string[]): Promise<number> {
       },
     )
   }
-  process.once('SIGTERM', () => stop('SIGTERM'))
-  process.once('SIGINT', () => stop('SIGINT'))
+  // SIGHUP (the terminal closed) stops the gateway as SIGTERM does, rather than killing it with its lines unwritten.
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => stop(signal))
   return 0
 }
 

@@ -39,28 +39,59 @@ export interface AccessLogOptions {
  * a hit-serving gateway's CPU in a profile) is more than this takes (0.45 µs).
  */
 export class AccessLog {
-  readonly #destination: DestinationStream
+  readonly #destination: LogDestination
   readonly #sampleHits: number
+  /** Whether the log made its destination (and so ends it at close) or was handed one to share. */
+  readonly #owned: boolean
+  #closed = false
   #hits = 0
   /** The time field of the current millisecond: one Date and ISO string per millisecond, not per line. */
   #timeAt = 0
   #time = ''
 
-  constructor(options: AccessLogOptions, destination: DestinationStream) {
+  /** @param owned Made for this log (by {@link logDestination}): {@link close} ends it. A destination handed in is only flushed. */
+  constructor(options: AccessLogOptions, destination: DestinationStream, owned = false) {
     this.#destination = destination
     this.#sampleHits = options.sampleHits
+    this.#owned = owned
   }
 
   write(line: AccessLine): void {
-    if ((line.cache === 'HIT' || line.cache === 'STALE') && this.#hits++ % this.#sampleHits !== 0) return
+    if (this.#closed || ((line.cache === 'HIT' || line.cache === 'STALE') && this.#hits++ % this.#sampleHits !== 0)) return
     this.#destination.write(this.#format(line))
   }
 
   /** Writes out what is buffered. */
   flush(): Promise<void> {
-    const destination = this.#destination as DestinationStream & { flush?: (cb: (err?: Error) => void) => void }
+    const destination = this.#destination
     if (typeof destination.flush !== 'function') return Promise.resolve()
     return new Promise((resolve) => destination.flush?.(() => resolve()))
+  }
+
+  /**
+   * Writes out what is buffered and, for a destination of its own, waits until the last write has
+   * reached the file and stops its periodic flush (a gateway closed stops writing every `flushMs`).
+   * A flush alone does not wait for a write in flight, which `process.exit` then drops.
+   */
+  close(): Promise<void> {
+    if (this.#closed) return Promise.resolve()
+    this.#closed = true
+    const destination = this.#destination
+    if (!this.#owned || typeof destination.end !== 'function' || typeof destination.once !== 'function') return this.flush()
+    return new Promise((resolve) => {
+      destination.once?.('close', resolve)
+      destination.once?.('error', resolve)
+      destination.end?.()
+    })
+  }
+
+  /** Writes out what is buffered at once, for a process about to exit without waiting (a second signal). */
+  flushSync(): void {
+    try {
+      this.#destination.flushSync?.()
+    } catch {
+      // Not ready or already closed: nothing more can be written now.
+    }
   }
 
   /** Strings go through JSON.stringify: a model name or a key may hold any character. Absent fields are left out, as pino does. */
@@ -81,13 +112,21 @@ export class AccessLog {
   }
 }
 
+/** What the log uses of a destination beyond `write`, present on pino's (sonic-boom). */
+type LogDestination = DestinationStream & {
+  flush?: (cb: (err?: Error) => void) => void
+  flushSync?: () => void
+  end?: () => void
+  once?: (event: 'close' | 'error', listener: () => void) => void
+}
+
 /**
  * A file descriptor (stdout by default) written asynchronously: lines that come while a write is in
  * flight go out together in the next, and with `flushMs` lines wait to go out together, 4 KiB at a
  * time or every `flushMs`, so a gateway serving one client at a time does not make a system call
  * per request.
  */
-export function logDestination(flushMs: number, dest: number | string = 1): DestinationStream {
+export function logDestination(flushMs: number, dest: number | string = 1): ReturnType<typeof pino.destination> {
   if (flushMs === 0) return pino.destination({ dest, sync: false })
   return pino.destination({ dest, sync: false, minLength: DEFAULTS.gateway.accessLogBatchBytes, periodicFlush: flushMs })
 }

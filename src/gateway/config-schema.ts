@@ -160,8 +160,11 @@ export const configSchema = z
               .object({
                 enabled: z.boolean().default(true),
                 sampleHits: z.number().int().min(1).max(1_000_000).default(1),
-                flushMs: durationMs.refine((ms) => ms <= 60_000, { message: 'at most 60s' }).default(DEFAULTS.gateway.accessLogFlushMs),
-              })
+                // Node runs an interval of less than a millisecond every millisecond: below 10 ms an idle gateway writes nothing a hundred times a second.
+                flushMs: durationMs
+                  .refine((ms) => ms === 0 || (Number.isInteger(ms) && ms >= 10 && ms <= 60_000), { message: '0, or whole milliseconds from 10ms to 60s' })
+                  .default(DEFAULTS.gateway.accessLogFlushMs),
+              }, { error: (issue) => (issue.code === 'invalid_type' ? 'true, false or { enabled, sampleHits, flushMs }' : undefined) })
               .strict(),
           )
           .default({ enabled: true, sampleHits: 1, flushMs: DEFAULTS.gateway.accessLogFlushMs }),

@@ -135,7 +135,7 @@ export class Gateway {
     // Past it Node closes new connections as they arrive: idle keep-alive sockets cannot pile up without bound.
     this.app.server.maxConnections = config.server.maxConnections
     const destination = config.server.accessLog.enabled ? (options.accessLog ?? (options.logger ? logDestination(config.server.accessLog.flushMs) : undefined)) : undefined
-    this.#accessLog = destination ? new AccessLog(config.server.accessLog, destination) : undefined
+    this.#accessLog = destination ? new AccessLog(config.server.accessLog, destination, !options.accessLog) : undefined
     const calls = this.metrics || this.#accessLog ? new WeakMap<FastifyRequest, CallRecord>() : undefined
     const bodies = config.server.bodyMemoBytes > 0 ? new ParsedBodies(config.server.bodyMemoBytes) : undefined
     const deps: LlmRouteDeps = { config, router: this.#router, producer: this.producer, calls, bodies }
@@ -266,6 +266,14 @@ export class Gateway {
   }
 
   /**
+   * Writes out the access log's buffered lines at once: for a process that must exit without the
+   * graceful {@link close} (a second signal while closing). Lines of requests still in flight are lost.
+   */
+  flushLogsSync(): void {
+    this.#accessLog?.flushSync()
+  }
+
+  /**
    * Graceful shutdown: stop accepting, let in-flight requests (streams included) finish for up to
    * `server.shutdownTimeout`, cut what is left, then close the upstream pools, the cache and the stores.
    */
@@ -278,7 +286,7 @@ export class Gateway {
         clearTimeout(deadline)
       }
       this.metrics?.close()
-      await this.#accessLog?.flush()
+      await this.#accessLog?.close()
       await this.#router.close()
       await this.#limits.close()
       await this.sessions.close()

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { once } from 'node:events'
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -51,14 +52,52 @@ describe('the access log destination', () => {
     assert.equal(linesIn(join(dir, 'held.log')), 3)
   })
 
-  it('flushMs: 0 writes each line at once; past 60s and below 0 are refused, naming the option', async () => {
+  it('flushMs: 0 writes each line at once', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'access-log-'))
     const log = new AccessLog({ sampleHits: 1 }, logDestination(0, join(dir, 'now.log')))
     log.write(line)
     await until(() => existsSync(join(dir, 'now.log')) && linesIn(join(dir, 'now.log')) === 1)
-    assert.equal(parseConfig({ upstreams: [{ name: 'u', baseUrl: 'http://127.0.0.1:1/v1' }] }).server.accessLog.flushMs, 1000)
-    for (const flushMs of ['61s', -1])
-      assert.throws(() => parseConfig({ server: { accessLog: { flushMs } }, upstreams: [{ name: 'u', baseUrl: 'http://127.0.0.1:1/v1' }] }), (err: Error & { code?: string; path?: string }) => err.code === 'E_CONFIG' && err.path === 'server.accessLog.flushMs')
+  })
+
+  it('close() of a destination of its own resolves once every line is written and the destination closed (its periodic flush with it)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'access-log-'))
+    for (const flushMs of [0, 10]) {
+      const file = join(dir, `closed-${flushMs}.log`)
+      const destination = logDestination(flushMs, file)
+      let closed = false
+      destination.once?.('close', () => (closed = true))
+      const log = new AccessLog({ sampleHits: 1 }, destination, true)
+      for (let i = 0; i < 2_000; i++) log.write(line)
+      await log.close()
+      // A flush alone does not wait for the write in flight, which an exit right after drops.
+      assert.equal(linesIn(file), 2_000, `flushMs ${flushMs}`)
+      assert.ok(closed, 'the destination is closed: it flushes no more')
+      log.write(line)
+      await log.close()
+      assert.equal(linesIn(file), 2_000, 'a line after close is dropped, not thrown')
+    }
+  })
+
+  it('a destination handed in is flushed at close, not ended: it may be shared', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'access-log-'))
+    const destination = logDestination(60_000, join(dir, 'shared.log'))
+    const log = new AccessLog({ sampleHits: 1 }, destination)
+    log.write(line)
+    await log.close()
+    destination.write('{"msg":"still open"}\n')
+    await new Promise<void>((resolve) => destination.flush?.(() => resolve()))
+    assert.equal(linesIn(join(dir, 'shared.log')), 2)
+  })
+
+  it('flushMs is 0 or whole milliseconds from 10ms to 60s, default 1s; anything else is refused, naming the option', () => {
+    const upstreams = [{ name: 'u', baseUrl: 'http://127.0.0.1:1/v1' }]
+    assert.equal(parseConfig({ upstreams }).server.accessLog.flushMs, 1000)
+    assert.deepEqual(parseConfig({ server: { accessLog: true }, upstreams }).server.accessLog, { enabled: true, sampleHits: 1, flushMs: 1000 })
+    for (const [flushMs, ms] of [[0, 0], ['10ms', 10], ['60s', 60_000], ['500ms', 500]] as const) assert.equal(parseConfig({ server: { accessLog: { flushMs } }, upstreams }).server.accessLog.flushMs, ms)
+    for (const flushMs of ['61s', -1, 5, '0.2ms', 1.5, 'abc'])
+      assert.throws(() => parseConfig({ server: { accessLog: { flushMs } }, upstreams }), (err: Error & { code?: string; path?: string }) => err.code === 'E_CONFIG' && err.path === 'server.accessLog.flushMs', String(flushMs))
+    for (const accessLog of [null, 'yes', 0])
+      assert.throws(() => parseConfig({ server: { accessLog }, upstreams }), (err: Error & { code?: string; path?: string }) => err.code === 'E_CONFIG' && err.path === 'server.accessLog' && /true, false or \{ enabled, sampleHits, flushMs \}/.test(err.message), String(accessLog))
   })
 })
 
@@ -142,6 +181,58 @@ describe('the access log: one line per request, after its reply', () => {
       await until(() => gateway.lines.filter((line) => line.msg === 'request').length === 3)
       assert.equal(gateway.lines.filter((line) => /incoming request|request completed/.test(line.msg)).length, 0)
     } finally {
+      await gateway.stop()
+    }
+  })
+})
+
+describe('tollgate start at a signal', () => {
+  let upstream: FakeUpstream
+  before(async () => {
+    upstream = await startFakeUpstream()
+  })
+  after(() => upstream.close())
+
+  const config = () => ({ server: { accessLog: { flushMs: '60s' }, shutdownTimeout: '30s' }, upstreams: [{ name: 'fake', baseUrl: upstream.url }] })
+  const answered = async (gateway: CliGateway, count: number) => {
+    for (let i = 0; i < count; i++) {
+      const response = await fetch(`${gateway.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(ask(`signal ${i}`)) })
+      await response.arrayBuffer()
+    }
+  }
+  const accessLines = (gateway: CliGateway) => gateway.lines.filter((entry) => entry.msg === 'request').length
+
+  it('SIGHUP closes as SIGTERM does, writing every buffered line', async () => {
+    const gateway = await CliGateway.start(config())
+    try {
+      await answered(gateway, 5)
+      assert.equal(accessLines(gateway), 0, 'held for a minute')
+      const exited = once(gateway.child, 'exit')
+      gateway.child.kill('SIGHUP')
+      assert.deepEqual(await exited, [0, null])
+      await until(() => accessLines(gateway) === 5)
+    } finally {
+      await gateway.stop()
+    }
+  })
+
+  it('a second SIGTERM while closing exits at once, the buffered lines written first', async () => {
+    const gateway = await CliGateway.start(config())
+    try {
+      await answered(gateway, 5)
+      // A call in flight keeps the first SIGTERM's close waiting (up to its 30 s shutdownTimeout).
+      const requested = upstream.whenRequested()
+      const inFlight = fetch(`${gateway.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(ask('[hold] in flight')) }).catch(() => undefined)
+      await requested
+      const exited = once(gateway.child, 'exit')
+      gateway.child.kill('SIGTERM')
+      await until(() => gateway.lines.some((entry) => /^SIGTERM: finishing/.test(entry.msg)))
+      gateway.child.kill('SIGTERM')
+      assert.deepEqual(await exited, [1, null])
+      await until(() => accessLines(gateway) === 5)
+      await inFlight
+    } finally {
+      upstream.release()
       await gateway.stop()
     }
   })
