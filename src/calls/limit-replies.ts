@@ -13,7 +13,7 @@ function goDuration(ms: number): string {
 }
 
 /** The tightest of the named rules: the one with the least left of its quota. */
-function tightest(rules: RuleDecision[], names: readonly string[]): RuleDecision | undefined {
+function tightest(rules: readonly RuleDecision[], names: readonly string[]): RuleDecision | undefined {
   let best: RuleDecision | undefined
   for (const rule of rules) {
     if (!names.includes(rule.name)) continue
@@ -52,31 +52,94 @@ export function remainingItems(rules: readonly RuleDecision[]): string {
   return field
 }
 
-/** A limiter's last `RateLimit-Policy` field, and the rules' names and limits it was made of. */
-interface PolicyField {
-  names: string[]
-  limits: number[]
-  field: string
-}
-
 /**
- * The policy field per limiter (by its charges' shared `windows`): the same on every reply while its
- * rules' limits are (a fallback decision has an instance's share of them), so made once, not per reply.
+ * What the headers of one limiter's replies are made of, kept by its charges' shared `windows`:
+ * which of its rules answer for OpenAI's requests and tokens headers, each rule's `RateLimit` item
+ * head, its `RateLimit-Policy` field, and the last limit and reset text of each OpenAI kind, which
+ * rarely change from one reply to the next. Every reply of a limited call sends these, a hit's
+ * included: worked out per reply, they were a third of what limits add to a hit.
  */
-const policyFields = new WeakMap<Record<string, number>, PolicyField>()
+class HeaderPlan {
+  readonly names: string[]
+  readonly limits: number[]
+  readonly policy: string
+  /** Per OpenAI kind (requests, tokens): the indices of the rules it speaks for. */
+  readonly kinds: number[][]
+  readonly heads: string[]
+  readonly #limit = [-1, -1]
+  readonly #limitText = ['', '']
+  readonly #reset = [-1, -1]
+  readonly #resetText = ['', '']
+  /** Per rule: its last reset in the `RateLimit` field (whole seconds) and that text. */
+  readonly #itemReset: number[]
+  readonly #itemResetText: string[]
+  /** Per rule, during one reply: its remaining as text, which two headers carry. */
+  readonly remaining: string[]
 
-function madeOf(known: PolicyField, rules: readonly RuleDecision[]): boolean {
-  if (known.names.length !== rules.length) return false
-  for (let i = 0; i < rules.length; i++) if ((rules[i] as RuleDecision).name !== known.names[i] || (rules[i] as RuleDecision).limit !== known.limits[i]) return false
-  return true
+  constructor(rules: readonly RuleDecision[], windows: Record<string, number>) {
+    this.names = rules.map((rule) => rule.name)
+    this.limits = rules.map((rule) => rule.limit)
+    this.policy = policyItems(rules, (name) => windows[name] ?? 0)
+    this.kinds = OPENAI_HEADERS.map((kind) => this.names.flatMap((name, i) => (kind.names.includes(name) ? [i] : [])))
+    this.heads = this.names.map((name) => `"${name}";r=`)
+    this.#itemReset = this.names.map(() => -1)
+    this.#itemResetText = this.names.map(() => '')
+    this.remaining = this.names.map(() => '')
+  }
+
+  /** The `;t=` part of rule `i`'s item: seconds until it resets, made once per second that it changes. */
+  itemReset(i: number, ms: number): string {
+    const seconds = Math.max(0, Math.ceil(ms / 1000))
+    if (this.#itemReset[i] !== seconds) {
+      this.#itemReset[i] = seconds
+      this.#itemResetText[i] = `;t=${seconds}`
+    }
+    return this.#itemResetText[i] as string
+  }
+
+  /** Whether `rules` are the ones this plan was made for, in its order (a decision always has them so). */
+  fits(rules: readonly RuleDecision[]): boolean {
+    if (rules.length !== this.names.length) return false
+    for (let i = 0; i < rules.length; i++) if ((rules[i] as RuleDecision).name !== this.names[i]) return false
+    return true
+  }
+
+  /** The policy field for these rules' limits: a fallback decision has an instance's share of each. */
+  policyOf(rules: readonly RuleDecision[], windows: Record<string, number>): string {
+    for (let i = 0; i < rules.length; i++) if ((rules[i] as RuleDecision).limit !== this.limits[i]) return policyItems(rules, (name) => windows[name] ?? 0)
+    return this.policy
+  }
+
+  limitText(kind: number, limit: number): string {
+    if (this.#limit[kind] !== limit) {
+      this.#limit[kind] = limit
+      this.#limitText[kind] = String(limit)
+    }
+    return this.#limitText[kind] as string
+  }
+
+  /** OpenAI's reset text: a reset of whole seconds (most of them) is made once per second that it changes. */
+  resetText(kind: number, ms: number): string {
+    if (ms < 1000) return goDuration(ms)
+    const seconds = Math.ceil(ms / 1000)
+    if (this.#reset[kind] !== seconds) {
+      this.#reset[kind] = seconds
+      this.#resetText[kind] = goDuration(ms)
+    }
+    return this.#resetText[kind] as string
+  }
 }
 
-function policyField(rules: readonly RuleDecision[], windows: Record<string, number>): string {
-  const known = policyFields.get(windows)
-  if (known !== undefined && madeOf(known, rules)) return known.field
-  const field = policyItems(rules, (name) => windows[name] ?? 0)
-  policyFields.set(windows, { names: rules.map((rule) => rule.name), limits: rules.map((rule) => rule.limit), field })
-  return field
+const plans = new WeakMap<Record<string, number>, HeaderPlan>()
+
+/** The index of the tightest of the rules at `indices` (the one with the least left of its quota); -1 for none. */
+function tightestAt(rules: readonly RuleDecision[], indices: readonly number[]): number {
+  let best = -1
+  for (const i of indices) {
+    const rule = rules[i] as RuleDecision
+    if (best === -1 || rule.remaining / rule.limit < (rules[best] as RuleDecision).remaining / (rules[best] as RuleDecision).limit) best = i
+  }
+  return best
 }
 
 /**
@@ -85,8 +148,32 @@ function policyField(rules: readonly RuleDecision[], windows: Record<string, num
  * `RateLimit-Policy` and `RateLimit` fields (draft-ietf-httpapi-ratelimit-headers), one item per rule.
  */
 export function rateLimitHeaders(charge: Charge): Record<string, string> {
-  const headers: Record<string, string> = {}
   const { rules } = charge.decision
+  let plan = plans.get(charge.windows)
+  if (plan === undefined) plans.set(charge.windows, (plan = new HeaderPlan(rules, charge.windows)))
+  if (!plan.fits(rules)) return headersOf(rules, charge.windows)
+  const { remaining } = plan
+  for (let i = 0; i < rules.length; i++) remaining[i] = String((rules[i] as RuleDecision).remaining)
+  const headers: Record<string, string> = {}
+  for (let kind = 0; kind < OPENAI_HEADERS.length; kind++) {
+    const i = tightestAt(rules, plan.kinds[kind] as number[])
+    if (i === -1) continue
+    const rule = rules[i] as RuleDecision
+    const names = OPENAI_HEADERS[kind] as (typeof OPENAI_HEADERS)[number]
+    headers[names.limit] = plan.limitText(kind, rule.limit)
+    headers[names.remaining] = remaining[i] as string
+    headers[names.reset] = plan.resetText(kind, rule.resetMs)
+  }
+  headers['ratelimit-policy'] = plan.policyOf(rules, charge.windows)
+  let field = ''
+  for (let i = 0; i < rules.length; i++) field += `${i === 0 ? '' : ', '}${plan.heads[i]}${remaining[i]}${plan.itemReset(i, (rules[i] as RuleDecision).resetMs)}`
+  headers.ratelimit = field
+  return headers
+}
+
+/** The same headers for rules other than the limiter's own (a decision made of some of them), worked out in full. */
+function headersOf(rules: readonly RuleDecision[], windows: Record<string, number>): Record<string, string> {
+  const headers: Record<string, string> = {}
   for (const kind of OPENAI_HEADERS) {
     const rule = tightest(rules, kind.names)
     if (!rule) continue
@@ -94,7 +181,7 @@ export function rateLimitHeaders(charge: Charge): Record<string, string> {
     headers[kind.remaining] = String(rule.remaining)
     headers[kind.reset] = goDuration(rule.resetMs)
   }
-  headers['ratelimit-policy'] = policyField(rules, charge.windows)
+  headers['ratelimit-policy'] = policyItems(rules, (name) => windows[name] ?? 0)
   headers.ratelimit = remainingItems(rules)
   return headers
 }

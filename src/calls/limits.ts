@@ -1,12 +1,12 @@
 import { DEFAULTS } from '../core/defaults.js'
-import { costUsd, type ModelPrice } from '../llm/pricing.js'
+import { costUsd, type ModelPrice, tokensUsd } from '../llm/pricing.js'
 import type { Usage } from '../llm/stream-assembler.js'
 import { createRateLimiter, type RateLimiter } from '../ratelimit/rate-limiter.js'
 import type { RateLimiterLogger, RuleOptions } from '../ratelimit/options.js'
 import { TypedEmitter } from '../core/events.js'
 import type { RateLimitDecision, RuleDecision } from '../ratelimit/types.js'
 import type { Store } from '../stores/types.js'
-import { Settlements } from './settlements.js'
+import { type CallScopes, Settlements } from './settlements.js'
 import type { Caller, Charge } from './types.js'
 
 export type { Charge }
@@ -64,7 +64,7 @@ export class CallLimits {
   readonly #limiters = new Map<string, RateLimiter>()
   readonly #windows = new WeakMap<RateLimiter, Record<string, number>>()
   /** Settlements not yet applied: replies do not wait for them, shutdown does. */
-  readonly #settlements = new Settlements((scopes, decision) => this.#budget(scopes.key as string, decision))
+  readonly #settlements = new Settlements(costsOf, (scopes, decision) => this.#budget(scopes.key, decision))
   #onFallback = false
 
   /**
@@ -142,11 +142,12 @@ export class CallLimits {
     const limiter = this.#limiter(caller)
     if (!limiter) return undefined
     const tokens = promptTokens + outputTokens
-    const microUsd = Math.ceil(costUsd(price, { prompt_tokens: promptTokens, completion_tokens: outputTokens, total_tokens: tokens }) * MICRO)
-    const decision = await limiter.consume(caller.tenant, { cost: costsOf(limiter, 1, tokens, microUsd), scopes: scopes(caller, model, user) })
+    const microUsd = Math.ceil(tokensUsd(price, promptTokens, outputTokens) * MICRO)
+    const scopes: CallScopes = user ? { key: caller.key, model, user } : { key: caller.key, model }
+    const decision = await limiter.consume(caller.tenant, { cost: costsOf(limiter, 1, tokens, microUsd), scopes })
     this.events.emit('decision', { tenant: caller.tenant, key: caller.key, decision })
     this.#budget(caller.key, decision)
-    return { caller, model, user, price, promptTokens, tokens, microUsd, decision, windows: this.#windowsOf(limiter), settled: false }
+    return { caller, model, user, scopes, price, promptTokens, tokens, microUsd, decision, windows: this.#windowsOf(limiter), settled: false }
   }
 
   /**
@@ -166,7 +167,7 @@ export class CallLimits {
     if (tokens === 0 && microUsd === 0) return
     const limiter = this.#limiter(charge.caller)
     if (!limiter) return
-    this.#settlements.add(limiter, charge.caller.tenant, scopes(charge.caller, charge.model, charge.user), costsOf(limiter, 0, tokens, microUsd))
+    this.#settlements.add(limiter, charge.caller.tenant, charge.scopes, 0, tokens, microUsd)
   }
 
   /** Whether the latest switch of the limits was to the fallback: the store failed and has not answered a decision since. */
@@ -212,10 +213,6 @@ export interface CallLimitsEvents extends Record<string, unknown> {
   /** Decisions moved to the fallback policy (once per switch of each limiter). */
   'fallback-on': { error: Error }
   'fallback-off': Record<string, never>
-}
-
-function scopes(caller: Caller, model: string, user: string | undefined): Record<string, string> {
-  return user ? { key: caller.key, model, user } : { key: caller.key, model }
 }
 
 /** The cost of each rule this limiter has (see {@link rulesOf} for their names): requests, tokens or micro-USD. */

@@ -78,7 +78,7 @@ export class CallProducer {
     const { pricing, limits } = this.#options
     const { kind, body, route, caller } = request
     const price = pricing.priceFor(route.model)
-    const promptTokens = limits?.covers(caller) ? estimatePromptTokens(body) : undefined
+    const promptTokens = limits?.covers(caller) ? (request.keyMemo ? memoisedPromptTokens(body) : estimatePromptTokens(body)) : undefined
     const charge = promptTokens === undefined ? undefined : await limits?.charge(caller, route.model, request.user, price, promptTokens, kind === 'embeddings' ? 0 : maxOutputTokens(body))
     if (charge && !charge.decision.allowed) throw new RateLimitedError<Charge>(`Rate limit reached for ${refusedRule(charge)}`, charge)
     const call = new Call(this.#deps, request, charge, price, promptTokens)
@@ -100,6 +100,18 @@ export class CallProducer {
   get liveCalls(): number {
     return this.#deps.live.size
   }
+}
+
+/**
+ * Prompt estimates of bodies that never change (those that come with a key memo), by object and
+ * weakly: the gateway hands out one frozen object for the same bytes, and every hit with limits is
+ * charged its estimate, which is a walk over the whole prompt.
+ */
+const promptEstimates = new WeakMap<object, number>()
+function memoisedPromptTokens(body: Record<string, unknown>): number {
+  let tokens = promptEstimates.get(body)
+  if (tokens === undefined) promptEstimates.set(body, (tokens = estimatePromptTokens(body)))
+  return tokens
 }
 
 function refusedRule(charge: Charge): string {

@@ -2,6 +2,7 @@ import type { ModelPrice } from '../llm/pricing.js'
 import type { Completion } from '../llm/stream-assembler.js'
 import type { RateLimitDecision } from '../ratelimit/types.js'
 import type { Route } from './router.js'
+import type { CallScopes } from './settlements.js'
 
 export type CallKind = 'chat' | 'text' | 'embeddings'
 
@@ -10,6 +11,8 @@ export interface Charge {
   caller: Caller
   model: string
   user: string | undefined
+  /** The counters it was taken from, by scope: the key, the model and the end user (when there is one). */
+  scopes: CallScopes
   price: ModelPrice | undefined
   /** The up-front estimate: prompt tokens (by size) plus the most output the request allows. */
   promptTokens: number

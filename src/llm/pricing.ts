@@ -63,8 +63,12 @@ export class Pricing {
 
 /** USD for `usage` at `price`; 0 when either is unknown. */
 export function costUsd(price: ModelPrice | undefined, usage: Usage | null | undefined): number {
-  if (!price || !usage) return 0
+  if (!usage) return 0
   const input = usage.prompt_tokens ?? 0
-  const output = usage.completion_tokens ?? Math.max(0, (usage.total_tokens ?? 0) - input)
-  return (input * price.input + output * price.output) / 1_000_000
+  return tokensUsd(price, input, usage.completion_tokens ?? Math.max(0, (usage.total_tokens ?? 0) - input))
+}
+
+/** USD for `input` prompt and `output` completion tokens at `price`; 0 when the price is unknown. */
+export function tokensUsd(price: ModelPrice | undefined, input: number, output: number): number {
+  return price ? (input * price.input + output * price.output) / 1_000_000 : 0
 }

@@ -3,6 +3,9 @@ import { describe, it } from 'node:test'
 import { Settlements } from '../../src/calls/settlements.js'
 import { CallLimits, createRateLimiter, createStore } from '../../src/index.js'
 
+/** The limiters here have one rule, `tokens`. */
+const tokensOnly = (_limiter: unknown, _requests: number, tokens: number) => ({ tokens })
+
 describe('settlements of one event-loop turn', () => {
   it('sum per set of counters into one adjustment, and count exactly what one by one would', async () => {
     const store = createStore({ url: 'memory://' })
@@ -14,10 +17,10 @@ describe('settlements of one event-loop turn', () => {
       return adjust(...args)
     }
     const told: number[] = []
-    const settlements = new Settlements((_scopes, decision) => told.push(decision.remaining))
+    const settlements = new Settlements(tokensOnly, (_scopes, decision) => told.push(decision.remaining))
     await limiter.consume('acme', { cost: 600 })
-    for (let i = 0; i < 50; i++) settlements.add(limiter, 'acme', { key: 'k' }, { tokens: -10 })
-    settlements.add(limiter, 'globex', { key: 'k' }, { tokens: 5 })
+    for (let i = 0; i < 50; i++) settlements.add(limiter, 'acme', { key: 'k', model: 'm' }, 0, -10, 0)
+    settlements.add(limiter, 'globex', { key: 'k', model: 'm' }, 0, 5, 0)
     await settlements.settled()
     assert.equal(adjustments, 2, 'one per set of counters')
     assert.equal((await limiter.peek('acme', { cost: 0 })).remaining, 900, '600 taken, 500 given back')
@@ -34,10 +37,10 @@ describe('settlements of one event-loop turn', () => {
       adjustments++
       throw new Error('store gone')
     }
-    const settlements = new Settlements(() => assert.fail('nothing was applied'))
-    settlements.add(limiter, 'acme', { key: 'k' }, { tokens: 10 })
-    settlements.add(limiter, 'acme', { key: 'k' }, { tokens: -10 })
-    settlements.add(limiter, 'acme', { key: 'j' }, { tokens: 1 })
+    const settlements = new Settlements(tokensOnly, () => assert.fail('nothing was applied'))
+    settlements.add(limiter, 'acme', { key: 'k', model: 'm' }, 0, 10, 0)
+    settlements.add(limiter, 'acme', { key: 'k', model: 'm' }, 0, -10, 0)
+    settlements.add(limiter, 'acme', { key: 'j', model: 'm' }, 0, 1, 0)
     await settlements.settled()
     assert.equal(adjustments, 1)
     await limiter.close()

@@ -14,9 +14,9 @@ describe('settlements whose sum passes what one adjustment takes', () => {
     const limiter = createRateLimiter({ store, rules: [{ name: 'budget', limit: 1e12, window: '1m', algorithm: 'fixed-window' }], logger: false })
     try {
       // Two calls' usage settled in one turn (each 7e11 over its estimate, each a valid adjustment).
-      const settlements = new Settlements(() => {})
-      settlements.add(limiter, 't', {}, { budget: 7e11 })
-      settlements.add(limiter, 't', {}, { budget: 7e11 })
+      const settlements = new Settlements((_limiter, _requests, _tokens, microUsd) => ({ budget: microUsd }), () => {})
+      settlements.add(limiter, 't', { key: 'k', model: 'm' }, 0, 0, 7e11)
+      settlements.add(limiter, 't', { key: 'k', model: 'm' }, 0, 0, 7e11)
       await settlements.settled()
       const peek = await limiter.peek('t', { cost: 0 })
       assert.equal(peek.remaining, 0, `1.4e12 was spent; ${peek.remaining} is left (the summed adjustment was refused and dropped)`)
