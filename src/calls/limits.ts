@@ -162,11 +162,14 @@ export class CallLimits {
     // instance's memory, not in the store the settlement goes to once it answers again (taking it
     // back there would hand the key tokens it never paid for).
     const estimated = first && charge.decision.source === 'store'
-    const tokens = (usage?.total_tokens ?? 0) - (estimated ? charge.tokens : 0)
-    const microUsd = Math.ceil(costUsd(charge.price, usage) * MICRO) - (estimated ? charge.microUsd : 0)
-    if (tokens === 0 && microUsd === 0) return
     const limiter = this.#limiter(charge.caller)
     if (!limiter) return
+    // Only what the limiter's rules count: a quantity none counts would still count towards the bound
+    // at which a turn's settlements are applied in two, and split a sum that cancels out.
+    const windows = this.#windowsOf(limiter)
+    const tokens = countsTokens(windows) ? (usage?.total_tokens ?? 0) - (estimated ? charge.tokens : 0) : 0
+    const microUsd = windows.budget !== undefined ? Math.ceil(costUsd(charge.price, usage) * MICRO) - (estimated ? charge.microUsd : 0) : 0
+    if (tokens === 0 && microUsd === 0) return
     this.#settlements.add(limiter, charge.caller.tenant, charge.scopes, 0, tokens, microUsd)
   }
 
@@ -213,6 +216,11 @@ export interface CallLimitsEvents extends Record<string, unknown> {
   /** Decisions moved to the fallback policy (once per switch of each limiter). */
   'fallback-on': { error: Error }
   'fallback-off': Record<string, never>
+}
+
+/** Whether a limiter with these windows (by rule name) has a token rule. */
+function countsTokens(windows: Record<string, number>): boolean {
+  return windows.tokens !== undefined || windows['user-tokens'] !== undefined || windows['model-tokens'] !== undefined
 }
 
 /** The cost of each rule this limiter has (see {@link rulesOf} for their names): requests, tokens or micro-USD. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { Settlements } from '../../src/calls/settlements.js'
-import { CallLimits, createRateLimiter, createStore } from '../../src/index.js'
+import { CallLimits, createRateLimiter, createStore, RateLimiter } from '../../src/index.js'
 
 /** The limiters here have one rule, `tokens`. */
 const tokensOnly = (_limiter: unknown, _requests: number, tokens: number) => ({ tokens })
@@ -60,6 +60,34 @@ describe('settlements of one event-loop turn', () => {
     const rule = (name: string) => after!.decision.rules.find((each) => each.name === name)!
     assert.equal(rule('tokens').remaining, 700, 'the key: 300 kept, 100 given back')
     assert.equal(rule('user-tokens').remaining, 700, "user 'a' kept its 300; the other user's refund is not its own")
+    await limits.close()
+    await store.close()
+  })
+
+  it('sum what a limiter has no rule for as nothing: it never splits the sum of a turn in two', async () => {
+    const store = createStore({ url: 'memory://', evict: false })
+    const limits = new CallLimits({ tokens: { limit: 1_000, window: 60_000 } }, [], store, 1, false)
+    const caller = { tenant: 'acme', key: 'k' }
+    // 6e11 micro-USD each: together past what one adjustment takes, had the limiter a budget to count them in.
+    const price = { input: 6e9, output: 0 }
+    const first = await limits.charge(caller, 'm', undefined, price, 100, 0)
+    const second = await limits.charge(caller, 'm', undefined, price, 100, 0)
+    let adjustments = 0
+    const adjust = RateLimiter.prototype.adjust
+    RateLimiter.prototype.adjust = function (...args) {
+      adjustments++
+      return adjust.apply(this, args)
+    }
+    try {
+      limits.settle(first!, null)
+      limits.settle(second!, null)
+      await limits.settled()
+    } finally {
+      RateLimiter.prototype.adjust = adjust
+    }
+    assert.equal(adjustments, 1, 'one set of counters, one adjustment')
+    const after = await limits.charge(caller, 'm', undefined, undefined, 0, 0)
+    assert.equal(after!.decision.rules[0]?.remaining, 1_000, 'both estimates given back')
     await limits.close()
     await store.close()
   })
