@@ -12,16 +12,6 @@ function goDuration(ms: number): string {
   return `${hours ? `${hours}h` : ''}${hours || minutes ? `${minutes}m` : ''}${seconds}s`
 }
 
-/** The tightest of the named rules: the one with the least left of its quota. */
-function tightest(rules: readonly RuleDecision[], names: readonly string[]): RuleDecision | undefined {
-  let best: RuleDecision | undefined
-  for (const rule of rules) {
-    if (!names.includes(rule.name)) continue
-    if (!best || rule.remaining / rule.limit < best.remaining / best.limit) best = rule
-  }
-  return best
-}
-
 const REQUESTS = ['requests', 'user-requests', 'model-requests']
 const TOKENS = ['tokens', 'user-tokens', 'model-tokens']
 
@@ -151,7 +141,8 @@ export function rateLimitHeaders(charge: Charge): Record<string, string> {
   const { rules } = charge.decision
   let plan = plans.get(charge.windows)
   if (plan === undefined) plans.set(charge.windows, (plan = new HeaderPlan(rules, charge.windows)))
-  if (!plan.fits(rules)) return headersOf(rules, charge.windows)
+  // A decision of other rules than the limiter's own (a part of them) gets a plan of its own, not kept.
+  if (!plan.fits(rules)) plan = new HeaderPlan(rules, charge.windows)
   const { remaining } = plan
   for (let i = 0; i < rules.length; i++) remaining[i] = String((rules[i] as RuleDecision).remaining)
   const headers: Record<string, string> = {}
@@ -168,21 +159,6 @@ export function rateLimitHeaders(charge: Charge): Record<string, string> {
   let field = ''
   for (let i = 0; i < rules.length; i++) field += `${i === 0 ? '' : ', '}${plan.heads[i]}${remaining[i]}${plan.itemReset(i, (rules[i] as RuleDecision).resetMs)}`
   headers.ratelimit = field
-  return headers
-}
-
-/** The same headers for rules other than the limiter's own (a decision made of some of them), worked out in full. */
-function headersOf(rules: readonly RuleDecision[], windows: Record<string, number>): Record<string, string> {
-  const headers: Record<string, string> = {}
-  for (const kind of OPENAI_HEADERS) {
-    const rule = tightest(rules, kind.names)
-    if (!rule) continue
-    headers[kind.limit] = String(rule.limit)
-    headers[kind.remaining] = String(rule.remaining)
-    headers[kind.reset] = goDuration(rule.resetMs)
-  }
-  headers['ratelimit-policy'] = policyItems(rules, (name) => windows[name] ?? 0)
-  headers.ratelimit = remainingItems(rules)
   return headers
 }
 
